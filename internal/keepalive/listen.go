@@ -1,0 +1,131 @@
+package keepalive
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+)
+
+// Mode says where kalab puts the keepalive options and whether Go's own
+// accept-path defaults are allowed to touch the accepted socket.
+type Mode string
+
+const (
+	// ModeListener sets the options on the listening socket and relies on the
+	// accepted socket inheriting them; Go is told to leave accepted sockets
+	// alone (ListenConfig.KeepAlive = -1). This is the seed's approach done
+	// right (reference/keepalive.md §5, §8).
+	ModeListener Mode = "listener"
+	// ModeListenerGoDefault sets the same options on the listener but keeps
+	// Go's default ListenConfig, which re-applies its own 15 s/15 s/9 to every
+	// accepted socket (net/tcpsock.go newTCPConn). It reproduces what a naive
+	// Go server gets, so a report can show the override.
+	ModeListenerGoDefault Mode = "listener-go-default"
+	// ModePerConn sets the options on each accepted socket; the listener gets
+	// nothing and Go's accept-path defaults are off.
+	ModePerConn Mode = "per-connection"
+)
+
+// ParseMode accepts the names above.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeListener, ModeListenerGoDefault, ModePerConn:
+		return m, nil
+	}
+	return "", fmt.Errorf("keepalive mode %q: want %q, %q or %q", s, ModeListener, ModeListenerGoDefault, ModePerConn)
+}
+
+// ListenConfig returns the net.ListenConfig for mode. Settings are not
+// validated here: call Validate first.
+func ListenConfig(s Settings, mode Mode) net.ListenConfig {
+	apply := func(network, address string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = setOptions(fd, s) }); err != nil {
+			return fmt.Errorf("apply keepalive on listener: %w", err)
+		}
+		if serr != nil {
+			return fmt.Errorf("apply keepalive on listener: %w", serr)
+		}
+		return nil
+	}
+	switch mode {
+	case ModeListener:
+		// KeepAlive < 0 with KeepAliveConfig.Enable false: newTCPConn skips
+		// SetKeepAliveConfig entirely, so inherited values survive (§5, §7a).
+		return net.ListenConfig{Control: apply, KeepAlive: -1}
+	case ModeListenerGoDefault:
+		return net.ListenConfig{Control: apply}
+	default:
+		return net.ListenConfig{KeepAlive: -1}
+	}
+}
+
+// Listener accepts TCP connections with keepalive applied per mode.
+type Listener struct {
+	net.Listener
+	Settings Settings
+	Mode     Mode
+}
+
+// Listen opens a TCP listener on address with keepalive set per mode.
+func Listen(ctx context.Context, network, address string, s Settings, mode Mode) (*Listener, error) {
+	lc := ListenConfig(s, mode)
+	ln, err := lc.Listen(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s with keepalive (%s): %w", network, address, mode, err)
+	}
+	return &Listener{Listener: ln, Settings: s, Mode: mode}, nil
+}
+
+// AcceptTCP accepts one connection and, in per-connection mode, applies the
+// settings to it.
+func (l *Listener) AcceptTCP() (*net.TCPConn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := c.(*net.TCPConn)
+	if l.Mode == ModePerConn {
+		if err := Apply(tc, l.Settings); err != nil {
+			tc.Close()
+			return nil, err
+		}
+	}
+	return tc, nil
+}
+
+// Apply sets the settings on one connection (per-connection mode). It uses
+// the same raw socket options as the listener path, not Go's
+// SetKeepAliveConfig, so both modes set exactly the same things.
+func Apply(c syscall.Conn, s Settings) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("apply keepalive on conn: %w", err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = setOptions(fd, s) }); err != nil {
+		return fmt.Errorf("apply keepalive on conn: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("apply keepalive on conn: %w", serr)
+	}
+	return nil
+}
+
+// ReadBack returns the options the kernel applied to c.
+func ReadBack(c syscall.Conn) (Effective, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return Effective{}, fmt.Errorf("read back keepalive: %w", err)
+	}
+	var eff Effective
+	var gerr error
+	if err := rc.Control(func(fd uintptr) { eff, gerr = getOptions(fd) }); err != nil {
+		return Effective{}, fmt.Errorf("read back keepalive: %w", err)
+	}
+	if gerr != nil {
+		return eff, fmt.Errorf("read back keepalive: %w", gerr)
+	}
+	return eff, nil
+}

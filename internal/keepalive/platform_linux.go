@@ -1,0 +1,17 @@
+package keepalive
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// LocalPlatform describes this host: linux and its kernel release.
+var LocalPlatform = sync.OnceValue(func() Platform {
+	var u unix.Utsname
+	p := Platform{OS: "linux"}
+	if err := unix.Uname(&u); err == nil {
+		p.Version = unix.ByteSliceToString(u.Release[:])
+	}
+	return p
+})
