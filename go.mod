@@ -3,3 +3,8 @@ module github.com/kalab-dev/kalab
 go 1.26.0
 
 require golang.org/x/sys v0.50.0
+
+require (
+	github.com/vishvananda/netlink v1.3.1 // indirect
+	github.com/vishvananda/netns v0.0.5 // indirect
+)
