@@ -1,0 +1,137 @@
+// Package fault makes an experiment's client go silent and heals it again.
+// Every fault is local to the host that applies it, is described by typed
+// parameters (never a command line from the network), heals itself when its
+// TTL runs out (the deadman), and can be swept on agent start.
+//
+// OS mechanics live in files named after the fault and the OS:
+// drop_linux.go (nftables), with drop_other.go saying "not supported" until
+// the Windows (WFP) and macOS (pf) implementations land.
+package fault
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// ErrUnsupported is wrapped by every "not supported on <os>" error.
+var ErrUnsupported = errors.New("not supported")
+
+// Flow is one TCP connection as seen from the host that applies the fault.
+type Flow struct {
+	Local  netip.AddrPort `json:"local"`
+	Remote netip.AddrPort `json:"remote"`
+}
+
+func (f Flow) String() string { return f.Local.String() + "<->" + f.Remote.String() }
+
+func (f Flow) validate() error {
+	if !f.Local.IsValid() || !f.Remote.IsValid() || f.Local.Port() == 0 || f.Remote.Port() == 0 {
+		return fmt.Errorf("flow %s: both ends need an address and a port", f)
+	}
+	if f.Local.Addr().Unmap().Is4() != f.Remote.Addr().Unmap().Is4() {
+		return fmt.Errorf("flow %s: mixes IPv4 and IPv6", f)
+	}
+	return nil
+}
+
+// MaxTTL bounds every fault: a forgotten fault must not outlive a long run.
+const MaxTTL = 6 * time.Hour
+
+func validateTTL(ttl time.Duration) error {
+	if ttl <= 0 || ttl > MaxTTL {
+		return fmt.Errorf("fault ttl = %s: allowed 1ns..%s", ttl, MaxTTL)
+	}
+	return nil
+}
+
+// Active is a fault in force. Heal removes it; the deadman calls Heal when
+// the TTL runs out. Heal is idempotent and safe from any goroutine.
+type Active struct {
+	Kind      string
+	Run       string
+	AppliedAt time.Time
+	Deadline  time.Time
+
+	heal   func() error
+	timer  *time.Timer
+	once   sync.Once
+	done   chan struct{}
+	mu     sync.Mutex
+	healed time.Time
+	err    error
+	byTTL  bool
+}
+
+func newActive(kind, run string, ttl time.Duration, heal func() error) *Active {
+	now := time.Now()
+	a := &Active{Kind: kind, Run: run, AppliedAt: now, Deadline: now.Add(ttl), heal: heal, done: make(chan struct{})}
+	a.timer = time.AfterFunc(ttl, func() { a.doHeal(true) })
+	return a
+}
+
+// Heal removes the fault now. A second call returns the first call's error.
+func (a *Active) Heal() error {
+	a.doHeal(false)
+	return a.Err()
+}
+
+func (a *Active) doHeal(byTTL bool) {
+	a.once.Do(func() {
+		a.timer.Stop()
+		err := a.heal()
+		a.mu.Lock()
+		a.healed, a.err, a.byTTL = time.Now(), err, byTTL
+		a.mu.Unlock()
+		close(a.done)
+	})
+}
+
+// Done is closed once the fault is healed, by Heal or by the deadman.
+func (a *Active) Done() <-chan struct{} { return a.done }
+
+// Err is the healing error, if any.
+func (a *Active) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+// HealedAt returns when the fault was healed and whether the deadman did it.
+func (a *Active) HealedAt() (at time.Time, byDeadman bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.healed, a.byTTL
+}
+
+// Counters prove a drop bites: packets the rules dropped per direction.
+type Counters struct {
+	InPackets  uint64 `json:"in_packets"`
+	InBytes    uint64 `json:"in_bytes"`
+	OutPackets uint64 `json:"out_packets"`
+	OutBytes   uint64 `json:"out_bytes"`
+}
+
+// DropSpec describes a drop of one flow, both directions.
+type DropSpec struct {
+	// Run tags the rules so that Heal removes exactly these.
+	Run  string
+	Flow Flow
+	TTL  time.Duration
+	// NetNS is, on Linux, a file descriptor of the network namespace to act
+	// in; 0 means the agent's own (opened from /proc/self/ns/net, never the
+	// calling thread's, which may have been switched).
+	NetNS int
+}
+
+func (s DropSpec) validate() error {
+	if s.Run == "" {
+		return errors.New("drop: run id is empty")
+	}
+	if err := s.Flow.validate(); err != nil {
+		return fmt.Errorf("drop: %w", err)
+	}
+	return validateTTL(s.TTL)
+}
