@@ -141,3 +141,27 @@ func TestWheelExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultsDeath: the stock "SO_KEEPALIVE only" death times of
+// reference/keepalive.md §1 (7875 s, 7210 s, 7800 s).
+func TestDefaultsDeath(t *testing.T) {
+	for _, tt := range []struct {
+		os   string
+		want time.Duration
+	}{{"linux", 7875 * time.Second}, {"windows", 7210 * time.Second}, {"darwin", 7800 * time.Second}} {
+		d, err := Defaults(Platform{OS: tt.os})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Idle + time.Duration(d.Count)*d.Interval; got != tt.want {
+			t.Errorf("%s default death %s, want %s", tt.os, got, tt.want)
+		}
+		p, err := Predict(Platform{OS: tt.os}, d, PhaseFirstIdle, ModelOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.FromT0.Min != tt.want {
+			t.Errorf("%s model first-idle min %s, want %s", tt.os, p.FromT0.Min, tt.want)
+		}
+	}
+}

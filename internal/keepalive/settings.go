@@ -191,3 +191,22 @@ var ErrUnsupported = errors.New("not supported")
 func unsupported(os string) error {
 	return fmt.Errorf("%w on %s", ErrUnsupported, os)
 }
+
+// Defaults are what a socket with only SO_KEEPALIVE gets from the OS's
+// stock configuration (reference/keepalive.md §1): Linux sysctls
+// tcp_keepalive_time/intvl/probes = 7200 s/75 s/9; Windows registry
+// KeepAliveTime/KeepAliveInterval = 2 h/1 s with the count fixed at 10 (Vista
+// and later); macOS net.inet.tcp.keepidle/keepintvl/keepcnt = 7200 s/75 s/8.
+// A host may have changed them; read back the effective values instead of
+// trusting these.
+func Defaults(p Platform) (Settings, error) {
+	switch p.OS {
+	case "linux":
+		return Settings{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 9}, nil
+	case "windows":
+		return Settings{Idle: 2 * time.Hour, Interval: time.Second, Count: WindowsFixedCount}, nil
+	case "darwin":
+		return Settings{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 8}, nil
+	}
+	return Settings{}, fmt.Errorf("keepalive defaults: %w", unsupported(p.OS))
+}
