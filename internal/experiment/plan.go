@@ -1,0 +1,130 @@
+package experiment
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
+
+// Expectation is what a run's fault should lead to.
+type Expectation string
+
+const (
+	// ExpectDetected: keepalive kills the connection inside the model window.
+	ExpectDetected Expectation = "detected-in-window"
+	// ExpectNotDetected: the peer's kernel still answers (paused process), so
+	// nothing may be detected within the window plus margin.
+	ExpectNotDetected Expectation = "not-detected"
+	// ExpectImmediate: the peer's kernel closes the connection (kill).
+	ExpectImmediate Expectation = "immediate"
+)
+
+// ImmediateBound is how soon a killed client must be noticed.
+const ImmediateBound = time.Second
+
+// Expect returns the expectation for a fault kind.
+func Expect(kind string) Expectation {
+	switch kind {
+	case KindPause:
+		return ExpectNotDetected
+	case KindKill:
+		return ExpectImmediate
+	}
+	return ExpectDetected
+}
+
+// Cell is one (settings, fault) combination for one OS, before agents are
+// chosen; repetitions and agent pairs multiply it into runs.
+type Cell struct {
+	OS       string
+	Settings keepalive.Settings
+	Mode     keepalive.Mode
+	Fault    FaultEntry
+	Expect   Expectation
+	// Model is the Linux-exact / documented prediction for the cycling phase
+	// with the requested settings (the executor re-predicts from the
+	// read-back values).
+	Model keepalive.Prediction
+	// Settle, Observe: how long the run idles before the fault and how long
+	// it then waits at most. Expected is their sum plus setup.
+	Settle, Observe, Expected time.Duration
+}
+
+// setupOverhead covers connect, greeting, fault apply and collect.
+const setupOverhead = 2 * time.Second
+
+// Cells expands the config for every OS the server selection can match.
+// A cell whose predicted run exceeds max_run is an error that says why and
+// what to do.
+func (c *Config) Cells() ([]Cell, error) {
+	oses, err := c.Server.SelectedOSes()
+	if err != nil {
+		return nil, err
+	}
+	var cells []Cell
+	for _, os := range oses {
+		for i, s := range c.Settings {
+			mode := keepalive.Mode(c.Server.Mode)
+			if s.Mode != "" {
+				mode = keepalive.Mode(s.Mode)
+			}
+			ks := s.Keepalive()
+			eff := ks
+			if os == "darwin" && mode != keepalive.ModePerConn {
+				// XNU never copies t_keepidle to the accepted socket
+				// (reference/keepalive.md §2): idle is the 2 h sysctl.
+				d, _ := keepalive.Defaults(keepalive.Platform{OS: os})
+				eff.Idle = d.Idle
+			}
+			if mode == keepalive.ModeListenerGoDefault {
+				// Go re-applies 15 s/15 s/9 on accept (net/tcpsock.go newTCPConn).
+				eff = keepalive.Settings{Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
+			}
+			hz := 0
+			if os == "linux" {
+				hz = 250 // the planner's guess; runs use the host's detected HZ
+			}
+			pred, err := keepalive.Predict(keepalive.Platform{OS: os}, eff, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: hz})
+			if err != nil {
+				return nil, fmt.Errorf("settings[%d] on %s: %w", i, os, err)
+			}
+			settle := c.Settle
+			if settle == 0 {
+				settle = 2*max(eff.Idle, eff.Interval) + 500*time.Millisecond
+			}
+			for _, f := range c.Faults {
+				cell := Cell{OS: os, Settings: ks, Mode: mode, Fault: f, Expect: Expect(f.Kind), Model: pred, Settle: settle}
+				switch cell.Expect {
+				case ExpectImmediate:
+					cell.Observe = ImmediateBound + 2*time.Second
+				case ExpectNotDetected:
+					cell.Observe = pred.AfterFault.Max + c.Margin
+				default:
+					cell.Observe = pred.AfterFault.Max + c.Margin
+				}
+				cell.Expected = setupOverhead + settle + cell.Observe
+				if cell.Expected > c.MaxRun {
+					hint := ""
+					if os == "darwin" && mode != keepalive.ModePerConn {
+						hint = `; macOS does not inherit idle from the listener, so the 2 h default applies: use mode = "per-connection"`
+					}
+					return nil, fmt.Errorf("%s: settings[%d] (%s, %s mode) with fault %s on %s: predicted run %s exceeds max_run %s%s",
+						c.path, i, ks, mode, f.Kind, os, cell.Expected.Round(time.Second), c.MaxRun, hint)
+				}
+				cells = append(cells, cell)
+			}
+		}
+	}
+	return cells, nil
+}
+
+// Total is the expected wall time of all runs: repetitions of every cell,
+// parallel at most c.Parallel at a time (a lower bound when agents are few).
+func (c *Config) Total(cells []Cell) time.Duration {
+	var sum time.Duration
+	for _, cl := range cells {
+		sum += cl.Expected * time.Duration(c.Repetitions)
+	}
+	return sum / time.Duration(c.Parallel)
+}
