@@ -1,0 +1,158 @@
+// Package wire holds the typed, versioned messages the coordinator and the
+// agents exchange over serf queries. Agents accept only these commands;
+// nothing here can carry a shell command. Decoding is strict: unknown
+// fields, a wrong version or trailing data are errors.
+//
+// Serf answers a query with one UDP packet and checks sizes only on the
+// sender (reference/serf-probing-release.md §1.3), so every message must fit
+// the budgets below; tests enforce them for the largest realistic values.
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Version of the protocol; a mismatch is refused with both versions named.
+const Version = 1
+
+// Size limits configured on both sides of serf (QuerySizeLimit,
+// QueryResponseSizeLimit) and the payload budgets kept below them for serf's
+// envelope (≈ 60–150 B with node names and filters). 1200 B still fits one
+// UDP datagram with memberlist's encryption overhead.
+const (
+	SerfSizeLimit   = 1200
+	CommandBudget   = 1000
+	ResponseBudget  = 1100
+	MaxErrorTextLen = 200
+)
+
+// Command names, used as serf query names.
+const (
+	CmdStatus        = "kalab-status"
+	CmdPrepareServer = "kalab-prepare-server"
+	CmdPrepareClient = "kalab-prepare-client"
+	CmdFault         = "kalab-fault"
+	CmdHeal          = "kalab-heal"
+	CmdCollect       = "kalab-collect"
+	CmdCleanup       = "kalab-cleanup"
+)
+
+// Request is the envelope of every command. ID identifies the command
+// (run id + step); a retry reuses it so the agent can answer a duplicate
+// from its record instead of acting twice.
+type Request struct {
+	V    int             `json:"v"`
+	ID   string          `json:"id"`
+	Cmd  string          `json:"cmd"`
+	Body json.RawMessage `json:"body,omitempty"`
+}
+
+// Response is the envelope of every answer. OK=false carries Err.
+type Response struct {
+	V    int             `json:"v"`
+	ID   string          `json:"id"`
+	OK   bool            `json:"ok"`
+	Err  string          `json:"err,omitempty"`
+	Body json.RawMessage `json:"body,omitempty"`
+}
+
+// NewRequest encodes body into a request and checks the budget.
+func NewRequest(id, cmd string, body any) ([]byte, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s body: %w", cmd, err)
+	}
+	b, err := json.Marshal(Request{V: Version, ID: id, Cmd: cmd, Body: raw})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", cmd, err)
+	}
+	if len(b) > CommandBudget {
+		return nil, fmt.Errorf("command %s is %d bytes, over the %d-byte budget", cmd, len(b), CommandBudget)
+	}
+	return b, nil
+}
+
+// NewResponse encodes an answer. An error answer's text is cut to
+// MaxErrorTextLen so that it always fits.
+func NewResponse(id string, body any, cmdErr error) ([]byte, error) {
+	r := Response{V: Version, ID: id, OK: cmdErr == nil}
+	if cmdErr != nil {
+		r.Err = truncate(cmdErr.Error(), MaxErrorTextLen)
+	} else if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode response body: %w", err)
+		}
+		r.Body = raw
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > ResponseBudget {
+		return nil, fmt.Errorf("response to %s is %d bytes, over the %d-byte budget", id, len(b), ResponseBudget)
+	}
+	return b, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+// decodeStrict decodes exactly one JSON value with no unknown fields.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the message")
+	}
+	return nil
+}
+
+// ParseRequest decodes and checks an envelope.
+func ParseRequest(b []byte) (Request, error) {
+	var r Request
+	if err := decodeStrict(b, &r); err != nil {
+		return r, fmt.Errorf("decode request: %w", err)
+	}
+	if r.V != Version {
+		return r, fmt.Errorf("request version %d, this agent speaks %d", r.V, Version)
+	}
+	if r.ID == "" || r.Cmd == "" {
+		return r, errors.New("request without id or cmd")
+	}
+	return r, nil
+}
+
+// ParseResponse decodes and checks an answer envelope.
+func ParseResponse(b []byte) (Response, error) {
+	var r Response
+	if err := decodeStrict(b, &r); err != nil {
+		return r, fmt.Errorf("decode response: %w", err)
+	}
+	if r.V != Version {
+		return r, fmt.Errorf("response version %d, this coordinator speaks %d", r.V, Version)
+	}
+	return r, nil
+}
+
+// DecodeBody strictly decodes a request or response body into v.
+func DecodeBody(raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	if err := decodeStrict(raw, v); err != nil {
+		return fmt.Errorf("decode body: %w", err)
+	}
+	return nil
+}
