@@ -1,0 +1,451 @@
+// Package cluster is kalab's control plane: an embedded hashicorp/serf node
+// (agents and the coordinator are all members), typed commands over serf
+// queries, a handler registry, and the clock-offset estimate.
+//
+// It is built around how serf queries really behave
+// (reference/serf-probing-release.md §1): queries target one node by name
+// (FilterNodes) with an explicit timeout and RelayFactor; the application's
+// *response* is the acceptance signal, not serf's ack; a missing response is
+// retried with the same command id and handlers are idempotent per id (a
+// duplicate delivery gets the recorded answer, it does not act twice); the
+// EventCh consumer never blocks; Leave comes before Shutdown. User events
+// are never used for commands (they replay on join).
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
+
+	"github.com/kalab-dev/kalab/internal/wire"
+)
+
+// Tag names every kalab member carries.
+const (
+	TagOS      = "os"
+	TagArch    = "arch"
+	TagVersion = "os_version"
+	TagKalab   = "kalab_version"
+	TagCaps    = "caps"
+	TagRole    = "role" // "agent" or "coordinator"
+)
+
+// DefaultPort is serf's port (TCP and UDP).
+const DefaultPort = 7946
+
+// Config says how a node joins. Every field is required unless noted.
+type Config struct {
+	// Name must be unique in the cluster (serf resolves conflicts by
+	// shutting the loser down).
+	Name string
+	// Bind is host:port to listen on (TCP+UDP); port 0 picks one.
+	Bind string
+	// Advertise is host:port others should use; optional (defaults to Bind's
+	// address, which must then not be 0.0.0.0).
+	Advertise string
+	// Key is the 16/24/32-byte gossip key (AES-GCM). Required: kalab never
+	// runs an unencrypted cluster.
+	Key  []byte
+	Tags map[string]string
+	// Logger receives serf's and kalab's logs; nil discards serf's.
+	Logger *slog.Logger
+}
+
+// Handler answers one command. The returned body is encoded into the
+// response; an error becomes a response with OK=false.
+type Handler func(ctx context.Context, req wire.Request) (any, error)
+
+// Node is a running serf member.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	serf     *serf.Serf
+	events   chan serf.Event
+	handlers map[string]Handler
+
+	mu       sync.Mutex
+	answered map[string]*answer // command id → recorded answer
+	order    []string
+
+	stop     chan struct{}
+	shutOnce sync.Once
+	shutErr  error
+}
+
+type answer struct {
+	done chan struct{}
+	resp []byte
+}
+
+// maxRemembered bounds the idempotency record.
+const maxRemembered = 4096
+
+// New checks the config and prepares a node; it has no side effects
+// (serf's agent lifecycle: Create → Start → Leave → Shutdown).
+func New(cfg Config) (*Node, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("cluster: node name is empty")
+	}
+	if l := len(cfg.Key); l != 16 && l != 24 && l != 32 {
+		return nil, fmt.Errorf("cluster: gossip key is %d bytes: want 16, 24 or 32 (coordinator keygen writes one)", l)
+	}
+	if _, _, err := splitHostPort(cfg.Bind); err != nil {
+		return nil, fmt.Errorf("cluster: bind %q: %w", cfg.Bind, err)
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Node{cfg: cfg, log: lg, handlers: map[string]Handler{}, answered: map[string]*answer{}, stop: make(chan struct{})}, nil
+}
+
+// Handle registers h for cmd; call before Start.
+func (n *Node) Handle(cmd string, h Handler) { n.handlers[cmd] = h }
+
+func splitHostPort(hp string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q: allowed 0..65535", ps)
+	}
+	return host, port, nil
+}
+
+// Start creates the serf member and starts answering queries.
+func (n *Node) Start() error {
+	host, port, _ := splitHostPort(n.cfg.Bind)
+	conf := serf.DefaultConfig()
+	conf.NodeName = n.cfg.Name
+	conf.Tags = n.cfg.Tags
+	conf.QuerySizeLimit = wire.SerfSizeLimit
+	conf.QueryResponseSizeLimit = wire.SerfSizeLimit
+	// EventCh: serf sends to it while holding queryLock; a full channel
+	// stalls query handling, so it is buffered and drained by one goroutine
+	// that hands each query to its own goroutine.
+	n.events = make(chan serf.Event, 256)
+	conf.EventCh = n.events
+	logw := slogWriter{n.log}
+	conf.Logger = log.New(logw, "", 0)
+	ml := memberlist.DefaultLANConfig()
+	ml.Name = n.cfg.Name
+	ml.BindAddr, ml.BindPort = host, port
+	ml.AdvertisePort = port
+	if n.cfg.Advertise != "" {
+		ah, ap, err := splitHostPort(n.cfg.Advertise)
+		if err != nil {
+			return fmt.Errorf("cluster: advertise %q: %w", n.cfg.Advertise, err)
+		}
+		ml.AdvertiseAddr, ml.AdvertisePort = ah, ap
+	}
+	ml.SecretKey = n.cfg.Key
+	ml.Logger = conf.Logger
+	conf.MemberlistConfig = ml
+	s, err := serf.Create(conf)
+	if err != nil {
+		return fmt.Errorf("cluster: start serf on %s: %w", n.cfg.Bind, err)
+	}
+	n.serf = s
+	go n.eventLoop()
+	return nil
+}
+
+// Join contacts existing members (host:port). Old user events are ignored.
+func (n *Node) Join(addrs []string) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	if _, err := n.serf.Join(addrs, true); err != nil {
+		return fmt.Errorf("cluster: join %s: %w", strings.Join(addrs, ","), err)
+	}
+	return nil
+}
+
+// Name returns this node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Member is an alive cluster member.
+type Member struct {
+	Name string
+	Addr string
+	Tags map[string]string
+}
+
+// Members lists alive members (failed and left ones linger in serf for 24 h
+// and are skipped).
+func (n *Node) Members() []Member {
+	var out []Member
+	for _, m := range n.serf.Members() {
+		if m.Status != serf.StatusAlive {
+			continue
+		}
+		out = append(out, Member{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))), Tags: m.Tags})
+	}
+	return out
+}
+
+// Leave announces departure (so others do not wait for failure detection).
+func (n *Node) Leave() error {
+	if n.serf == nil {
+		return nil
+	}
+	if err := n.serf.Leave(); err != nil {
+		return fmt.Errorf("cluster: leave: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops the node; idempotent.
+func (n *Node) Shutdown() error {
+	n.shutOnce.Do(func() {
+		close(n.stop)
+		if n.serf != nil {
+			n.shutErr = n.serf.Shutdown()
+		}
+	})
+	return n.shutErr
+}
+
+func (n *Node) eventLoop() {
+	for {
+		select {
+		case <-n.stop:
+			return
+		case e := <-n.events:
+			if q, ok := e.(*serf.Query); ok {
+				go n.handleQuery(q)
+			}
+		}
+	}
+}
+
+func (n *Node) handleQuery(q *serf.Query) {
+	if !strings.HasPrefix(q.Name, "kalab-") {
+		return
+	}
+	resp := n.answer(q.Name, q.Payload, q.Deadline())
+	if resp == nil {
+		return
+	}
+	if err := q.Respond(resp); err != nil {
+		n.log.Warn("respond to query", "cmd", q.Name, "err", err)
+	}
+}
+
+// answer runs the handler once per command id; a duplicate (a retry, or
+// serf delivering the same query again) waits for and gets the same bytes.
+func (n *Node) answer(name string, payload []byte, deadline time.Time) []byte {
+	req, err := wire.ParseRequest(payload)
+	if err != nil {
+		b, _ := wire.NewResponse("", nil, err)
+		return b
+	}
+	if req.Cmd != name {
+		b, _ := wire.NewResponse(req.ID, nil, fmt.Errorf("query %s carries command %s", name, req.Cmd))
+		return b
+	}
+	n.mu.Lock()
+	if a, ok := n.answered[req.ID]; ok {
+		n.mu.Unlock()
+		select {
+		case <-a.done:
+			return a.resp
+		case <-time.After(time.Until(deadline)):
+			return nil // still working; the caller retries
+		}
+	}
+	a := &answer{done: make(chan struct{})}
+	n.answered[req.ID] = a
+	n.order = append(n.order, req.ID)
+	if len(n.order) > maxRemembered {
+		delete(n.answered, n.order[0])
+		n.order = n.order[1:]
+	}
+	n.mu.Unlock()
+
+	h, ok := n.handlers[req.Cmd]
+	var body any
+	if !ok {
+		err = fmt.Errorf("unknown command %q", req.Cmd)
+	} else {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		body, err = h(ctx, req)
+		cancel()
+	}
+	resp, eerr := wire.NewResponse(req.ID, body, err)
+	if eerr != nil {
+		resp, _ = wire.NewResponse(req.ID, nil, eerr)
+	}
+	a.resp = resp
+	close(a.done)
+	return resp
+}
+
+// CallOptions tune Call; zero values take the defaults.
+type CallOptions struct {
+	// Timeout per attempt (serf query timeout). Default 5 s.
+	Timeout time.Duration
+	// Attempts in all. Default 4.
+	Attempts int
+}
+
+// ErrNoResponse is returned when no attempt got an answer.
+var ErrNoResponse = errors.New("no response")
+
+// Call sends one command to node and decodes the answer into out. Each
+// attempt is a new serf query with the same command id, so a handler that
+// already ran answers from its record.
+func (n *Node) Call(ctx context.Context, node, id, cmd string, body, out any, o CallOptions) error {
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Attempts == 0 {
+		o.Attempts = 4
+	}
+	payload, err := wire.NewRequest(id, cmd, body)
+	if err != nil {
+		return err
+	}
+	var last error = ErrNoResponse
+	for attempt := 1; attempt <= o.Attempts; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s to %s: %w", cmd, node, err)
+		}
+		raw, err := n.query(ctx, node, cmd, payload, o.Timeout)
+		if err != nil {
+			last = err
+			continue
+		}
+		resp, err := wire.ParseResponse(raw)
+		if err != nil {
+			return fmt.Errorf("%s to %s: %w", cmd, node, err)
+		}
+		if resp.ID != id && resp.ID != "" {
+			return fmt.Errorf("%s to %s: answer for %q, asked %q", cmd, node, resp.ID, id)
+		}
+		if !resp.OK {
+			return &RemoteError{Node: node, Cmd: cmd, Msg: resp.Err}
+		}
+		if out != nil {
+			if err := wire.DecodeBody(resp.Body, out); err != nil {
+				return fmt.Errorf("%s to %s: %w", cmd, node, err)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%s to %s after %d attempts: %w", cmd, node, o.Attempts, last)
+}
+
+// RemoteError is a command the agent refused or failed.
+type RemoteError struct{ Node, Cmd, Msg string }
+
+func (e *RemoteError) Error() string { return fmt.Sprintf("%s on %s: %s", e.Cmd, e.Node, e.Msg) }
+
+func (n *Node) query(ctx context.Context, node, cmd string, payload []byte, timeout time.Duration) ([]byte, error) {
+	qr, err := n.serf.Query(cmd, payload, &serf.QueryParam{
+		FilterNodes: []string{node},
+		Timeout:     timeout,
+		RelayFactor: 2,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", cmd, err)
+	}
+	defer qr.Close()
+	// The channels stay open until the timeout; one response is all we
+	// wait for.
+	select {
+	case r, ok := <-qr.ResponseCh():
+		if !ok {
+			return nil, ErrNoResponse
+		}
+		return r.Payload, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Offset is an agent's clock relative to this node's: agent − local.
+type Offset struct {
+	Offset time.Duration
+	// Bound is half the best round trip: the true offset lies within
+	// Offset ± Bound.
+	Bound  time.Duration
+	Status wire.StatusResp
+}
+
+// ClockOffset estimates node's clock offset from samples status round
+// trips, keeping the one with the shortest round trip.
+func (n *Node) ClockOffset(ctx context.Context, node string, samples int) (Offset, error) {
+	best := Offset{Bound: -1}
+	var idb [8]byte
+	_, _ = rand.Read(idb[:])
+	for i := range samples {
+		var st wire.StatusResp
+		t1 := time.Now()
+		id := fmt.Sprintf("status-%x-%d", idb, i)
+		if err := n.Call(ctx, node, id, wire.CmdStatus, wire.StatusReq{}, &st, CallOptions{Attempts: 2, Timeout: 3 * time.Second}); err != nil {
+			return Offset{}, err
+		}
+		t2 := time.Now()
+		rtt := t2.Sub(t1)
+		mid := t1.Add(rtt / 2)
+		off := time.Unix(0, st.NowNS).Sub(mid)
+		if best.Bound < 0 || rtt/2 < best.Bound {
+			best = Offset{Offset: off, Bound: rtt / 2, Status: st}
+		}
+	}
+	if best.Bound < 0 {
+		return Offset{}, errors.New("clock offset: no samples")
+	}
+	return best, nil
+}
+
+// NewKey returns a fresh 32-byte gossip key.
+func NewKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}
+
+// EncodeKey is the key file format: base64 on one line (as serf -encrypt).
+func EncodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) + "\n" }
+
+// ReadKeyFile reads a key written by EncodeKey.
+func ReadKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: not base64: %w", path, err)
+	}
+	if l := len(k); l != 16 && l != 24 && l != 32 {
+		return nil, fmt.Errorf("key file %s: key is %d bytes, want 16, 24 or 32", path, l)
+	}
+	return k, nil
+}
+
+// slogWriter turns serf's log lines into debug records.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Debug(strings.TrimSpace(string(p)), "src", "serf")
+	return len(p), nil
+}
