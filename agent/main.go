@@ -1,21 +1,33 @@
-// Command agent runs on every host of a kalab cluster. The daemon arrives
-// with the end-to-end issue; for now it only prints its usage.
+// Command agent runs on every host of a kalab cluster: it joins the serf
+// cluster and plays the keepalive server or client role on command. All
+// logic is in internal/agentd.
 package main
 
 import (
 	"fmt"
 	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kalab-dev/kalab/internal/agentd"
+	"github.com/kalab-dev/kalab/internal/role"
+	"github.com/kalab-dev/kalab/internal/version"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	role.MaybeRunClient() // the client role is this binary re-executed
+	os.Exit(run())
+}
 
-func run(args []string) int {
-	fmt.Fprintln(os.Stderr, `usage: agent <command>
-
-kalab's host agent: joins the cluster and plays the keepalive server or client
-role on command. Commands (run, service, doctor) are not built yet.`)
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		return 0
+func run() int {
+	root := &cobra.Command{Use: "agent", Short: "kalab host agent", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(agentd.RunCommand(), &cobra.Command{
+		Use: "version", Short: "Print the version",
+		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "agent", version.String()) },
+	})
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "agent:", err)
+		return 1
 	}
-	return 2
+	return 0
 }

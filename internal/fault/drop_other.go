@@ -21,3 +21,6 @@ func DropCounters(run string, netNS int) (Counters, error) {
 
 // Sweep has nothing of kalab's to remove on this OS yet.
 func Sweep(netNS int) error { return nil }
+
+// DropHost is not implemented on this OS yet.
+func DropHost(spec HostDropSpec) (*Active, error) { return nil, unsupported("host drop") }

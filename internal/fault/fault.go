@@ -135,3 +135,15 @@ func (s DropSpec) validate() error {
 	}
 	return validateTTL(s.TTL)
 }
+
+// HostDropSpec silences the whole host (ICMP included) except loopback and
+// the control port (serf, TCP and UDP, either direction), so the agent can
+// still be told to heal.
+type HostDropSpec struct {
+	Run string
+	// KeepPort is serf's port; 0 is refused (the agent would be cut off).
+	KeepPort uint16
+	TTL      time.Duration
+	// NetNS as in DropSpec.
+	NetNS int
+}

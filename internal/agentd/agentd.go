@@ -1,0 +1,282 @@
+// Package agentd is the agent daemon: a cluster member that answers typed
+// commands by playing the server or client role and applying faults to its
+// own client processes. It keeps per-run state, answers duplicates from its
+// record (cluster does that per command id), heals every fault by deadman,
+// and sweeps what a previous agent left behind when it starts.
+package agentd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/cluster"
+	"github.com/kalab-dev/kalab/internal/fault"
+	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/role"
+	"github.com/kalab-dev/kalab/internal/version"
+	"github.com/kalab-dev/kalab/internal/wire"
+)
+
+// Config is the agent's local configuration (flags or agent.toml). Only
+// this local config can name hypervisor commands.
+type Config struct {
+	Name      string
+	Bind      string
+	Advertise string
+	Join      []string
+	KeyFile   string
+	DataDir   string
+	// LabEmulateVM makes vm-pause a host drop + SIGSTOP of the client (the
+	// netns lab has no VMs); runs are labelled "emulated".
+	LabEmulateVM bool
+	Hypervisor   fault.Hypervisor
+	Logger       *slog.Logger
+}
+
+// maxRoleTTL bounds every role and fault an agent will accept.
+const maxRoleTTL = fault.MaxTTL
+
+// Agent is the daemon.
+type Agent struct {
+	cfg      Config
+	log      *slog.Logger
+	node     *cluster.Node
+	plat     keepalive.Platform
+	hz       int
+	ip       netip.Addr
+	serfPort uint16
+
+	mu   sync.Mutex
+	runs map[string]*runState
+}
+
+type runState struct {
+	server *role.Server
+	client *role.Client
+	fault  *fault.Active
+	kind   string
+}
+
+// New validates the config; no side effects.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Name == "" {
+		h, _ := os.Hostname()
+		cfg.Name = h
+	}
+	if cfg.Bind == "" {
+		cfg.Bind = net.JoinHostPort("0.0.0.0", strconv.Itoa(cluster.DefaultPort))
+	}
+	adv := cfg.Advertise
+	if adv == "" {
+		adv = cfg.Bind
+	}
+	host, ps, err := net.SplitHostPort(adv)
+	if err != nil {
+		return nil, fmt.Errorf("agent: advertise/bind %q: %w", adv, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.IsUnspecified() {
+		return nil, fmt.Errorf("agent: need a concrete address to serve experiments on: set --advertise (got %q)", host)
+	}
+	port, _ := strconv.Atoi(ps)
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	if cfg.KeyFile == "" {
+		return nil, errors.New("agent: --key-file is required (coordinator keygen writes one)")
+	}
+	return &Agent{cfg: cfg, log: lg.With("agent", cfg.Name), ip: ip.Unmap(), serfPort: uint16(port), runs: map[string]*runState{}}, nil
+}
+
+// caps says what this host can do, for the caps tag: fault kinds and
+// whether the agent has the privileges they need.
+func (a *Agent) caps() string {
+	var c []string
+	priv := os.Geteuid() == 0
+	switch runtime.GOOS {
+	case "linux":
+		if priv {
+			c = append(c, "drop", "drop-host")
+		}
+		c = append(c, "pause", "kill")
+	case "darwin":
+		c = append(c, "pause", "kill")
+	default:
+		c = append(c, "kill")
+	}
+	switch {
+	case a.cfg.Hypervisor.Configured():
+		c = append(c, "vm-pause")
+	case a.cfg.LabEmulateVM && priv && runtime.GOOS == "linux":
+		c = append(c, "vm-pause-emulated")
+	}
+	if priv {
+		c = append(c, "root")
+	}
+	return strings.Join(c, ",")
+}
+
+// Start sweeps leftovers, joins the cluster and starts answering.
+func (a *Agent) Start() error {
+	if a.cfg.DataDir != "" {
+		if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("agent: data dir: %w", err)
+		}
+		_ = os.WriteFile(filepath.Join(a.cfg.DataDir, "agent.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	}
+	// Sweep: a crashed agent may have left drop rules (its paused or
+	// running clients died with it: Pdeathsig).
+	if os.Geteuid() == 0 && runtime.GOOS == "linux" {
+		if err := fault.Sweep(0); err != nil {
+			a.log.Warn("sweep of old faults failed", "err", err)
+		}
+	}
+	a.plat = keepalive.LocalPlatform()
+	if hz, src, err := keepalive.DetectHZ(); err == nil {
+		a.hz = hz
+		a.log.Info("kernel tick rate", "hz", hz, "source", src)
+	}
+	key, err := cluster.ReadKeyFile(a.cfg.KeyFile)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	node, err := cluster.New(cluster.Config{
+		Name: a.cfg.Name, Bind: a.cfg.Bind, Advertise: a.cfg.Advertise, Key: key, Logger: a.log,
+		Tags: map[string]string{
+			cluster.TagRole: "agent", cluster.TagOS: runtime.GOOS, cluster.TagArch: runtime.GOARCH,
+			cluster.TagVersion: a.plat.Version, cluster.TagKalab: version.Version, cluster.TagCaps: a.caps(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.node = node
+	a.register()
+	if err := node.Start(); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if err := node.Join(a.cfg.Join); err != nil {
+		a.log.Warn("join failed; waiting to be joined", "err", err)
+	}
+	a.log.Info("agent started", "bind", a.cfg.Bind, "caps", a.caps(), "os", a.plat.String())
+	return nil
+}
+
+// Stop ends every run (healing faults, killing clients), leaves the
+// cluster and shuts down. Idempotent.
+func (a *Agent) Stop() {
+	a.mu.Lock()
+	runs := a.runs
+	a.runs = map[string]*runState{}
+	a.mu.Unlock()
+	for _, st := range runs {
+		st.cleanup()
+	}
+	if a.node != nil {
+		_ = a.node.Leave()
+		_ = a.node.Shutdown()
+	}
+}
+
+// Run starts the agent and stops it when ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	a, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		a.Stop()
+		return err
+	}
+	<-ctx.Done()
+	a.log.Info("agent stopping")
+	a.Stop()
+	return nil
+}
+
+func (st *runState) cleanup() {
+	if st.fault != nil {
+		_ = st.fault.Heal()
+	}
+	if st.client != nil {
+		st.client.Kill()
+	}
+	if st.server != nil {
+		st.server.Close()
+	}
+}
+
+func (a *Agent) state(run string) *runState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.runs[run]
+	if !ok {
+		st = &runState{}
+		a.runs[run] = st
+	}
+	return st
+}
+
+func (a *Agent) lookup(run string) (*runState, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.runs[run]
+	if !ok {
+		return nil, fmt.Errorf("run %q unknown on agent %s", run, a.cfg.Name)
+	}
+	return st, nil
+}
+
+func ttl(ms int64) (time.Duration, error) {
+	d := time.Duration(ms) * time.Millisecond
+	if d <= 0 || d > maxRoleTTL {
+		return 0, fmt.Errorf("ttl %dms: allowed 1ms..%s", ms, maxRoleTTL)
+	}
+	return d, nil
+}
+
+func handle[Req any](a *Agent, cmd string, f func(context.Context, Req) (any, error)) {
+	a.node.Handle(cmd, func(ctx context.Context, req wire.Request) (any, error) {
+		var body Req
+		if err := wire.DecodeBody(req.Body, &body); err != nil {
+			return nil, err
+		}
+		resp, err := f(ctx, body)
+		if err != nil {
+			a.log.Warn("command failed", "cmd", cmd, "id", req.ID, "err", err)
+		} else {
+			a.log.Debug("command done", "cmd", cmd, "id", req.ID)
+		}
+		return resp, err
+	})
+}
+
+func (a *Agent) register() {
+	handle(a, wire.CmdStatus, a.status)
+	handle(a, wire.CmdPrepareServer, a.prepareServer)
+	handle(a, wire.CmdPrepareClient, a.prepareClient)
+	handle(a, wire.CmdFault, a.applyFault)
+	handle(a, wire.CmdHeal, a.heal)
+	handle(a, wire.CmdCollect, a.collect)
+	handle(a, wire.CmdCleanup, a.cleanup)
+}
+
+func (a *Agent) status(_ context.Context, _ wire.StatusReq) (any, error) {
+	a.mu.Lock()
+	n := len(a.runs)
+	a.mu.Unlock()
+	return wire.StatusResp{Name: a.cfg.Name, NowNS: time.Now().UnixNano(), OS: a.plat.OS, Version: a.plat.Version,
+		Build: a.plat.Build, HZ: a.hz, Caps: a.caps(), Kalab: version.Version, Active: n}, nil
+}

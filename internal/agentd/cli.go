@@ -1,0 +1,58 @@
+package agentd
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Logger logs text on a terminal and JSON otherwise (services, CI, the lab).
+func Logger(debug bool) *slog.Logger {
+	lvl := slog.LevelInfo
+	if debug {
+		lvl = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// RunCommand is `agent run`: flags → Config → Run until SIGINT/SIGTERM.
+func RunCommand() *cobra.Command {
+	var cfg Config
+	var join string
+	var debug bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the agent: join the cluster and answer experiment commands",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if join != "" {
+				cfg.Join = strings.Split(join, ",")
+			}
+			cfg.Logger = Logger(debug)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Name, "name", "", "node name, unique in the cluster (default: hostname)")
+	f.StringVar(&cfg.Bind, "bind", "0.0.0.0:7946", "serf bind address host:port (TCP and UDP)")
+	f.StringVar(&cfg.Advertise, "advertise", "", "address others reach this agent at, host:port (needed when bind is 0.0.0.0); experiments are served on its IP")
+	f.StringVar(&join, "join", "", "comma-separated host:port of members to join")
+	f.StringVar(&cfg.KeyFile, "key-file", "", "gossip key file (coordinator keygen)")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's state")
+	f.BoolVar(&cfg.LabEmulateVM, "lab-emulate-vm", false, "netns lab only: emulate vm-pause by a host drop plus SIGSTOP")
+	f.BoolVar(&debug, "debug", false, "log debug messages (serf's too)")
+	_ = f.MarkHidden("lab-emulate-vm")
+	return cmd
+}

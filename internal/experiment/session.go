@@ -1,0 +1,71 @@
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/cluster"
+	"github.com/kalab-dev/kalab/internal/version"
+)
+
+// SessionOptions say how the coordinator joins the cluster.
+type SessionOptions struct {
+	Bind, Advertise string
+	Join            []string
+	KeyFile         string
+	// ExpectAgents waits (up to WaitAgents) until that many agents are alive.
+	ExpectAgents int
+	WaitAgents   time.Duration
+	Log          *slog.Logger
+}
+
+// JoinCluster makes the coordinator a serf member (tag role=coordinator)
+// and joins; it retries the join while agents are still starting.
+func JoinCluster(ctx context.Context, o SessionOptions) (*cluster.Node, error) {
+	if len(o.Join) == 0 {
+		return nil, fmt.Errorf("coordinator: --join is required (an agent's host:port)")
+	}
+	key, err := cluster.ReadKeyFile(o.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	host, _ := os.Hostname()
+	node, err := cluster.New(cluster.Config{
+		Name: fmt.Sprintf("coordinator-%s-%d", host, os.Getpid()), Bind: o.Bind, Advertise: o.Advertise, Key: key, Logger: o.Log,
+		Tags: map[string]string{cluster.TagRole: "coordinator", cluster.TagKalab: version.Version},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := node.Start(); err != nil {
+		return nil, err
+	}
+	wait := o.WaitAgents
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = node.Join(o.Join)
+		agents := 0
+		for _, m := range node.Members() {
+			if m.Tags[cluster.TagRole] == "agent" {
+				agents++
+			}
+		}
+		if err == nil && agents >= o.ExpectAgents {
+			return node, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			node.Shutdown()
+			if err == nil {
+				err = fmt.Errorf("%d agents alive, expected %d", agents, o.ExpectAgents)
+			}
+			return nil, fmt.Errorf("coordinator: join %v within %s: %w", o.Join, wait, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}

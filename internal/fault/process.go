@@ -1,0 +1,91 @@
+package fault
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Pause stops the process (the client role's child; the agent never pauses
+// anything else) until healed or ttl passes. The kernel keeps ACKing for a
+// stopped process, so keepalive must NOT detect it (reference §6).
+func Pause(run string, p *os.Process, ttl time.Duration) (*Active, error) {
+	if err := validateTTL(ttl); err != nil {
+		return nil, err
+	}
+	if err := suspend(p); err != nil {
+		return nil, fmt.Errorf("pause pid %d: %w", p.Pid, err)
+	}
+	return newActive("pause", run, ttl, func() error {
+		if err := resume(p); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return fmt.Errorf("resume pid %d: %w", p.Pid, err)
+		}
+		return nil
+	}), nil
+}
+
+// Kill ends the process at once: the baseline where the peer's kernel
+// closes the connection (FIN or RST).
+func Kill(p *os.Process) error {
+	if err := p.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill pid %d: %w", p.Pid, err)
+	}
+	return nil
+}
+
+// Hypervisor is the VM pause hook from the agent's LOCAL config file only:
+// argv templates (no shell) where "{vm}" is replaced by VM. Commands never
+// come from the network.
+type Hypervisor struct {
+	VM     string   `toml:"vm"`
+	Pause  []string `toml:"pause"`
+	Resume []string `toml:"resume"`
+}
+
+// Configured reports whether the hook can be used.
+func (h Hypervisor) Configured() bool { return h.VM != "" && len(h.Pause) > 0 && len(h.Resume) > 0 }
+
+func (h Hypervisor) argv(tmpl []string) []string {
+	out := make([]string, len(tmpl))
+	for i, a := range tmpl {
+		out[i] = strings.ReplaceAll(a, "{vm}", h.VM)
+	}
+	return out
+}
+
+func runArgv(argv []string) error {
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// PauseVM runs the pause hook; the deadman runs the resume hook.
+func PauseVM(run string, h Hypervisor, ttl time.Duration) (*Active, error) {
+	if !h.Configured() {
+		return nil, errors.New("vm-pause: no hypervisor hook in the agent's local config (vm, pause, resume)")
+	}
+	if err := validateTTL(ttl); err != nil {
+		return nil, err
+	}
+	if err := runArgv(h.argv(h.Pause)); err != nil {
+		return nil, fmt.Errorf("vm-pause: %w", err)
+	}
+	return newActive("vm-pause", run, ttl, func() error { return runArgv(h.argv(h.Resume)) }), nil
+}
+
+// Combine heals several faults as one (the lab's emulated VM pause: host
+// drop + SIGSTOP).
+func Combine(kind, run string, ttl time.Duration, parts ...*Active) *Active {
+	return newActive(kind, run, ttl, func() error {
+		var errs []error
+		for _, p := range parts {
+			errs = append(errs, p.Heal())
+		}
+		return errors.Join(errs...)
+	})
+}

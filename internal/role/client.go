@@ -1,0 +1,178 @@
+package role
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ClientArg is the hidden first argument with which the agent re-executes
+// itself as the client role. Every kalab binary that can host an agent calls
+// MaybeRunClient first thing in main.
+const ClientArg = "__kalab-client-role"
+
+// clientHello is the child's one line on stdout once it holds the
+// connection.
+type clientHello struct {
+	Local  string `json:"local"`
+	Remote string `json:"remote"`
+	Err    string `json:"err,omitempty"`
+}
+
+// MaybeRunClient runs the client role and exits if this process was started
+// as one (os.Args[1] == ClientArg); otherwise it returns at once.
+func MaybeRunClient() {
+	if len(os.Args) < 2 || os.Args[1] != ClientArg {
+		return
+	}
+	os.Exit(runClient(os.Args[2:], os.Stdout))
+}
+
+// runClient: args are server address and TTL in ms. It dials, reads the
+// greeting, reports its 5-tuple, then holds the connection silently until
+// the server closes it or the TTL ends. It never sends a byte after the
+// handshake, so the connection stays idle and only keepalive talks.
+func runClient(args []string, out io.Writer) int {
+	hello := func(h clientHello) { _ = json.NewEncoder(out).Encode(h) }
+	if len(args) != 2 {
+		hello(clientHello{Err: "usage: " + ClientArg + " SERVER_ADDR TTL_MS"})
+		return 2
+	}
+	ttlMS, err := strconv.ParseInt(args[1], 10, 64)
+	if err != nil || ttlMS <= 0 {
+		hello(clientHello{Err: fmt.Sprintf("ttl %q: want a positive number of ms", args[1])})
+		return 2
+	}
+	ttl := time.Duration(ttlMS) * time.Millisecond
+	c, err := net.DialTimeout("tcp", args[0], 10*time.Second)
+	if err != nil {
+		hello(clientHello{Err: fmt.Sprintf("dial server %s: %v", args[0], err)})
+		return 1
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	g := make([]byte, len(Greeting))
+	if _, err := io.ReadFull(c, g); err != nil {
+		hello(clientHello{Err: fmt.Sprintf("read greeting: %v", err)})
+		return 1
+	}
+	hello(clientHello{Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String()})
+	c.SetReadDeadline(time.Now().Add(ttl))
+	_, _ = io.Copy(io.Discard, c)
+	return 0
+}
+
+// Client is a running client-role child process.
+type Client struct {
+	Local, Remote netip.AddrPort
+	cmd           *exec.Cmd
+	waitOnce      sync.Once
+	waitErr       error
+	exited        chan struct{}
+}
+
+// StartClient re-executes this binary as the client role, connecting to
+// server, and returns once the child holds the connection.
+func StartClient(ctx context.Context, server netip.AddrPort, ttl time.Duration) (*Client, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("client role: find own executable: %w", err)
+	}
+	cmd := exec.Command(exe, ClientArg, server.String(), strconv.FormatInt(ttl.Milliseconds(), 10))
+	cmd.SysProcAttr = childAttr()
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("client role: start child: %w", err)
+	}
+	c := &Client{cmd: cmd, exited: make(chan struct{})}
+	if err := adoptChild(cmd); err != nil {
+		c.Kill()
+		return nil, fmt.Errorf("client role: %w", err)
+	}
+	lines := make(chan clientHello, 1)
+	go func() {
+		var h clientHello
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			if err := json.Unmarshal(sc.Bytes(), &h); err != nil {
+				h.Err = fmt.Sprintf("bad hello %q: %v", sc.Text(), err)
+			}
+		} else {
+			h.Err = "child exited without a hello"
+		}
+		lines <- h
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { c.wait(); close(c.exited) }()
+	select {
+	case h := <-lines:
+		if h.Err != "" {
+			c.Kill()
+			return nil, fmt.Errorf("client role: %s", h.Err)
+		}
+		if c.Local, err = netip.ParseAddrPort(h.Local); err == nil {
+			c.Remote, err = netip.ParseAddrPort(h.Remote)
+		}
+		if err != nil {
+			c.Kill()
+			return nil, fmt.Errorf("client role: hello %+v: %w", h, err)
+		}
+		return c, nil
+	case <-ctx.Done():
+		c.Kill()
+		return nil, fmt.Errorf("client role: %w", ctx.Err())
+	case <-time.After(15 * time.Second):
+		c.Kill()
+		return nil, errors.New("client role: no hello from the child within 15s")
+	}
+}
+
+// PID is the child's process id (the target of pause and kill).
+func (c *Client) PID() int { return c.cmd.Process.Pid }
+
+// Process is the child process.
+func (c *Client) Process() *os.Process { return c.cmd.Process }
+
+// Exited is closed when the child has exited and been reaped.
+func (c *Client) Exited() <-chan struct{} { return c.exited }
+
+func (c *Client) wait() error {
+	c.waitOnce.Do(func() { c.waitErr = c.cmd.Wait() })
+	return c.waitErr
+}
+
+// Kill ends the child (also a paused one: SIGKILL needs no SIGCONT) and
+// reaps it.
+func (c *Client) Kill() {
+	_ = c.cmd.Process.Kill()
+	<-c.exitedOrNow()
+}
+
+func (c *Client) exitedOrNow() <-chan struct{} {
+	if c.exited == nil {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(5 * time.Second):
+	}
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}

@@ -1,0 +1,271 @@
+// Package role plays the two sides of a keepalive experiment. The server
+// listens with keepalive (listener or per-connection mode), accepts the
+// client, sends the 4-byte greeting, blocks in Read and records every timing
+// anchor the OS allows. The client connects, reads the greeting and holds;
+// it runs in a child process of the agent so that pausing or killing it
+// never touches the agent.
+package role
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/probe"
+	"github.com/kalab-dev/kalab/internal/tcpinfo"
+)
+
+// Greeting is what the server writes after accept (the seed's 4 bytes).
+var Greeting = []byte("kalb")
+
+// ServerConfig describes one server role.
+type ServerConfig struct {
+	Run      string
+	Settings keepalive.Settings
+	Mode     keepalive.Mode
+	// ListenIP is the address to listen on (port chosen by the OS).
+	ListenIP netip.Addr
+	// Client is the only peer accepted, and the ICMP monitor's target.
+	Client netip.Addr
+	// TTL ends the role (Read gives up) if nothing happened by then.
+	TTL time.Duration
+	// PingInterval for the ICMP monitor; 0 = 20 ms.
+	PingInterval time.Duration
+	// HZ is the host's kernel tick rate, recorded for the model.
+	HZ int
+}
+
+// Record is the server's account of the run.
+type Record struct {
+	Done      bool
+	Accept    time.Time
+	Effective keepalive.Effective
+	// LastPeer is T0: the last ACK or data from the peer (TCP_INFO) read
+	// right after detection; nil where the OS has no TCP_INFO.
+	LastPeer *time.Time
+	Probes   *int
+	// PingLoss is the first ICMP timeout after the last reply; nil if the
+	// client host kept answering ICMP (flow-only faults).
+	PingLoss  *time.Time
+	PingMode  string
+	Detect    *time.Time
+	Err       string
+	Errno     int
+	ErrnoName string
+	HZ        int
+	Note      string
+}
+
+// Server is a running server role.
+type Server struct {
+	cfg    ServerConfig
+	ln     *keepalive.Listener
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu   sync.Mutex
+	rec  Record
+	conn *net.TCPConn
+}
+
+// StartServer listens and serves one client in the background.
+func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
+	if err := cfg.Settings.Validate(keepalive.LocalPlatform()); err != nil {
+		return nil, fmt.Errorf("server role %s: %w", cfg.Run, err)
+	}
+	if cfg.TTL <= 0 {
+		return nil, fmt.Errorf("server role %s: ttl %s must be positive", cfg.Run, cfg.TTL)
+	}
+	ln, err := keepalive.Listen(ctx, "tcp", netip.AddrPortFrom(cfg.ListenIP, 0).String(), cfg.Settings, cfg.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("server role %s: %w", cfg.Run, err)
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), cfg.TTL)
+	s := &Server{cfg: cfg, ln: ln, cancel: cancel, done: make(chan struct{}), rec: Record{HZ: cfg.HZ}}
+	go s.serve(rctx)
+	return s, nil
+}
+
+// Addr is where the server listens.
+func (s *Server) Addr() netip.AddrPort {
+	return s.ln.Addr().(*net.TCPAddr).AddrPort()
+}
+
+// Record returns a snapshot of the record.
+func (s *Server) Record() Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec
+}
+
+// Done is closed when the role has ended (detection, TTL or Close).
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Close ends the role; the record keeps what was seen.
+func (s *Server) Close() {
+	s.cancel()
+	s.ln.Close()
+	s.mu.Lock()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	s.mu.Unlock()
+	<-s.done
+}
+
+func (s *Server) note(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rec.Note != "" {
+		s.rec.Note += "; "
+	}
+	s.rec.Note += fmt.Sprintf(format, args...)
+}
+
+func (s *Server) serve(ctx context.Context) {
+	defer close(s.done)
+	defer s.ln.Close()
+	go func() { <-ctx.Done(); s.ln.Close() }()
+	var conn *net.TCPConn
+	for {
+		c, err := s.ln.AcceptTCP()
+		if err != nil {
+			s.note("accept: %v", err)
+			s.finish(nil, time.Time{}, err)
+			return
+		}
+		peer := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+		if s.cfg.Client.IsValid() && peer != s.cfg.Client.Unmap() {
+			c.Close() // only the run's client may take the slot
+			continue
+		}
+		conn = c
+		break
+	}
+	accepted := time.Now()
+	s.mu.Lock()
+	s.conn = conn
+	s.rec.Accept = accepted
+	s.mu.Unlock()
+	go func() { <-ctx.Done(); conn.Close() }()
+	defer conn.Close()
+
+	eff, err := keepalive.ReadBack(conn)
+	if err != nil {
+		s.note("%v", err)
+	}
+	s.mu.Lock()
+	s.rec.Effective = eff
+	s.mu.Unlock()
+
+	var mon *probe.Monitor
+	if s.cfg.Client.IsValid() {
+		mon, err = probe.Start(ctx, probe.Config{Target: s.cfg.Client, Interval: s.cfg.PingInterval})
+		if err != nil {
+			s.note("ICMP monitor unavailable: %v", err)
+		}
+	}
+	if _, err := conn.Write(Greeting); err != nil {
+		s.finishWithMonitor(conn, mon, time.Now(), fmt.Errorf("write greeting: %w", err))
+		return
+	}
+	// Block until the kernel says the peer is gone (or the TTL closes it).
+	buf := make([]byte, 64)
+	for {
+		_, err = conn.Read(buf)
+		if err != nil {
+			break
+		}
+		// The client never sends; data would be a protocol error but not a
+		// detection: keep reading.
+	}
+	s.finishWithMonitor(conn, mon, time.Now(), err)
+}
+
+func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at time.Time, err error) {
+	if mon != nil {
+		r := mon.Stop()
+		s.mu.Lock()
+		s.rec.PingMode = r.Mode
+		if !r.LossAt.IsZero() && r.LossAt.Before(at.Add(time.Second)) {
+			loss := r.LossAt
+			s.rec.PingLoss = &loss
+		}
+		s.mu.Unlock()
+	}
+	s.finish(conn, at, err)
+}
+
+func (s *Server) finish(conn *net.TCPConn, at time.Time, err error) {
+	var info *tcpinfo.Info
+	if conn != nil {
+		// TCP_INFO stays readable after the error until Close
+		// (reference/linux-lab.md §5).
+		if i, ierr := tcpinfo.Get(conn); ierr == nil {
+			info = &i
+		} else if !errors.Is(ierr, tcpinfo.ErrUnsupported) {
+			s.note("%v", ierr)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rec.Done = true
+	if conn == nil || at.IsZero() {
+		return
+	}
+	closedByUs := errors.Is(err, net.ErrClosed)
+	if closedByUs {
+		s.rec.Note = joinNote(s.rec.Note, "no detection before the role ended")
+		return
+	}
+	d := at
+	s.rec.Detect = &d
+	if err != nil {
+		s.rec.Err = err.Error()
+		if errors.Is(err, io.EOF) {
+			s.rec.ErrnoName = "EOF"
+		} else {
+			s.rec.Errno, s.rec.ErrnoName = errnoOf(err)
+		}
+	}
+	if info != nil {
+		t0 := info.LastPeerActivity()
+		s.rec.LastPeer = &t0
+		p := int(info.Probes)
+		s.rec.Probes = &p
+	}
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// IsKeepaliveDetection reports whether an errno name is a keepalive
+// verdict (the peer did not answer), as opposed to the peer closing.
+// Linux/macOS: ETIMEDOUT; Windows: WSAETIMEDOUT or WSAENETRESET (both
+// documented for recv, reference/keepalive.md §3).
+func IsKeepaliveDetection(errnoName string) bool {
+	switch errnoName {
+	case "ETIMEDOUT", "WSAETIMEDOUT", "WSAENETRESET":
+		return true
+	}
+	return false
+}
+
+// IsPeerClosed reports a close by the peer's kernel (kill): EOF or a reset.
+func IsPeerClosed(errnoName string) bool {
+	switch errnoName {
+	case "EOF", "ECONNRESET", "WSAECONNRESET":
+		return true
+	}
+	return false
+}
