@@ -74,7 +74,7 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 		if err != nil {
 			return nil, fmt.Errorf("agent %s address %q: %w", m.Name, m.Addr, err)
 		}
-		off, err := e.Node.ClockOffset(ctx, m.Name, 5)
+		off, err := e.Node.ClockOffset(ctx, m.Name, 8)
 		if err != nil {
 			return nil, fmt.Errorf("clock offset of %s: %w", m.Name, err)
 		}
@@ -362,7 +362,7 @@ func (e *Executor) record(res *Result, r plannedRun, col wire.CollectResp) {
 	if a.Detection != nil {
 		if a.LastPeer != nil {
 			res.Measured.FromT0 = ptrDur(a.Detection.Sub(*a.LastPeer))
-			if res.Model != nil {
+			if res.Model != nil && r.Cell.Expect == ExpectDetected && role.IsKeepaliveDetection(res.ErrnoName) {
 				res.Measured.Lateness = ptrDur(*res.Measured.FromT0 - res.Model.FromT0.Min)
 			}
 		}

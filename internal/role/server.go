@@ -137,7 +137,7 @@ func (s *Server) serve(ctx context.Context) {
 		c, err := s.ln.AcceptTCP()
 		if err != nil {
 			s.note("accept: %v", err)
-			s.finish(nil, time.Time{}, err)
+			s.finish(nil, time.Time{}, err, nil)
 			return
 		}
 		peer := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
@@ -172,9 +172,29 @@ func (s *Server) serve(ctx context.Context) {
 		}
 	}
 	if _, err := conn.Write(Greeting); err != nil {
-		s.finishWithMonitor(conn, mon, time.Now(), fmt.Errorf("write greeting: %w", err))
+		s.finishWithMonitor(conn, mon, time.Now(), fmt.Errorf("write greeting: %w", err), nil)
 		return
 	}
+	// Sample TCP_INFO while blocked: the peer's last activity is known to
+	// a jiffy only, and the earliest estimate per activity is the closest.
+	t0 := &t0Tracker{jiffy: jiffyOf(s.cfg.HZ)}
+	stopPoll := make(chan struct{})
+	pollDone := make(chan struct{})
+	go func() {
+		defer close(pollDone)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopPoll:
+				return
+			case <-tick.C:
+				if i, err := tcpinfo.Get(conn); err == nil {
+					t0.add(i)
+				}
+			}
+		}
+	}()
 	// Block until the kernel says the peer is gone (or the TTL closes it).
 	buf := make([]byte, 64)
 	for {
@@ -185,10 +205,56 @@ func (s *Server) serve(ctx context.Context) {
 		// The client never sends; data would be a protocol error but not a
 		// detection: keep reading.
 	}
-	s.finishWithMonitor(conn, mon, time.Now(), err)
+	at := time.Now()
+	close(stopPoll)
+	<-pollDone
+	s.finishWithMonitor(conn, mon, at, err, t0)
 }
 
-func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at time.Time, err error) {
+// t0Tracker estimates the last peer activity from TCP_INFO samples. Ages
+// are whole jiffies rounded down, so each sample's At − age lies at or up to
+// a jiffy (more when a NOHZ CPU updates jiffies late) after the true
+// instant: the earliest estimate since the peer's last activity is the best.
+type t0Tracker struct {
+	mu    sync.Mutex
+	jiffy time.Duration
+	best  time.Time
+	info  tcpinfo.Info
+	ok    bool
+}
+
+func jiffyOf(hz int) time.Duration {
+	if hz <= 0 {
+		return 10 * time.Millisecond
+	}
+	return time.Second / time.Duration(hz)
+}
+
+func (t *t0Tracker) add(i tcpinfo.Info) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	est := i.LastPeerActivity()
+	// A later estimate by more than the jiffy error means new activity.
+	if !t.ok || est.Before(t.best) || est.Sub(t.best) > 3*t.jiffy {
+		t.best = est
+	}
+	t.info, t.ok = i, true
+}
+
+func (t *t0Tracker) result() (tcpinfo.Info, time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.info, t.best, t.ok
+}
+
+func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at time.Time, err error, t0 *t0Tracker) {
+	if t0 != nil {
+		// The final sample, before anything slower: TCP_INFO stays
+		// readable after the error until Close (reference/linux-lab.md §5).
+		if i, ierr := tcpinfo.Get(conn); ierr == nil {
+			t0.add(i)
+		}
+	}
 	if mon != nil {
 		r := mon.Stop()
 		s.mu.Lock()
@@ -199,18 +265,15 @@ func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at tim
 		}
 		s.mu.Unlock()
 	}
-	s.finish(conn, at, err)
+	s.finish(conn, at, err, t0)
 }
 
-func (s *Server) finish(conn *net.TCPConn, at time.Time, err error) {
+func (s *Server) finish(conn *net.TCPConn, at time.Time, err error, t0 *t0Tracker) {
 	var info *tcpinfo.Info
-	if conn != nil {
-		// TCP_INFO stays readable after the error until Close
-		// (reference/linux-lab.md §5).
-		if i, ierr := tcpinfo.Get(conn); ierr == nil {
-			info = &i
-		} else if !errors.Is(ierr, tcpinfo.ErrUnsupported) {
-			s.note("%v", ierr)
+	var lastPeer time.Time
+	if t0 != nil {
+		if i, best, ok := t0.result(); ok {
+			info, lastPeer = &i, best
 		}
 	}
 	s.mu.Lock()
@@ -235,8 +298,7 @@ func (s *Server) finish(conn *net.TCPConn, at time.Time, err error) {
 		}
 	}
 	if info != nil {
-		t0 := info.LastPeerActivity()
-		s.rec.LastPeer = &t0
+		s.rec.LastPeer = &lastPeer
 		p := int(info.Probes)
 		s.rec.Probes = &p
 	}

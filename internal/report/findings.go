@@ -1,0 +1,227 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
+
+// findings derives one-line statements from the groups and runs. Each names
+// its group by label (which carries the source: hosts, lab or fixture) and
+// says only what the results show.
+func findings(r *Report) []string {
+	var out []string
+	fixtures := 0
+	for _, run := range r.Runs {
+		if run.Source == SourceFixture {
+			fixtures++
+		}
+	}
+	if fixtures > 0 {
+		out = append(out, fmt.Sprintf("fixtures: %d of %s are built from the model, not measured; their times only echo the model",
+			fixtures, plural(len(r.Runs), "run")))
+	}
+	for i := range r.Groups {
+		out = append(out, detectionFindings(&r.Groups[i], r.Reference)...)
+	}
+	for i := range r.Groups {
+		out = append(out, effectiveFindings(&r.Groups[i])...)
+	}
+	return append(out, outcomeFindings(r.Runs)...)
+}
+
+// measured returns the runs that were carried out and whose fault bit
+// (pass or deviation); failed and unconfirmed runs show nothing about
+// detection.
+func measured(g *Group) []experiment.Result {
+	var out []experiment.Result
+	for _, res := range g.results {
+		if res.Outcome == experiment.OutcomePass || res.Outcome == experiment.OutcomeDeviation {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func detectionFindings(g *Group, refs []ReferenceRow) []string {
+	runs := measured(g)
+	if len(runs) == 0 {
+		return nil
+	}
+	var detected, missed []string
+	var afterFault []time.Duration
+	held := time.Duration(-1) // shortest time a fault was held without detection
+	for _, res := range runs {
+		if res.Detected {
+			detected = append(detected, res.Run)
+			afterFault = appendSet(afterFault, res.Measured.AfterFault)
+			continue
+		}
+		missed = append(missed, res.Run)
+		if a := res.Anchors; a.Fault != nil && a.Healed != nil {
+			if d := a.Healed.Sub(*a.Fault); held < 0 || d < held {
+				held = d
+			}
+		}
+	}
+	errs := make([]string, 0, len(g.Errors))
+	for _, e := range g.Errors {
+		errs = append(errs, e.Name)
+	}
+	errText := ""
+	if len(errs) > 0 {
+		errText = ", " + strings.Join(errs, "/")
+	}
+
+	var out []string
+	switch g.Expect {
+	case experiment.ExpectNotDetected:
+		what := "the fault"
+		if g.FaultKind == experiment.KindPause {
+			what = "the paused process"
+		}
+		if len(detected) > 0 {
+			return []string{fmt.Sprintf("%s: %d of %s detected %s: %s", g.Label, len(detected),
+				plural(len(runs), "run"), what, strings.Join(detected, ", "))}
+		}
+		var extra []string
+		if held >= 0 {
+			extra = append(extra, "fault held ≥ "+fmtDur(held))
+		}
+		if g.Model != nil {
+			extra = append(extra, "model after fault ≤ "+fmtDur(g.Model.AfterFault.Max))
+		}
+		tail := ""
+		if len(extra) > 0 {
+			tail = "; " + strings.Join(extra, ", ")
+		}
+		out = append(out, fmt.Sprintf("%s: no run detected %s within the model window + margin (%s%s)",
+			g.Label, what, plural(len(runs), "run"), tail))
+
+	case experiment.ExpectImmediate:
+		st := stats(afterFault)
+		if st == nil {
+			return []string{fmt.Sprintf("%s: no run detected the fault (%s)", g.Label, plural(len(runs), "run"))}
+		}
+		verdict := fmt.Sprintf("immediate (≤ %s)", fmtDur(experiment.ImmediateBound))
+		if st.Max > experiment.ImmediateBound {
+			verdict = fmt.Sprintf("not immediate: max %s exceeds %s", fmtDur(st.Max), fmtDur(experiment.ImmediateBound))
+		}
+		out = append(out, fmt.Sprintf("%s: detection − fault = %s%s, %s", g.Label, inlineStats(st), errText, verdict))
+
+	default: // detected in the model window
+		if len(detected) == 0 {
+			return []string{fmt.Sprintf("%s: no run detected the silent peer (%s)", g.Label, plural(len(runs), "run"))}
+		}
+		if g.FromT0 != nil {
+			anchor := "T0 (last peer activity)"
+			if g.OS == "linux" {
+				anchor = "last ACK"
+			}
+			s := fmt.Sprintf("%s: detection − %s = %s%s", g.Label, anchor, inlineStats(g.FromT0), errText)
+			if g.Model != nil {
+				s += ", model " + fmtWindow(g.Model.FromT0)
+				switch {
+				case g.Model.HZ > 0:
+					s += fmt.Sprintf(" at HZ=%d", g.Model.HZ)
+				case g.OS == "linux":
+					s += " (HZ unknown)"
+				}
+				if g.Model.Settings != g.Requested {
+					s += " for the effective " + shortSettings(g.Model.Settings)
+				}
+			}
+			if g.Lateness != nil {
+				s += " (lateness " + latenessText(g.Lateness) + ")"
+			}
+			out = append(out, s)
+		} else if st := stats(afterFault); st != nil {
+			out = append(out, fmt.Sprintf("%s: detection − fault = %s%s", g.Label, inlineStats(st), errText))
+		}
+	}
+	if len(missed) > 0 && g.Expect != experiment.ExpectNotDetected {
+		out = append(out, fmt.Sprintf("%s: %d of %s not detected: %s", g.Label, len(missed),
+			plural(len(runs), "run"), strings.Join(missed, ", ")))
+	}
+	// The seed measured Windows from "host went silent": the ping-loss anchor.
+	if g.AfterPingLoss != nil {
+		for _, ref := range refs {
+			if ref.OS == g.OS && ref.Settings == g.Requested {
+				out = append(out, fmt.Sprintf("%s: detection − ping loss = %s vs the seed's published %s (same anchor: host went silent)",
+					g.Label, inlineStats(g.AfterPingLoss), fmtDur(ref.Published)))
+			}
+		}
+	}
+	return out
+}
+
+func latenessText(s *Stats) string {
+	if s.Min == s.Max {
+		return fmtDur(s.Min)
+	}
+	return fmt.Sprintf("median %s, %s – %s", fmtDur(s.Median), fmtDur(s.Min), fmtDur(s.Max))
+}
+
+// effectiveFindings report effective options that are not the requested
+// ones, naming the known causes.
+func effectiveFindings(g *Group) []string {
+	var out []string
+	req := shortSettings(g.Requested)
+	for _, e := range g.Effective {
+		if e.Status != EffectiveDiffers {
+			continue
+		}
+		on := fmt.Sprintf("%d of %s", e.Runs, plural(g.Runs, "run"))
+		eff := effectiveShort(e.Effective)
+		switch s, ok := e.Effective.Settings(); {
+		case ok && g.Mode == keepalive.ModeListenerGoDefault && s == goDefault:
+			out = append(out, fmt.Sprintf("%s: listener settings overwritten by Go's default on %s (effective %s, requested %s)",
+				g.Label, on, eff, req))
+		case g.OS == "darwin" && g.Mode != keepalive.ModePerConn && e.Effective.Idle.Known && e.Effective.Idle.Value != g.Requested.Idle:
+			out = append(out, fmt.Sprintf("%s: macOS did not inherit idle from the listener on %s (effective %s, requested %s)",
+				g.Label, on, eff, req))
+		default:
+			out = append(out, fmt.Sprintf("%s: effective options differ from requested on %s: %s",
+				g.Label, on, strings.Join(e.Differences, ", ")))
+		}
+	}
+	return out
+}
+
+// outcomeFindings list every run that did not pass, with its reason.
+func outcomeFindings(runs []RunRow) []string {
+	var dev, failed, unconf, other []string
+	for _, r := range runs {
+		item := func(reason string) string {
+			if reason == "" {
+				return r.Run + " [" + r.Group + "]"
+			}
+			return r.Run + " [" + r.Group + "] (" + reason + ")"
+		}
+		switch r.Outcome {
+		case experiment.OutcomePass:
+		case experiment.OutcomeDeviation:
+			dev = append(dev, item(r.Why))
+		case experiment.OutcomeFailed:
+			failed = append(failed, item(r.Failure))
+		case experiment.OutcomeUnconfirmed:
+			unconf = append(unconf, item(r.Why))
+		default:
+			other = append(other, item("outcome "+fmt.Sprintf("%q", r.Outcome)))
+		}
+	}
+	var out []string
+	add := func(list []string, what string) {
+		if len(list) > 0 {
+			out = append(out, fmt.Sprintf("%s %s: %s", plural(len(list), "run"), what, strings.Join(list, "; ")))
+		}
+	}
+	add(dev, "deviated from the expectation")
+	add(unconf, "unconfirmed (the fault was not shown to bite)")
+	add(failed, "failed")
+	add(other, "with an unknown outcome")
+	return out
+}

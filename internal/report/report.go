@@ -1,0 +1,401 @@
+// Package report turns experiment results (results.jsonl) into a report:
+// runs grouped by what was compared, detection times against the model per
+// anchor, the seed's published reference figures, findings derived from the
+// data, and one row per run. Build computes; Write renders report.md and
+// report.json.
+//
+// The report only states what the results show. Fixture results (built from
+// the model) are labelled as fixtures everywhere, never as measurements.
+package report
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
+
+// Schema versions report.json; bump it when a field changes meaning.
+const Schema = 1
+
+// Sources of a result: where its numbers come from.
+const (
+	SourceHosts   = "hosts"   // measured on real agents
+	SourceLab     = "lab"     // measured in the Linux namespace lab
+	SourceFixture = "fixture" // built from the model, not measured
+)
+
+// Report is the whole report, as written to report.json.
+type Report struct {
+	Schema int `json:"schema"`
+	// Generated is when Build ran (UTC); tests overwrite it with a fixed time.
+	Generated   time.Time      `json:"generated,omitzero"`
+	Experiments []string       `json:"experiments"`
+	Groups      []Group        `json:"groups"`
+	Reference   []ReferenceRow `json:"reference"`
+	Findings    []string       `json:"findings"`
+	Runs        []RunRow       `json:"runs"`
+}
+
+// Group is every run with the same server OS and version, requested
+// settings, mode, fault and source: the unit of comparison.
+type Group struct {
+	ID         string                 `json:"id"`    // G1, G2, … in report order
+	Label      string                 `json:"label"` // one line naming the group, used in findings
+	OS         string                 `json:"os"`
+	OSVersion  string                 `json:"os_version,omitempty"`
+	Requested  keepalive.Settings     `json:"requested"`
+	Mode       keepalive.Mode         `json:"mode"`
+	FaultKind  string                 `json:"fault_kind"`
+	FaultScope string                 `json:"fault_scope,omitempty"`
+	Emulated   bool                   `json:"emulated,omitempty"`
+	Source     string                 `json:"source"`
+	Expect     experiment.Expectation `json:"expect"`
+	Runs       int                    `json:"runs"`
+	RunIDs     []string               `json:"run_ids"`
+	// Model is the prediction of the first run that carries one.
+	Model *Model `json:"model,omitempty"`
+	// Detection − anchor over the runs that have the anchor; nil when none.
+	FromT0        *Stats `json:"from_t0,omitempty"`
+	AfterFault    *Stats `json:"after_fault,omitempty"`
+	AfterPingLoss *Stats `json:"after_ping_loss,omitempty"`
+	// Lateness is FromT0 − model minimum, over runs of groups that expect a
+	// keepalive detection.
+	Lateness  *Stats          `json:"lateness,omitempty"`
+	Effective []EffectiveSeen `json:"effective"`
+	// Errors are the errno names (or EOF) the blocked Read returned.
+	Errors   []Tally  `json:"errors,omitempty"`
+	Outcomes Outcomes `json:"outcomes"`
+
+	results []experiment.Result // the group's runs, for findings
+}
+
+// Model is the part of a keepalive.Prediction a report shows.
+type Model struct {
+	FromRun    string             `json:"from_run"`
+	Settings   keepalive.Settings `json:"settings"` // the (effective) settings the model used
+	FromT0     keepalive.Window   `json:"from_t0"`
+	AfterFault keepalive.Window   `json:"after_fault"`
+	HZ         int                `json:"hz,omitempty"`
+	Rule       string             `json:"rule"`
+}
+
+// Stats summarise one measured duration over a group's runs.
+type Stats struct {
+	Count  int           `json:"count"`
+	Median time.Duration `json:"median_ns"`
+	Min    time.Duration `json:"min_ns"`
+	Max    time.Duration `json:"max_ns"`
+}
+
+// Tally counts one name.
+type Tally struct {
+	Name string `json:"name"`
+	N    int    `json:"n"`
+}
+
+// Outcomes count runs per outcome.
+type Outcomes struct {
+	Pass        int `json:"pass"`
+	Deviation   int `json:"deviation"`
+	Failed      int `json:"failed"`
+	Unconfirmed int `json:"unconfirmed"`
+	Other       int `json:"other,omitempty"` // outcome strings this report does not know
+}
+
+// RunRow is one run, flattened for the run table.
+type RunRow struct {
+	Run           string         `json:"run"`
+	Experiment    string         `json:"experiment"`
+	Group         string         `json:"group"`
+	Source        string         `json:"source"`
+	Emulated      bool           `json:"emulated,omitempty"`
+	Server        string         `json:"server"`
+	Settings      string         `json:"settings"`
+	Mode          keepalive.Mode `json:"mode"`
+	Fault         string         `json:"fault"`
+	Outcome       string         `json:"outcome"`
+	Why           string         `json:"why,omitempty"`
+	Detected      bool           `json:"detected"`
+	FromT0        *time.Duration `json:"from_t0_ns,omitempty"`
+	AfterFault    *time.Duration `json:"after_fault_ns,omitempty"`
+	AfterPingLoss *time.Duration `json:"after_ping_loss_ns,omitempty"`
+	Lateness      *time.Duration `json:"lateness_ns,omitempty"`
+	Errno         string         `json:"errno,omitempty"`
+	Probes        *int           `json:"probes,omitempty"`
+	Failure       string         `json:"failure,omitempty"`
+}
+
+type groupKey struct {
+	os, osVersion string
+	settings      keepalive.Settings
+	mode          keepalive.Mode
+	kind, scope   string
+	emulated      bool
+	source        string
+}
+
+// Build groups results and computes the comparison. Runs keep the order of
+// results; groups are sorted by OS, source, settings, mode and fault.
+func Build(results []experiment.Result) *Report {
+	r := &Report{Schema: Schema, Generated: time.Now().UTC().Truncate(time.Second)}
+	byKey := map[groupKey]*Group{}
+	var groups []*Group
+	exps := map[string]bool{}
+	for _, res := range results {
+		if res.Experiment != "" {
+			exps[res.Experiment] = true
+		}
+		k := keyOf(res)
+		g := byKey[k]
+		if g == nil {
+			g = &Group{OS: k.os, OSVersion: k.osVersion, Requested: k.settings, Mode: k.mode,
+				FaultKind: k.kind, FaultScope: k.scope, Emulated: k.emulated, Source: k.source, Expect: res.Expect}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.results = append(g.results, res)
+	}
+	for e := range exps {
+		r.Experiments = append(r.Experiments, e)
+	}
+	slices.Sort(r.Experiments)
+
+	slices.SortStableFunc(groups, compareGroups)
+	runGroup := map[string]string{}
+	for i, g := range groups {
+		g.ID = "G" + itoa(i+1)
+		g.Label = groupLabel(g)
+		summarise(g)
+		for _, id := range g.RunIDs {
+			runGroup[id] = g.ID
+		}
+		r.Groups = append(r.Groups, *g)
+	}
+	for _, res := range results {
+		r.Runs = append(r.Runs, runRow(res, runGroup[res.Run]))
+	}
+	r.Reference = referenceRows()
+	r.Findings = findings(r)
+	// Empty lists stay [] in report.json, never null.
+	r.Experiments = nonNil(r.Experiments)
+	r.Groups = nonNil(r.Groups)
+	r.Findings = nonNil(r.Findings)
+	r.Runs = nonNil(r.Runs)
+	return r
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func keyOf(res experiment.Result) groupKey {
+	return groupKey{os: res.Server.OS, osVersion: res.Server.OSVersion, settings: res.Requested, mode: res.Mode,
+		kind: res.FaultKind, scope: res.FaultScope, emulated: res.Emulated, source: sourceOf(res)}
+}
+
+func sourceOf(res experiment.Result) string {
+	switch {
+	case res.Fixture:
+		return SourceFixture
+	case res.Lab:
+		return SourceLab
+	}
+	return SourceHosts
+}
+
+// faultOrder puts the comparison's main case first and the controls after.
+var faultOrder = map[string]int{experiment.KindDrop: 0, experiment.KindVMPause: 1, experiment.KindPause: 2, experiment.KindKill: 3}
+
+func compareGroups(a, b *Group) int {
+	fo := func(k string) int {
+		if o, ok := faultOrder[k]; ok {
+			return o
+		}
+		return len(faultOrder)
+	}
+	return cmp.Or(
+		cmp.Compare(a.OS, b.OS),
+		cmp.Compare(a.OSVersion, b.OSVersion),
+		cmp.Compare(a.Source, b.Source),
+		cmp.Compare(a.Requested.Idle, b.Requested.Idle),
+		cmp.Compare(a.Requested.Interval, b.Requested.Interval),
+		cmp.Compare(a.Requested.Count, b.Requested.Count),
+		cmp.Compare(a.Mode, b.Mode),
+		cmp.Compare(fo(a.FaultKind), fo(b.FaultKind)),
+		cmp.Compare(a.FaultKind, b.FaultKind),
+		cmp.Compare(a.FaultScope, b.FaultScope),
+		boolCmp(a.Emulated, b.Emulated),
+	)
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// summarise fills a group's counts and statistics from its results.
+func summarise(g *Group) {
+	var fromT0, afterFault, afterPing, late []time.Duration
+	errs := map[string]int{}
+	for _, res := range g.results {
+		g.Runs++
+		g.RunIDs = append(g.RunIDs, res.Run)
+		if g.Model == nil && res.Model != nil {
+			p := res.Model
+			g.Model = &Model{FromRun: res.Run, Settings: p.Settings, FromT0: p.FromT0, AfterFault: p.AfterFault, HZ: p.HZ, Rule: p.Rule}
+		}
+		m := res.Measured
+		fromT0 = appendSet(fromT0, m.FromT0)
+		afterFault = appendSet(afterFault, m.AfterFault)
+		afterPing = appendSet(afterPing, m.AfterPingLoss)
+		if g.Expect == experiment.ExpectDetected {
+			// Lateness against the keepalive model means nothing for a
+			// kill or a pause, though the executor computes it for every run.
+			late = appendSet(late, m.Lateness)
+		}
+		if e := errLabel(res); e != "" {
+			errs[e]++
+		}
+		switch res.Outcome {
+		case experiment.OutcomePass:
+			g.Outcomes.Pass++
+		case experiment.OutcomeDeviation:
+			g.Outcomes.Deviation++
+		case experiment.OutcomeFailed:
+			g.Outcomes.Failed++
+		case experiment.OutcomeUnconfirmed:
+			g.Outcomes.Unconfirmed++
+		default:
+			g.Outcomes.Other++
+		}
+	}
+	g.FromT0, g.AfterFault, g.AfterPingLoss, g.Lateness = stats(fromT0), stats(afterFault), stats(afterPing), stats(late)
+	g.Errors = tallies(errs)
+	g.Effective = effectiveSeen(g)
+}
+
+func appendSet(ds []time.Duration, d *time.Duration) []time.Duration {
+	if d == nil {
+		return ds
+	}
+	return append(ds, *d)
+}
+
+// stats returns nil for no values; the median of an even count is the mean
+// of the two middle values.
+func stats(ds []time.Duration) *Stats {
+	if len(ds) == 0 {
+		return nil
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	n := len(s)
+	med := s[n/2]
+	if n%2 == 0 {
+		med = s[n/2-1] + (s[n/2]-s[n/2-1])/2
+	}
+	return &Stats{Count: n, Median: med, Min: s[0], Max: s[n-1]}
+}
+
+func tallies(m map[string]int) []Tally {
+	var out []Tally
+	for k, n := range m {
+		out = append(out, Tally{k, n})
+	}
+	slices.SortFunc(out, func(a, b Tally) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// errLabel names the error a run's Read returned: the errno name, or EOF
+// (a FIN from a killed peer carries no errno).
+func errLabel(res experiment.Result) string {
+	if res.ErrnoName != "" {
+		return res.ErrnoName
+	}
+	if res.Err == "EOF" || strings.HasSuffix(res.Err, ": EOF") {
+		return "EOF"
+	}
+	return ""
+}
+
+func runRow(res experiment.Result, group string) RunRow {
+	return RunRow{
+		Run: res.Run, Experiment: res.Experiment, Group: group, Source: sourceOf(res), Emulated: res.Emulated,
+		Server: serverName(res.Server.OS, res.Server.OSVersion), Settings: shortSettings(res.Requested), Mode: res.Mode,
+		Fault: faultName(res.FaultKind, res.FaultScope, res.Emulated), Outcome: res.Outcome, Why: res.Why,
+		Detected: res.Detected, FromT0: res.Measured.FromT0, AfterFault: res.Measured.AfterFault,
+		AfterPingLoss: res.Measured.AfterPingLoss, Lateness: res.Measured.Lateness,
+		Errno: errLabel(res), Probes: res.Probes, Failure: res.Failure,
+	}
+}
+
+// osNames are the names readers know.
+var osNames = map[string]string{"linux": "Linux", "windows": "Windows", "darwin": "macOS"}
+
+func serverName(os, version string) string {
+	n := osNames[os]
+	if n == "" {
+		n = cmp.Or(os, "unknown OS")
+	}
+	if version != "" {
+		n += " " + version
+	}
+	return n
+}
+
+func faultName(kind, scope string, emulated bool) string {
+	s := kind
+	if scope != "" {
+		s += " " + scope
+	}
+	if emulated {
+		s += " (emulated)"
+	}
+	return s
+}
+
+func groupLabel(g *Group) string {
+	src := g.Source
+	if g.Emulated {
+		src += ", emulated"
+	}
+	return serverName(g.OS, g.OSVersion) + " " + shortSettings(g.Requested) + " (" + string(g.Mode) + ") " +
+		faultName(g.FaultKind, g.FaultScope, false) + " [" + src + "]"
+}
+
+// shortSettings writes settings the way the seed did: idle/interval/count.
+func shortSettings(s keepalive.Settings) string {
+	return shortDur(s.Idle) + "/" + shortDur(s.Interval) + "/" + itoa(s.Count)
+}
+
+// shortDur writes a settings value compactly: 1s, 15s, 2h, 1500ms.
+func shortDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d%time.Hour == 0:
+		return itoa(int(d/time.Hour)) + "h"
+	case d%time.Minute == 0 && d >= 10*time.Minute:
+		return itoa(int(d/time.Minute)) + "m"
+	case d%time.Second == 0:
+		return itoa(int(d/time.Second)) + "s"
+	case d%time.Millisecond == 0:
+		return itoa(int(d/time.Millisecond)) + "ms"
+	}
+	return d.String()
+}
+
+var itoa = strconv.Itoa
