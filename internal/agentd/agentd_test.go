@@ -1,0 +1,133 @@
+package agentd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/cluster"
+	"github.com/kalab-dev/kalab/internal/role"
+	"github.com/kalab-dev/kalab/internal/wire"
+)
+
+// The test binary is also the client role's child.
+func TestMain(m *testing.M) {
+	role.MaybeRunClient()
+	os.Exit(m.Run())
+}
+
+// TestAgentCommands drives one agent on loopback through the coordinator's
+// side of the protocol: a retried prepare (new id, same run) does not start
+// a second server, the client child connects, a kill is seen as EOF, bad
+// commands are refused with reasons, cleanup forgets the run.
+func TestAgentCommands(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	key := cluster.NewKey()
+	os.WriteFile(keyFile, []byte(cluster.EncodeKey(key)), 0o600)
+	a, err := New(Config{Name: "agent-t", Bind: "127.0.0.1:0", Advertise: "127.0.0.1:0", KeyFile: keyFile, DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Stop)
+	coord, err := cluster.New(cluster.Config{Name: "coord", Bind: "127.0.0.1:0", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := coord.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { coord.Leave(); coord.Shutdown() })
+	if err := coord.Join([]string{a.node.Members()[0].Addr}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	call := func(id, cmd string, body, out any) error {
+		return coord.Call(ctx, "agent-t", id, cmd, body, out, cluster.CallOptions{})
+	}
+	var st wire.StatusResp
+	if err := call("s1", wire.CmdStatus, wire.StatusReq{}, &st); err != nil || st.Name != "agent-t" || st.OS == "" {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+
+	prep := wire.PrepareServerReq{Run: "r1", Keepalive: wire.Keepalive{IdleMS: 1000, IntervalMS: 1000, Count: 3}, Mode: "listener", ClientAddr: "127.0.0.1", TTLMS: 60000}
+	var s1, s2 wire.PrepareServerResp
+	if err := call("r1/prepare-server", wire.CmdPrepareServer, prep, &s1); err != nil {
+		t.Fatal(err)
+	}
+	if err := call("r1/prepare-server-retry", wire.CmdPrepareServer, prep, &s2); err != nil {
+		t.Fatal(err)
+	}
+	if s1.Addr == "" || s1.Addr != s2.Addr {
+		t.Fatalf("a second prepare for the run gave %q, the first %q: want the same server", s2.Addr, s1.Addr)
+	}
+	var pc wire.PrepareClientResp
+	if err := call("r1/prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: "r1", ServerAddr: s1.Addr, TTLMS: 60000}, &pc); err != nil {
+		t.Fatal(err)
+	}
+	if pc.Remote != s1.Addr || pc.PID == 0 {
+		t.Fatalf("client %+v, server %s", pc, s1.Addr)
+	}
+	var col wire.CollectResp
+	if err := call("r1/collect-0", wire.CmdCollect, wire.CollectReq{Run: "r1"}, &col); err != nil || col.Done {
+		t.Fatalf("collect before the fault: %+v %v", col, err)
+	}
+	if col.Options.Count == nil || *col.Options.Count != 3 || col.Options.IdleMS == nil || *col.Options.IdleMS != 1000 {
+		t.Fatalf("effective options %+v: want 1s/1s/3 read back", col.Options)
+	}
+
+	var re *cluster.RemoteError
+	err = call("r1/fault-bad", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "unplug", TTLMS: 1000}, nil)
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "not available") {
+		t.Fatalf("unknown fault kind: %v", err)
+	}
+	err = call("r1/fault-ttl", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "kill", TTLMS: 0}, nil)
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "ttl") {
+		t.Fatalf("zero ttl: %v", err)
+	}
+	var fr wire.FaultResp
+	if err := call("r1/fault", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "kill", TTLMS: 10000}, &fr); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 1; !col.Done && time.Now().Before(deadline); i++ {
+		time.Sleep(50 * time.Millisecond)
+		if err := call(fmt.Sprintf("r1/collect-%d", i), wire.CmdCollect, wire.CollectReq{Run: "r1"}, &col); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !col.Done || col.ErrnoName != "EOF" || col.DetectNS == nil || *col.DetectNS < fr.AtNS-int64(time.Second) {
+		t.Fatalf("after kill: %+v", col)
+	}
+	if err := call("r1/cleanup", wire.CmdCleanup, wire.CleanupReq{Run: "r1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = call("r1/collect-after", wire.CmdCollect, wire.CollectReq{Run: "r1"}, &col)
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "unknown") {
+		t.Fatalf("collect after cleanup: %v", err)
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Name: "a", Bind: "0.0.0.0:7946", KeyFile: "k"}, "--advertise"},
+		{Config{Name: "a", Bind: "127.0.0.1:7946"}, "--key-file"},
+		{Config{Name: "a", Bind: "nonsense", KeyFile: "k"}, "advertise/bind"},
+	}
+	for _, tt := range tests {
+		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) = %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}
