@@ -30,11 +30,37 @@ func RunCommand() *cobra.Command {
 	var cfg Config
 	var join string
 	var debug bool
+	var file string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the agent: join the cluster and answer experiment commands",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file != "" {
+				fc, err := LoadConfig(file)
+				if err != nil {
+					return err
+				}
+				// Flags given on the command line win over the file.
+				f := cmd.Flags()
+				keep := func(name string, dst *string, v string) {
+					if !f.Changed(name) {
+						*dst = v
+					}
+				}
+				keep("name", &cfg.Name, fc.Name)
+				keep("bind", &cfg.Bind, fc.Bind)
+				keep("advertise", &cfg.Advertise, fc.Advertise)
+				keep("key-file", &cfg.KeyFile, fc.KeyFile)
+				keep("data-dir", &cfg.DataDir, fc.DataDir)
+				if !f.Changed("join") {
+					cfg.Join = fc.Join
+				}
+				if cfg.Bind == "" {
+					cfg.Bind = "0.0.0.0:7946"
+				}
+				cfg.Hypervisor = fc.Hypervisor
+			}
 			if join != "" {
 				cfg.Join = strings.Split(join, ",")
 			}
@@ -52,6 +78,7 @@ func RunCommand() *cobra.Command {
 	f.StringVar(&cfg.KeyFile, "key-file", "", "gossip key file (coordinator keygen)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's state")
 	f.BoolVar(&cfg.LabEmulateVM, "lab-emulate-vm", false, "netns lab only: emulate vm-pause by a host drop plus SIGSTOP")
+	f.StringVar(&file, "config", "", "agent.toml (the only place a vm-pause hypervisor hook can be set)")
 	f.BoolVar(&debug, "debug", false, "log debug messages (serf's too)")
 	_ = f.MarkHidden("lab-emulate-vm")
 	return cmd
