@@ -70,6 +70,10 @@ func Run(ctx context.Context, o Options) error {
 		}
 		cmd := exec.Command(exe, args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
+		// Own process group: a terminal's Ctrl-C must not reach the agents
+		// before the coordinator has cleaned its runs up through them; the
+		// lab kills them at teardown.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := h.Start(cmd); err != nil {
 			return err
 		}
@@ -83,6 +87,7 @@ func Run(ctx context.Context, o Options) error {
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = o.Stdout, o.Stderr, nil
 	cmd.Env = os.Environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C arrives once, forwarded below
 	if err := ctrl.Start(cmd); err != nil {
 		return err
 	}

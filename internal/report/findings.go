@@ -137,6 +137,7 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 			if g.Lateness != nil {
 				s += " (lateness " + latenessText(g.Lateness) + ")"
 			}
+			s += wheelText(g)
 			out = append(out, s)
 		} else if st := stats(afterFault); st != nil {
 			out = append(out, fmt.Sprintf("%s: detection − fault = %s%s", g.Label, inlineStats(st), errText))
@@ -156,6 +157,21 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 		}
 	}
 	return out
+}
+
+// wheelText explains a Linux group's distance from the textbook formula:
+// with probes cycling, death comes max(idle, interval) + count×interval
+// after the last ACK (reference/keepalive.md §3 caveat); what the kernel
+// adds beyond that is the timer wheel rounding each re-arm up
+// (reference/linux-lab.md §6), which the HZ model includes.
+func wheelText(g *Group) string {
+	if g.OS != "linux" || g.Model == nil || g.Model.HZ == 0 || g.FromT0 == nil {
+		return ""
+	}
+	ms := g.Model.Settings
+	f := max(ms.Idle, ms.Interval) + time.Duration(ms.Count)*ms.Interval
+	return fmt.Sprintf("; the formula max(idle, interval) + count×interval gives %s, so the kernel was %s later than it: the timer wheel rounds every re-arm up to its level's granularity",
+		fmtDur(f), fmtDur(g.FromT0.Median-f))
 }
 
 func latenessText(s *Stats) string {

@@ -348,10 +348,10 @@ func TestFindings(t *testing.T) {
 	r := build(t)
 	want := []string{
 		"fixtures: 1 of 9 runs are built from the model, not measured; their times only echo the model",
-		"Linux 6.18.44 1s/1s/3 (listener) drop flow [lab]: detection − last ACK = 4.096 s (all 3 runs), ETIMEDOUT, model 4.096 s at HZ=250 (lateness 0 ms)",
+		"Linux 6.18.44 1s/1s/3 (listener) drop flow [lab]: detection − last ACK = 4.096 s (all 3 runs), ETIMEDOUT, model 4.096 s at HZ=250 (lateness 0 ms); the formula max(idle, interval) + count×interval gives 4.000 s, so the kernel was 96 ms later than it: the timer wheel rounds every re-arm up to its level's granularity",
 		"Linux 6.18.44 1s/1s/3 (listener) pause [lab]: no run detected the paused process within the model window + margin (1 run; fault held ≥ 6.500 s, model after fault ≤ 4.096 s)",
 		"Linux 6.18.44 1s/1s/3 (listener) kill [lab]: detection − fault = 3 ms (1 run), EOF, immediate (≤ 1.000 s)",
-		"Linux 6.18.44 1s/3s/10 (listener) drop host [lab]: detection − last ACK = 33.79 s (1 run), ETIMEDOUT, model 33.79 s at HZ=250 (lateness 0 ms)",
+		"Linux 6.18.44 1s/3s/10 (listener) drop host [lab]: detection − last ACK = 33.79 s (1 run), ETIMEDOUT, model 33.79 s at HZ=250 (lateness 0 ms); the formula max(idle, interval) + count×interval gives 33.00 s, so the kernel was 792 ms later than it: the timer wheel rounds every re-arm up to its level's granularity",
 		"Windows 10.0.19045 1s/3s/10 (listener) drop host [fixture]: detection − ping loss = 31.20 s (1 run) vs the seed's published 31.20 s (same anchor: host went silent)",
 		"Linux 6.18.44 1s/1s/3 (listener-go-default) drop flow [lab]: listener settings overwritten by Go's default on 1 of 1 run (effective 15s/15s/9, requested 1s/1s/3)",
 		"1 run deviated from the expectation: quick-007 [G5] (effective 15s/15s/9 | not the requested 1s/1s/3)",
