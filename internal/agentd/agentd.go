@@ -100,30 +100,17 @@ func New(cfg Config) (*Agent, error) {
 	return &Agent{cfg: cfg, log: lg.With("agent", cfg.Name), ip: ip.Unmap(), serfPort: uint16(port), runs: map[string]*runState{}}, nil
 }
 
-// caps says what this host can do, for the caps tag: fault kinds and
-// whether the agent has the privileges they need.
+// caps says what this host can do, for the caps tag: the fault kinds it
+// can apply now, and "root"/"admin" when it has the privileges.
 func (a *Agent) caps() string {
 	var c []string
-	priv := os.Geteuid() == 0
-	switch runtime.GOOS {
-	case "linux":
-		if priv {
-			c = append(c, "drop", "drop-host")
+	for _, k := range fault.Capabilities(a.cfg.Hypervisor, a.cfg.LabEmulateVM) {
+		if k.OK {
+			c = append(c, k.Kind)
 		}
-		c = append(c, "pause", "kill")
-	case "darwin":
-		c = append(c, "pause", "kill")
-	default:
-		c = append(c, "kill")
 	}
-	switch {
-	case a.cfg.Hypervisor.Configured():
-		c = append(c, "vm-pause")
-	case a.cfg.LabEmulateVM && priv && runtime.GOOS == "linux":
-		c = append(c, "vm-pause-emulated")
-	}
-	if priv {
-		c = append(c, "root")
+	if privileged() {
+		c = append(c, "privileged")
 	}
 	return strings.Join(c, ",")
 }

@@ -175,6 +175,14 @@ func (a *Agent) collect(_ context.Context, req wire.CollectReq) (any, error) {
 	if !r.Accept.IsZero() {
 		resp.AcceptNS = r.Accept.UnixNano()
 	}
+	if r.LastPeer != nil {
+		for _, pt := range r.ProbeTimes {
+			if len(resp.ProbesMS) == wire.MaxProbeTimes {
+				break
+			}
+			resp.ProbesMS = append(resp.ProbesMS, pt.Sub(*r.LastPeer).Milliseconds())
+		}
+	}
 	if len(resp.Err) > 160 {
 		resp.Err = truncate(resp.Err, 160)
 	}

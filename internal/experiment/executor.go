@@ -332,6 +332,11 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) Result {
 func (e *Executor) record(res *Result, r plannedRun, col wire.CollectResp) {
 	res.Anchors.Accept = ptrTime(&col.AcceptNS)
 	res.Anchors.LastPeer = ptrTime(col.LastPeerNS)
+	if res.Anchors.LastPeer != nil {
+		for _, ms := range col.ProbesMS {
+			res.Anchors.Probes = append(res.Anchors.Probes, res.Anchors.LastPeer.Add(time.Duration(ms)*time.Millisecond))
+		}
+	}
 	res.Anchors.PingLoss = ptrTime(col.PingLossNS)
 	res.Anchors.Detection = ptrTime(col.DetectNS)
 	res.Effective = effective(col.Options)

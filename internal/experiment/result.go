@@ -48,8 +48,11 @@ type Anchors struct {
 	Fault      *time.Time    `json:"fault,omitempty"`
 	FaultBound time.Duration `json:"fault_bound_ns,omitempty"`
 	PingLoss   *time.Time    `json:"ping_loss,omitempty"`
-	Detection  *time.Time    `json:"detection,omitempty"`
-	Healed     *time.Time    `json:"healed,omitempty"`
+	// Probes are the unanswered keepalive probes the server's TCP_INFO
+	// poller saw go out (Linux; ±20 ms), for the run's timeline.
+	Probes    []time.Time `json:"probes,omitempty"`
+	Detection *time.Time  `json:"detection,omitempty"`
+	Healed    *time.Time  `json:"healed,omitempty"`
 }
 
 // Measured are the derived durations (nil when an anchor is missing).

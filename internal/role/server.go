@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +51,9 @@ type Record struct {
 	// right after detection; nil where the OS has no TCP_INFO.
 	LastPeer *time.Time
 	Probes   *int
+	// ProbeTimes are when the poller saw the unanswered-probe counter rise
+	// (Linux TCP_INFO, ±20 ms): one per keepalive probe the peer ignored.
+	ProbeTimes []time.Time
 	// PingLoss is the first ICMP timeout after the last reply; nil if the
 	// client host kept answering ICMP (flow-only faults).
 	PingLoss  *time.Time
@@ -216,11 +220,12 @@ func (s *Server) serve(ctx context.Context) {
 // a jiffy (more when a NOHZ CPU updates jiffies late) after the true
 // instant: the earliest estimate since the peer's last activity is the best.
 type t0Tracker struct {
-	mu    sync.Mutex
-	jiffy time.Duration
-	best  time.Time
-	info  tcpinfo.Info
-	ok    bool
+	mu     sync.Mutex
+	jiffy  time.Duration
+	best   time.Time
+	info   tcpinfo.Info
+	ok     bool
+	probes []time.Time // when the unanswered-probe counter rose
 }
 
 func jiffyOf(hz int) time.Duration {
@@ -238,13 +243,21 @@ func (t *t0Tracker) add(i tcpinfo.Info) {
 	if !t.ok || est.Before(t.best) || est.Sub(t.best) > 3*t.jiffy {
 		t.best = est
 	}
+	switch {
+	case i.Probes == 0:
+		t.probes = nil // answered: a new cycle
+	case int(i.Probes) > len(t.probes):
+		for range int(i.Probes) - len(t.probes) {
+			t.probes = append(t.probes, i.At)
+		}
+	}
 	t.info, t.ok = i, true
 }
 
-func (t *t0Tracker) result() (tcpinfo.Info, time.Time, bool) {
+func (t *t0Tracker) result() (tcpinfo.Info, time.Time, []time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.info, t.best, t.ok
+	return t.info, t.best, slices.Clone(t.probes), t.ok
 }
 
 func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at time.Time, err error, t0 *t0Tracker) {
@@ -271,9 +284,10 @@ func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at tim
 func (s *Server) finish(conn *net.TCPConn, at time.Time, err error, t0 *t0Tracker) {
 	var info *tcpinfo.Info
 	var lastPeer time.Time
+	var probeTimes []time.Time
 	if t0 != nil {
-		if i, best, ok := t0.result(); ok {
-			info, lastPeer = &i, best
+		if i, best, pt, ok := t0.result(); ok {
+			info, lastPeer, probeTimes = &i, best, pt
 		}
 	}
 	s.mu.Lock()
@@ -299,6 +313,7 @@ func (s *Server) finish(conn *net.TCPConn, at time.Time, err error, t0 *t0Tracke
 	}
 	if info != nil {
 		s.rec.LastPeer = &lastPeer
+		s.rec.ProbeTimes = probeTimes
 		p := int(info.Probes)
 		s.rec.Probes = &p
 	}

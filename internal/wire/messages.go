@@ -122,15 +122,21 @@ type CollectResp struct {
 	Errno     int    `json:"errno,omitempty"`
 	ErrnoName string `json:"errno_name,omitempty"`
 	// Probes is the unanswered probe count at detection (Linux TCP_INFO).
-	Probes *int   `json:"probes,omitempty"`
-	HZ     int    `json:"hz,omitempty"`
-	Note   string `json:"note,omitempty"`
+	Probes *int `json:"probes,omitempty"`
+	// ProbesMS are the unanswered probes' instants in ms after LastPeerNS
+	// (at most MaxProbeTimes).
+	ProbesMS []int64 `json:"probes_ms,omitempty"`
+	HZ       int     `json:"hz,omitempty"`
+	Note     string  `json:"note,omitempty"`
 }
 
 // CleanupReq ends everything of a run on an agent (server, client, fault).
 type CleanupReq struct {
 	Run string `json:"run"`
 }
+
+// MaxProbeTimes caps ProbesMS to keep the collect response in budget.
+const MaxProbeTimes = 16
 
 // Empty is the body of answers that carry nothing.
 type Empty struct{}

@@ -34,7 +34,8 @@ func TestBudgets(t *testing.T) {
 		LastPeerNS: ptr(bigNS), PingLossNS: ptr(bigNS), PingMode: "unprivileged", DetectNS: ptr(bigNS),
 		Err:   "read tcp6 [2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535->[2001:db8:ffff:ffff:ffff:ffff:ffff:fffe]:65535: wsarecv: A connection attempt failed because the connected party did not properly respond after a period of time.",
 		Errno: 10060, ErrnoName: "WSAETIMEDOUT", Probes: ptr(255), HZ: 1000,
-		Note: strings.Repeat("n", 120),
+		Note:     strings.Repeat("n", 120),
+		ProbesMS: []int64{32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000, 32767000},
 	}
 	b, err := NewResponse(long+"/collect-99", collect, nil)
 	if err != nil {

@@ -1,0 +1,7 @@
+//go:build !windows
+
+package agentd
+
+import "os"
+
+func privileged() bool { return os.Geteuid() == 0 }
