@@ -100,16 +100,19 @@ func New(cfg Config) (*Agent, error) {
 	return &Agent{cfg: cfg, log: lg.With("agent", cfg.Name), ip: ip.Unmap(), serfPort: uint16(port), runs: map[string]*runState{}}, nil
 }
 
+// capabilities and privileged are variables so tests can fake the OS.
+var capabilities = fault.Capabilities
+
 // caps says what this host can do, for the caps tag: the fault kinds it
 // can apply now, and "root"/"admin" when it has the privileges.
 func (a *Agent) caps() string {
 	var c []string
-	for _, k := range fault.Capabilities(a.cfg.Hypervisor, a.cfg.LabEmulateVM) {
+	for _, k := range capabilities(a.cfg.Hypervisor, a.cfg.LabEmulateVM) {
 		if k.OK {
 			c = append(c, k.Kind)
 		}
 	}
-	if privileged() {
+	if isPrivileged() {
 		c = append(c, "privileged")
 	}
 	return strings.Join(c, ",")
@@ -123,9 +126,12 @@ func (a *Agent) Start() error {
 		}
 		_ = os.WriteFile(filepath.Join(a.cfg.DataDir, "agent.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	}
-	// Sweep: a crashed agent may have left drop rules (its paused or
-	// running clients died with it: Pdeathsig).
-	if os.Geteuid() == 0 && runtime.GOOS == "linux" {
+	if a.cfg.DataDir != "" {
+		fault.SetStateDir(a.cfg.DataDir)
+	}
+	// Sweep: a crashed agent may have left drop rules or pf references (its
+	// clients died with it: Pdeathsig on Linux, the job object on Windows).
+	if isPrivileged() {
 		if err := fault.Sweep(0); err != nil {
 			a.log.Warn("sweep of old faults failed", "err", err)
 		}

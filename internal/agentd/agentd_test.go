@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/cluster"
+	"github.com/kalab-dev/kalab/internal/fault"
 	"github.com/kalab-dev/kalab/internal/role"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
@@ -148,5 +149,31 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if _, err := LoadConfig(write("[hypervisor]\nvm = \"v\"\n")); err == nil || !strings.Contains(err.Error(), "together") {
 		t.Fatalf("half a hook: %v", err)
+	}
+}
+
+// TestCapsTag: the caps tag lists exactly the fault kinds the OS probe
+// found usable, plus "privileged" — checked with faked probes for each OS.
+func TestCapsTag(t *testing.T) {
+	defer func(c func(fault.Hypervisor, bool) []fault.Capability, p func() bool) {
+		capabilities, isPrivileged = c, p
+	}(capabilities, isPrivileged)
+	tests := []struct {
+		name string
+		caps []fault.Capability
+		priv bool
+		want string
+	}{
+		{"windows elevated", []fault.Capability{{Kind: "drop", OK: true}, {Kind: "drop-host", OK: true}, {Kind: "pause", OK: true}, {Kind: "kill", OK: true}, {Kind: "vm-pause"}}, true, "drop,drop-host,pause,kill,privileged"},
+		{"windows not elevated", []fault.Capability{{Kind: "drop", Why: "needs an elevated agent"}, {Kind: "drop-host"}, {Kind: "pause", OK: true}, {Kind: "kill", OK: true}, {Kind: "vm-pause"}}, false, "pause,kill"},
+		{"macOS root with a hook", []fault.Capability{{Kind: "drop", OK: true}, {Kind: "drop-host", OK: true}, {Kind: "pause", OK: true}, {Kind: "kill", OK: true}, {Kind: "vm-pause", OK: true}}, true, "drop,drop-host,pause,kill,vm-pause,privileged"},
+	}
+	for _, tt := range tests {
+		capabilities = func(fault.Hypervisor, bool) []fault.Capability { return tt.caps }
+		isPrivileged = func() bool { return tt.priv }
+		a := &Agent{}
+		if got := a.caps(); got != tt.want {
+			t.Errorf("%s: caps %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

@@ -90,8 +90,8 @@ func (a *Agent) applyFault(_ context.Context, req wire.FaultReq) (any, error) {
 		st.fault, err = fault.Drop(fault.DropSpec{Run: req.Run, Flow: fault.Flow{Local: st.client.Local, Remote: st.client.Remote}, TTL: d})
 		resp.How = "nftables drop of " + st.client.Local.String() + "<->" + st.client.Remote.String()
 	case req.Kind == "drop" && req.Scope == "host":
-		st.fault, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, KeepPort: a.serfPort, TTL: d})
-		resp.How = fmt.Sprintf("nftables drop of all traffic except lo and port %d", a.serfPort)
+		st.fault, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: st.client.Remote.Addr(), KeepPort: a.serfPort, TTL: d})
+		resp.How = fmt.Sprintf("drop of all traffic with %s except port %d", st.client.Remote.Addr(), a.serfPort)
 	case req.Kind == "pause" && req.Scope == "":
 		st.fault, err = fault.Pause(req.Run, st.client.Process(), d)
 		resp.How = fmt.Sprintf("SIGSTOP pid %d", st.client.PID())
@@ -105,7 +105,7 @@ func (a *Agent) applyFault(_ context.Context, req wire.FaultReq) (any, error) {
 		// reference/linux-lab.md §4, §7: host-scope drop + SIGSTOP, not a
 		// cut link (the cut host's own timers would kill its connections).
 		var drop, pause *fault.Active
-		if drop, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, KeepPort: a.serfPort, TTL: d}); err == nil {
+		if drop, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: st.client.Remote.Addr(), KeepPort: a.serfPort, TTL: d}); err == nil {
 			if pause, err = fault.Pause(req.Run, st.client.Process(), d); err != nil {
 				_ = drop.Heal()
 			} else {
@@ -133,9 +133,12 @@ func (a *Agent) heal(_ context.Context, req wire.HealReq) (any, error) {
 	f := st.fault
 	a.mu.Unlock()
 	resp := wire.HealResp{}
-	if st.kind == "drop" || st.kind == "vm-pause" {
+	if st.kind == "drop" || (st.kind == "vm-pause" && a.cfg.LabEmulateVM && !a.cfg.Hypervisor.Configured()) {
 		if cs, err := fault.DropCounters(req.Run, 0); err == nil {
-			resp.InPackets, resp.OutPackets = cs.InPackets, cs.OutPackets
+			resp.InPackets, resp.OutPackets, resp.Counted = cs.InPackets, cs.OutPackets, cs.Known
+			resp.Evidence = truncate(cs.Evidence, 120)
+		} else {
+			resp.Evidence = truncate("counters unreadable: "+err.Error(), 120)
 		}
 	}
 	if f != nil {

@@ -319,6 +319,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) Result {
 			return fail("heal", err)
 		}
 		res.FaultInPackets, res.FaultOutPackets = hr.InPackets, hr.OutPackets
+		res.FaultCounted, res.FaultEvidence = hr.Counted, hr.Evidence
 		healed := time.Unix(0, hr.AtNS).Add(-r.Client.Offset.Offset).Add(r.Server.Offset.Offset)
 		res.Anchors.Healed = &healed
 	}
@@ -410,8 +411,8 @@ func judge(r Result, hz int) (string, string) {
 		return OutcomePass, "peer closed at once"
 	}
 	// detected-in-window
-	if r.FaultKind == KindDrop && r.FaultInPackets+r.FaultOutPackets == 0 {
-		return OutcomeUnconfirmed, "the drop rules counted no packet: the fault was not shown to bite"
+	if why, ok := confirmed(r); !ok {
+		return OutcomeUnconfirmed, why
 	}
 	if !r.Detected {
 		return OutcomeDeviation, "not detected within the window + margin"
@@ -441,6 +442,30 @@ func judge(r Result, hz int) (string, string) {
 		}
 	}
 	return OutcomePass, "detected inside the model window"
+}
+
+// confirmed says whether a silencing fault was shown to bite: by the drop
+// rules' own counters where the OS keeps them (nftables, pf); otherwise
+// (WFP, hypervisor hooks) by the server's unanswered keepalive probes
+// (Linux TCP_INFO), or by the server's keepalive timeout itself, which is
+// the kernel's statement that its probes went unanswered.
+func confirmed(r Result) (string, bool) {
+	if r.FaultCounted {
+		if r.FaultInPackets+r.FaultOutPackets == 0 {
+			return "the drop rules counted no packet: the fault was not shown to bite", false
+		}
+		return "", true
+	}
+	if r.Probes != nil && *r.Probes > 0 {
+		return "", true
+	}
+	if r.Detected && role.IsKeepaliveDetection(r.ErrnoName) {
+		return "", true
+	}
+	if r.FaultKind == KindDrop && r.FaultEvidence == "" && r.Client.OS == "linux" {
+		return "the drop rules' counters could not be read", false
+	}
+	return "no evidence that the fault bit: no rule counters, no unanswered probe seen by the server", false
 }
 
 func effective(o wire.Options) keepalive.Effective {

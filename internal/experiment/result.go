@@ -95,6 +95,10 @@ type Result struct {
 	// FaultProof: packets the drop rules counted (in = toward the client).
 	FaultInPackets  uint64 `json:"fault_in_packets"`
 	FaultOutPackets uint64 `json:"fault_out_packets"`
+	// FaultCounted: the OS counted the drop rules' packets (nftables, pf);
+	// false on Windows, whose proof is the server's unanswered probes.
+	FaultCounted  bool   `json:"fault_counted,omitempty"`
+	FaultEvidence string `json:"fault_evidence,omitempty"`
 
 	Expect Expectation           `json:"expect"`
 	Model  *keepalive.Prediction `json:"model,omitempty"`

@@ -37,3 +37,56 @@ func Capabilities(h Hypervisor, labEmulateVM bool) []Capability {
 	}
 	return append(caps, vm)
 }
+
+// capFacts are what an OS's probe found out; capabilitiesFor turns them
+// into capabilities, so the logic is tested with fake facts on any OS.
+type capFacts struct {
+	OS         string
+	Privileged bool
+	// DropErr is why the drop mechanism (nftables, WFP, pf) is unusable;
+	// nil means it answered.
+	DropErr error
+}
+
+// mechanisms per OS, for the reasons shown to users.
+var dropMechanism = map[string]string{
+	"linux":   "nftables table inet kalab",
+	"windows": "Windows Filtering Platform filters in a dynamic session",
+	"darwin":  "pf rules in anchor com.apple/kalab.<run>",
+}
+
+var needPrivilege = map[string]string{
+	"linux":   "needs root (CAP_NET_ADMIN) for nftables",
+	"windows": "needs an elevated agent (Administrator) for WFP",
+	"darwin":  "needs root for pfctl",
+}
+
+var pauseMechanism = map[string]string{
+	"linux":   "SIGSTOP/SIGCONT of the client child",
+	"darwin":  "SIGSTOP/SIGCONT of the client child",
+	"windows": "NtSuspendProcess/NtResumeProcess of the client child",
+}
+
+func capabilitiesFor(f capFacts) []Capability {
+	drop := Capability{Kind: CapDrop}
+	mech, ok := dropMechanism[f.OS]
+	switch {
+	case !ok:
+		drop.Why = "not supported on " + f.OS
+	case !f.Privileged:
+		drop.Why = needPrivilege[f.OS]
+	case f.DropErr != nil:
+		drop.Why = "unavailable: " + f.DropErr.Error()
+	default:
+		drop.OK, drop.Why = true, mech
+	}
+	host := drop
+	host.Kind = CapDropHost
+	pause := Capability{Kind: CapPause}
+	if m, ok := pauseMechanism[f.OS]; ok {
+		pause.OK, pause.Why = true, m
+	} else {
+		pause.Why = "not supported on " + f.OS
+	}
+	return []Capability{drop, host, pause, {Kind: CapKill, OK: true, Why: "terminate the client child"}}
+}

@@ -180,7 +180,7 @@ func DropCounters(run string, netNS int) (Counters, error) {
 	if err != nil {
 		return Counters{}, fmt.Errorf("drop counters %s: %w", run, err)
 	}
-	var cs Counters
+	cs := Counters{Known: true}
 	for _, r := range in {
 		p, b := counter(r)
 		cs.InPackets += p

@@ -188,3 +188,79 @@ func TestDropInLab(t *testing.T) {
 		t.Fatal("flow still silent after Sweep")
 	}
 }
+
+// TestHostDropInLab: a host drop on h2 toward h1 silences every packet
+// between them (TCP and ICMP) except serf's port, and leaves h2's traffic
+// with other hosts alone.
+func TestHostDropInLab(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: the netns lab and nftables need root (run as root, as CI does)")
+	}
+	l, err := lab.New(lab.Config{Hosts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	peer, me, other := l.Hosts[0], l.Hosts[1], l.Hosts[2]
+	listen := func(h *lab.Host, port string) net.Listener {
+		var ln net.Listener
+		if err := h.Do(func() (err error) { ln, err = net.Listen("tcp4", net.JoinHostPort(h.Addr.String(), port)); return err }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		return ln
+	}
+	data, serf := listen(peer, "9000"), listen(peer, "7946")
+	otherLn := listen(other, "9000")
+	reach := func(from *lab.Host, ln net.Listener) bool {
+		var ok bool
+		from.Do(func() error {
+			c, err := net.DialTimeout("tcp4", ln.Addr().String(), 500*time.Millisecond)
+			if err == nil {
+				ok = true
+				c.Close()
+			}
+			return nil
+		})
+		return ok
+	}
+	if !reach(me, data) || !reach(me, serf) || !reach(me, otherLn) {
+		t.Fatal("no connectivity before the drop")
+	}
+	act, err := DropHost(HostDropSpec{Run: "host-test", Peer: peer.Addr, KeepPort: 7946, TTL: time.Minute, NetNS: me.NetNS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer act.Heal()
+	if reach(me, data) {
+		t.Error("data port of the peer still reachable during the host drop")
+	}
+	if reach(peer, listen(me, "9001")) {
+		t.Error("the peer still reaches this host during the host drop")
+	}
+	if !reach(me, serf) {
+		t.Error("serf's port to the peer was cut: the agent could not be told to heal")
+	}
+	if !reach(me, otherLn) {
+		t.Error("a third host became unreachable: the drop must be scoped to the peer")
+	}
+	cs, err := DropCounters("host-test", me.NetNS())
+	if err != nil || !cs.Known || cs.InPackets+cs.OutPackets == 0 {
+		t.Fatalf("counters %+v, %v", cs, err)
+	}
+	if err := act.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	if !reach(me, data) {
+		t.Error("peer unreachable after Heal")
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -35,6 +37,26 @@ func (f Flow) validate() error {
 		return fmt.Errorf("flow %s: mixes IPv4 and IPv6", f)
 	}
 	return nil
+}
+
+// stateDir keeps what must survive an agent crash to be swept (macOS pf
+// enable tokens). The agent points it at its data dir.
+var (
+	stateMu  sync.Mutex
+	stateDir = os.TempDir()
+)
+
+// SetStateDir sets where faults persist sweep state.
+func SetStateDir(dir string) {
+	stateMu.Lock()
+	defer stateMu.Unlock()
+	stateDir = dir
+}
+
+func stateFile(name string) string {
+	stateMu.Lock()
+	defer stateMu.Unlock()
+	return filepath.Join(stateDir, name)
 }
 
 // MaxTTL bounds every fault: a forgotten fault must not outlive a long run.
@@ -107,11 +129,15 @@ func (a *Active) HealedAt() (at time.Time, byDeadman bool) {
 }
 
 // Counters prove a drop bites: packets the rules dropped per direction.
+// Known is false where the OS keeps no per-rule counters (WFP); Evidence
+// then carries what supporting evidence there is.
 type Counters struct {
+	Known      bool   `json:"known"`
 	InPackets  uint64 `json:"in_packets"`
 	InBytes    uint64 `json:"in_bytes"`
 	OutPackets uint64 `json:"out_packets"`
 	OutBytes   uint64 `json:"out_bytes"`
+	Evidence   string `json:"evidence,omitempty"`
 }
 
 // DropSpec describes a drop of one flow, both directions.
@@ -124,6 +150,19 @@ type DropSpec struct {
 	// in; 0 means the agent's own (opened from /proc/self/ns/net, never the
 	// calling thread's, which may have been switched).
 	NetNS int
+}
+
+func (s HostDropSpec) validate() error {
+	if s.Run == "" {
+		return errors.New("host drop: run id is empty")
+	}
+	if !s.Peer.IsValid() {
+		return errors.New("host drop: no peer address to go silent toward")
+	}
+	if s.KeepPort == 0 {
+		return errors.New("host drop: keep port is 0: the agent's control port must stay open")
+	}
+	return validateTTL(s.TTL)
 }
 
 func (s DropSpec) validate() error {
@@ -141,6 +180,10 @@ func (s DropSpec) validate() error {
 // still be told to heal.
 type HostDropSpec struct {
 	Run string
+	// Peer is the host to go silent toward (the experiment's server):
+	// everything to and from it is dropped but serf's port, and the rest of
+	// the network (an operator's SSH or RDP) keeps working.
+	Peer netip.Addr
 	// KeepPort is serf's port; 0 is refused (the agent would be cut off).
 	KeepPort uint16
 	TTL      time.Duration

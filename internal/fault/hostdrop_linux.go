@@ -3,6 +3,7 @@ package fault
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -10,17 +11,11 @@ import (
 )
 
 // DropHost installs the host-scope rules (reference/linux-lab.md §3): per
-// chain, accept loopback, accept tcp/udp to or from KeepPort, then count and
-// drop everything else. ARP is not filtered by an inet table, so neighbours
+// chain, for traffic with the peer only, accept tcp/udp to or from
+// KeepPort, then count and drop everything else (ICMP included). ARP is not filtered by an inet table, so neighbours
 // stay resolved: the host looks paused, not unplugged.
 func DropHost(spec HostDropSpec) (*Active, error) {
-	if spec.Run == "" {
-		return nil, fmt.Errorf("host drop: run id is empty")
-	}
-	if spec.KeepPort == 0 {
-		return nil, fmt.Errorf("host drop: keep port is 0: the agent's control port must stay open")
-	}
-	if err := validateTTL(spec.TTL); err != nil {
+	if err := spec.validate(); err != nil {
 		return nil, err
 	}
 	c, done, err := conn(spec.NetNS)
@@ -33,7 +28,7 @@ func DropHost(spec HostDropSpec) (*Active, error) {
 	c.AddChain(outputChain)
 	tag := ruleTag(spec.Run)
 	for _, ch := range []*nftables.Chain{inputChain, outputChain} {
-		for _, r := range HostRules(ch == inputChain, spec.KeepPort) {
+		for _, r := range HostRules(ch == inputChain, spec.Peer, spec.KeepPort) {
 			c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: r, UserData: tag})
 		}
 	}
@@ -44,31 +39,37 @@ func DropHost(spec HostDropSpec) (*Active, error) {
 	return newActive("drop-host", run, spec.TTL, func() error { return removeRules(run, ns) }), nil
 }
 
-// HostRules builds the rule expressions for one chain, in order.
-func HostRules(input bool, keepPort uint16) [][]expr.Any {
-	ifKey := expr.MetaKeyOIFNAME
-	if input {
-		ifKey = expr.MetaKeyIIFNAME
+// HostRules builds the rule expressions for one chain, in order. Every rule
+// matches the peer (source on input, destination on output) first.
+func HostRules(input bool, peer netip.Addr, keepPort uint16) [][]expr.Any {
+	peer = peer.Unmap()
+	proto, off, n := byte(unix.NFPROTO_IPV4), uint32(16), uint32(4) // daddr
+	if peer.Is6() {
+		proto, off, n = unix.NFPROTO_IPV6, 24, 16
 	}
-	lo := make([]byte, unix.IFNAMSIZ) // names compare zero-padded to 16 bytes
-	copy(lo, "lo")
-	port := binary.BigEndian.AppendUint16(nil, keepPort)
-	accept := &expr.Verdict{Kind: expr.VerdictAccept}
-	rules := [][]expr.Any{{
-		&expr.Meta{Key: ifKey, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: lo},
-		accept,
-	}}
-	for _, proto := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
-		for _, off := range []uint32{0, 2} { // source port, destination port
-			rules = append(rules, []expr.Any{
-				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port},
-				accept,
-			})
+	if input {
+		off -= n // saddr: 12 (v4) or 8 (v6)
+	}
+	peerMatch := func() []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: peer.AsSlice()},
 		}
 	}
-	return append(rules, []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}})
+	port := binary.BigEndian.AppendUint16(nil, keepPort)
+	var rules [][]expr.Any
+	for _, l4 := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
+		for _, poff := range []uint32{0, 2} { // source port, destination port
+			rules = append(rules, append(peerMatch(),
+				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{l4}},
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: poff, Len: 2},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port},
+				&expr.Verdict{Kind: expr.VerdictAccept},
+			))
+		}
+	}
+	return append(rules, append(peerMatch(), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
 }

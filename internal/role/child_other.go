@@ -1,4 +1,4 @@
-//go:build !linux && !darwin
+//go:build !linux && !darwin && !windows
 
 package role
 
@@ -7,8 +7,7 @@ import (
 	"syscall"
 )
 
-// childAttr: Windows puts the child in a kill-on-close job object (the
-// Windows issue); until then the child ends with its TTL.
+// childAttr: no process control on this OS; the child ends with its TTL.
 func childAttr() *syscall.SysProcAttr { return nil }
 
 func adoptChild(*exec.Cmd) error { return nil }

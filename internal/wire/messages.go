@@ -87,6 +87,10 @@ type HealResp struct {
 	InPackets  uint64 `json:"in_pkts"`
 	OutPackets uint64 `json:"out_pkts"`
 	ByDeadman  bool   `json:"by_deadman,omitempty"`
+	// Counted is false where the OS keeps no rule counters (WFP); Evidence
+	// says what there is instead.
+	Counted  bool   `json:"counted,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // CollectReq asks the server for the run's record.
