@@ -286,6 +286,23 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) Result {
 	if err := call(cli, "prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: r.ID, ServerAddr: ps.Addr, TTLMS: roleTTL.Milliseconds()}, &pc); err != nil {
 		return fail("prepare client", err)
 	}
+	// Re-predict from what the OS really applied (macOS never inherits
+	// idle; Go may overwrite): a run the model says outlasts max_run is
+	// refused instead of hanging for hours.
+	var early wire.CollectResp
+	if err := call(srv, "collect-effective", wire.CmdCollect, wire.CollectReq{Run: r.ID}, &early); err != nil {
+		return fail("read back options", err)
+	}
+	if eff, ok := effective(early.Options).Settings(); ok {
+		plat := keepalive.Platform{OS: r.Server.Host.OS, Build: r.Server.Host.Build}
+		if p, err := keepalive.Predict(plat, eff, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: r.Server.Host.HZ}); err == nil {
+			if need := setupOverhead + max(cell.Settle, 2*max(eff.Idle, eff.Interval)) + p.AfterFault.Max + e.Config.Margin; need > e.Config.MaxRun {
+				res.Effective = effective(early.Options)
+				return fail("refused", fmt.Errorf("the server applied %s (asked %s): predicted run %s exceeds max_run %s; on macOS the listener's idle is not inherited, use mode = \"per-connection\"",
+					eff, cell.Settings, need.Round(time.Second), e.Config.MaxRun))
+			}
+		}
+	}
 	if err := sleep(ctx, cell.Settle); err != nil {
 		return fail("settle", err)
 	}
