@@ -1,0 +1,61 @@
+package experiment
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
+
+func TestJudge(t *testing.T) {
+	pred, err := keepalive.Predict(keepalive.Platform{OS: "linux"}, keepalive.Settings{Idle: time.Second, Interval: time.Second, Count: 3}, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: 250})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := func(v time.Duration) *time.Duration { return &v }
+	probes := func(n int) *int { return &n }
+	drop := func(fromT0 time.Duration, mutate func(*Result)) Result {
+		r := Result{Expect: ExpectDetected, FaultKind: KindDrop, FaultCounted: true, FaultInPackets: 3, Detected: true,
+			ErrnoName: "ETIMEDOUT", Model: &pred, Measured: Measured{FromT0: d(fromT0)}, Client: Host{OS: "linux"}}
+		if mutate != nil {
+			mutate(&r)
+		}
+		return r
+	}
+	tests := []struct {
+		name    string
+		r       Result
+		outcome string
+		why     string
+	}{
+		{"exact", drop(4096*time.Millisecond, nil), OutcomePass, "model 4.096s"},
+		{"one jiffy early (TCP_INFO resolution)", drop(4092*time.Millisecond, nil), OutcomePass, ""},
+		{"too early", drop(3900*time.Millisecond, nil), OutcomeDeviation, "outside the model"},
+		{"late within 1/8", drop(4500*time.Millisecond, nil), OutcomePass, ""},
+		{"too late", drop(5*time.Second, nil), OutcomeDeviation, "outside the model"},
+		{"not a keepalive error", drop(4096*time.Millisecond, func(r *Result) { r.ErrnoName = "ECONNRESET" }), OutcomeDeviation, "not a keepalive timeout"},
+		{"windows errno counts", drop(4096*time.Millisecond, func(r *Result) { r.ErrnoName = "WSAENETRESET" }), OutcomePass, ""},
+		{"rules counted nothing", drop(4096*time.Millisecond, func(r *Result) { r.FaultInPackets = 0 }), OutcomeUnconfirmed, "counted no packet"},
+		{"no counters, server saw unanswered probes (WFP)", drop(4096*time.Millisecond, func(r *Result) {
+			r.FaultCounted, r.FaultInPackets, r.Probes = false, 0, probes(3)
+		}), OutcomePass, ""},
+		{"no counters, no evidence, no detection", drop(0, func(r *Result) {
+			r.FaultCounted, r.FaultInPackets, r.Detected, r.ErrnoName, r.Measured.FromT0, r.Client.OS = false, 0, false, "", nil, "windows"
+		}), OutcomeUnconfirmed, "no evidence"},
+		{"not detected", drop(0, func(r *Result) { r.Detected, r.Measured.FromT0 = false, nil }), OutcomeDeviation, "not detected"},
+		{"pause not detected", Result{Expect: ExpectNotDetected}, OutcomePass, "as expected"},
+		{"pause detected", Result{Expect: ExpectNotDetected, Detected: true, ErrnoName: "ETIMEDOUT"}, OutcomeDeviation, "although"},
+		{"kill EOF fast", Result{Expect: ExpectImmediate, Detected: true, ErrnoName: "EOF", Measured: Measured{AfterFault: d(3 * time.Millisecond)}}, OutcomePass, ""},
+		{"kill slow", Result{Expect: ExpectImmediate, Detected: true, ErrnoName: "EOF", Measured: Measured{AfterFault: d(3 * time.Second)}}, OutcomeDeviation, "over"},
+		{"kill timeout", Result{Expect: ExpectImmediate, Detected: true, ErrnoName: "ETIMEDOUT"}, OutcomeDeviation, "not a close"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			outcome, why := judge(tt.r, 250)
+			if outcome != tt.outcome || !strings.Contains(why, tt.why) {
+				t.Errorf("judge = %s (%s), want %s (~%q)", outcome, why, tt.outcome, tt.why)
+			}
+		})
+	}
+}
