@@ -92,7 +92,7 @@ func runCmd() *cobra.Command {
 		},
 	}
 	configFlag(cmd, &path)
-	cmd.Flags().StringVar(&out, "out", "", "output directory (default out/<name>): results.jsonl, report.md, report.json")
+	cmd.Flags().StringVar(&out, "out", "", "output directory (default out/<name>): results.jsonl, report.html, report.md, report.json, runs.csv")
 	cmd.Flags().BoolVar(&inLab, "lab", false, "build a netns lab on this machine (Linux, root), run there, tear it down")
 	cmd.Flags().BoolVar(&labMember, "lab-member", false, "internal: this process runs inside the lab")
 	_ = cmd.Flags().MarkHidden("lab-member")
@@ -134,7 +134,7 @@ func runOnCluster(ctx context.Context, cmd *cobra.Command, c *experiment.Config,
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "%d runs: %d pass, %d deviation, %d unconfirmed, %d failed\n", len(results),
 		counts[experiment.OutcomePass], counts[experiment.OutcomeDeviation], counts[experiment.OutcomeUnconfirmed], counts[experiment.OutcomeFailed])
-	fmt.Fprintf(w, "results: %s\nreport:  %s, %s\n", resultsPath, filepath.Join(out, "report.md"), filepath.Join(out, "report.json"))
+	fmt.Fprintf(w, "results: %s\nreport:  %s (also report.md, report.json, runs.csv)\n", resultsPath, filepath.Join(out, "report.html"))
 	if runErr != nil {
 		return runErr
 	}

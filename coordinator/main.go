@@ -49,7 +49,7 @@ func rootCmd() *cobra.Command {
 	// The lab starts agents from this binary: `coordinator __agent run ...`.
 	hidden := &cobra.Command{Use: "__agent", Hidden: true, Short: "run an agent (used by --lab)"}
 	hidden.AddCommand(agentd.RunCommand())
-	root.AddCommand(exp, membersCmd(), keygenCmd(), hidden, &cobra.Command{
+	root.AddCommand(exp, membersCmd(), keygenCmd(), reportCmd(), hidden, &cobra.Command{
 		Use: "version", Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "coordinator", version.String()) },
 	})

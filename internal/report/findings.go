@@ -9,11 +9,26 @@ import (
 	"github.com/kalab-dev/kalab/internal/keepalive"
 )
 
-// findings derives one-line statements from the groups and runs. Each names
-// its group by label (which carries the source: hosts, lab or fixture) and
-// says only what the results show.
-func findings(r *Report) []string {
-	var out []string
+// findingsPerGroup is the class of the per-group section, which
+// report.html shows after the charts.
+const findingsPerGroup = "group"
+
+// FindingSection is a titled list of findings; report.json keeps the flat
+// list, report.html and report.md show the sections.
+type FindingSection struct {
+	Title string
+	// Class styles the list in report.html: "cross" (headline), "group" or
+	// "detail".
+	Class string
+	Items []string
+}
+
+// findings derives one-line statements from the groups and runs: the
+// cross-OS comparison first, then each group, then the runs that did not
+// pass. Each names its group by label (which carries the source: hosts, lab
+// or fixture) and says only what the results show.
+func findings(r *Report) []FindingSection {
+	var cross, groups []string
 	fixtures := 0
 	for _, run := range r.Runs {
 		if run.Source == SourceFixture {
@@ -21,16 +36,27 @@ func findings(r *Report) []string {
 		}
 	}
 	if fixtures > 0 {
-		out = append(out, fmt.Sprintf("fixtures: %d of %s are built from the model, not measured; their times only echo the model",
+		cross = append(cross, fmt.Sprintf("fixtures: %d of %s are built from the model, not measured; their times only echo the model",
 			fixtures, plural(len(r.Runs), "run")))
 	}
+	cross = append(cross, crossOSFindings(r)...)
 	for i := range r.Groups {
-		out = append(out, detectionFindings(&r.Groups[i], r.Reference)...)
+		groups = append(groups, detectionFindings(&r.Groups[i], r.Reference)...)
 	}
 	for i := range r.Groups {
-		out = append(out, effectiveFindings(&r.Groups[i])...)
+		groups = append(groups, effectiveFindings(&r.Groups[i])...)
 	}
-	return append(out, outcomeFindings(r.Runs)...)
+	var out []FindingSection
+	for _, s := range []FindingSection{
+		{"Across OSes", "cross", cross},
+		{"Per group", findingsPerGroup, groups},
+		{"Runs that did not pass", "detail", outcomeFindings(r.Runs)},
+	} {
+		if len(s.Items) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // measured returns the runs that were carried out and whose fault bit

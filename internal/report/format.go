@@ -54,7 +54,7 @@ func fmtWindow(w keepalive.Window) string {
 	return fmtDur(w.Min) + " – " + fmtDur(w.Max)
 }
 
-// fmtStats writes stats for a table cell: "median (min – max, n=N)".
+// fmtStats writes stats for a table cell: "median (min – max, p95 P, n=N)".
 func fmtStats(s *Stats) string {
 	switch {
 	case s == nil:
@@ -62,7 +62,7 @@ func fmtStats(s *Stats) string {
 	case s.Min == s.Max:
 		return fmt.Sprintf("%s (n=%d)", fmtDur(s.Median), s.Count)
 	}
-	return fmt.Sprintf("%s (%s – %s, n=%d)", fmtDur(s.Median), fmtDur(s.Min), fmtDur(s.Max), s.Count)
+	return fmt.Sprintf("%s (%s – %s, p95 %s, n=%d)", fmtDur(s.Median), fmtDur(s.Min), fmtDur(s.Max), fmtDur(s.P95), s.Count)
 }
 
 // inlineStats writes stats for a sentence.

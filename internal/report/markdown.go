@@ -5,18 +5,24 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/kalab-dev/kalab/internal/experiment"
 )
 
 // howToRead is the one paragraph a reader needs before the tables.
-const howToRead = "How to read: every time is detection − anchor, shown as median (min – max, n = runs that have the anchor). " +
+const howToRead = "How to read: every time is detection − anchor, shown as median (min – max, p95, n = runs that have the anchor); " +
+	"p95 is the nearest rank, so the maximum below 20 runs. " +
 	"**from T0**: from the last peer activity on the server (Linux TCP_INFO last ACK; server clock, no skew). " +
 	"**after fault**: from the fault instant, mapped to the server clock. " +
 	"**after ping loss**: from the first ICMP timeout; it exists only when the whole host went silent. " +
 	"Model windows come from keepalive.Predict for the settings the socket really had. " +
+	"**vs model**: how far the tightest anchor lies outside the model window; within resolution = no farther than one kernel tick (T0) or the clock bound (fault). " +
 	"Source: *hosts* = measured on agents, *lab* = measured in the Linux namespace lab, *fixture* = built from the model (not a measurement); " +
-	"*emulated* = a vm-pause played by a host drop + SIGSTOP. n/a = no value."
+	"*emulated* = a vm-pause played by a host drop + SIGSTOP. n/a = no value. " +
+	"Charts and one timeline per run are in report.html."
 
-// Markdown renders the report as report.md.
+// Markdown renders the report as report.md: the same tables and findings
+// as report.html, without the charts, for pasting into issues.
 func (r *Report) Markdown() []byte {
 	var b bytes.Buffer
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -36,17 +42,30 @@ func (r *Report) Markdown() []byte {
 	}
 	p("%s\n\n", howToRead)
 
+	p("## Findings\n\n")
+	if len(r.sections) == 0 {
+		p("None.\n\n")
+	}
+	for _, s := range r.sections {
+		p("### %s\n\n", s.Title)
+		for _, f := range s.Items {
+			p("- %s\n", f)
+		}
+		p("\n")
+	}
+
 	p("## Groups\n\n")
 	if len(r.Groups) == 0 {
 		p("No results.\n\n")
 	} else {
-		p("| group | server | settings | mode | fault | source | runs | expect | outcomes | effective options | errors |\n")
-		p("|---|---|---|---|---|---|---:|---|---|---|---|\n")
+		p("| group | server | settings | mode | fault | source | runs | expect | outcomes | vs model | effective options | errors |\n")
+		p("|---|---|---|---|---|---|---:|---|---|---|---|---|\n")
 		for _, g := range r.Groups {
-			p("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n",
-				g.ID, cell(serverName(g.OS, g.OSVersion)), shortSettings(g.Requested), cell(string(g.Mode)),
+			p("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |\n",
+				g.ID, cell(g.Server), shortSettings(g.Requested), cell(string(g.Mode)),
 				cell(faultName(g.FaultKind, g.FaultScope, false)), sourceLabel(g.Source, g.Emulated), g.Runs,
-				cell(string(g.Expect)), outcomesText(g.Outcomes), cell(effectiveText(g.Effective)), cell(talliesText(g.Errors)))
+				cell(string(g.Expect)), outcomesText(g.Outcomes), cell(vsModelText(g.VsModel)),
+				cell(effectiveText(g.Effective)), cell(talliesText(g.Errors)))
 		}
 		p("\n## Detection times\n\n")
 		p("| group | model from T0 | from T0 | lateness | model after fault | after fault | after ping loss |\n")
@@ -80,12 +99,27 @@ func (r *Report) Markdown() []byte {
 		p("\nSource: %s.\n", r.Reference[0].Source)
 	}
 
-	p("\n## Findings\n\n")
-	if len(r.Findings) == 0 {
-		p("None.\n")
+	p("\n## Hosts\n\n")
+	if len(r.Hosts) == 0 {
+		p("No hosts.\n")
+	} else {
+		p("| host | source | roles | OS | build | arch | HZ | kalab | privileged | capabilities | clock offset | offset bound | runs |\n")
+		p("|---|---|---|---|---|---|---:|---|---|---|---|---|---:|\n")
+		for _, h := range r.Hosts {
+			v := hostViewOf(h)
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", cell(h.Name), sourceLabel(h.Source, false),
+				strings.Join(h.Roles, ", "), cell(h.OSName), v.Build, cell(h.Arch), v.HZ, cell(h.Kalab), v.Privilege,
+				cell(v.Caps), v.Offset, v.Bound, h.Runs)
+		}
 	}
-	for _, f := range r.Findings {
-		p("- %s\n", f)
+
+	p("\n## Deviations\n\n")
+	devs := deviationLines(r)
+	if len(devs) == 0 {
+		p("None: every run passed, inside its model window, with the options it asked for.\n")
+	}
+	for _, d := range devs {
+		p("- %s\n", d)
 	}
 
 	p("\n## Runs\n\n")
@@ -93,19 +127,79 @@ func (r *Report) Markdown() []byte {
 		p("No runs.\n")
 		return b.Bytes()
 	}
-	p("| run | group | source | server | settings | mode | fault | outcome | why | from T0 | after fault | after ping loss | errno | probes | failure |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---:|---|\n")
+	p("| run | group | source | server | settings | mode | fault | outcome | why | from T0 | after fault | after ping loss | errno | probes | failure | vs model | effective |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---:|---|---|---|\n")
 	for _, run := range r.Runs {
 		probes := na
 		if run.Probes != nil {
 			probes = itoa(*run.Probes)
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			cell(run.Run), run.Group, sourceLabel(run.Source, run.Emulated), cell(run.Server), run.Settings,
 			cell(string(run.Mode)), cell(run.Fault), cell(run.Outcome), cell(run.Why), fmtOpt(run.FromT0),
-			fmtOpt(run.AfterFault), fmtOpt(run.AfterPingLoss), cell(run.Errno), probes, cell(run.Failure))
+			fmtOpt(run.AfterFault), fmtOpt(run.AfterPingLoss), cell(run.Errno), probes, cell(run.Failure),
+			deviationText(run.Deviation), cell(effectiveRunText(run)))
 	}
 	return b.Bytes()
+}
+
+// deviationLines list every run a reader should look at, each linking to
+// its timeline in report.html: runs that did not pass, runs outside their
+// model window, and runs whose OS did not apply the options asked for.
+func deviationLines(r *Report) []string {
+	var out []string
+	for _, run := range r.Runs {
+		var why []string
+		if run.Outcome != experiment.OutcomePass {
+			why = append(why, run.Outcome+": "+cmpOrString(run.Failure, run.Why))
+		}
+		if d := run.Deviation; d != nil && (d.Verdict == VsEarly || d.Verdict == VsLate) {
+			why = append(why, fmt.Sprintf("%s the model window %s by %s (%s)", d.Verdict, fmtWindow(d.Window), signedDur(d.By), d.Anchor))
+		}
+		if run.EffectiveStatus == EffectiveDiffers {
+			why = append(why, "effective options "+run.Effective+", requested "+run.Settings)
+		}
+		if len(why) == 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("[%s](report.html#%s) [%s, %s]: %s", run.Run, run.Timeline, run.Group,
+			sourceLabel(run.Source, run.Emulated), strings.Join(why, "; ")))
+	}
+	return out
+}
+
+func deviationText(d *Deviation) string {
+	switch {
+	case d == nil:
+		return na
+	case d.Verdict == VsInside:
+		return VsInside
+	}
+	return d.Verdict + " " + signedDur(d.By)
+}
+
+func effectiveRunText(run RunRow) string {
+	switch run.EffectiveStatus {
+	case EffectiveAsRequested:
+		return "as requested"
+	case EffectiveDiffers:
+		return "**differs**: " + run.Effective
+	}
+	return "unknown: " + run.Effective
+}
+
+// vsModelText summarises a group's deviations for a table cell.
+func vsModelText(v *VsModel) string {
+	switch {
+	case v == nil:
+		return na
+	case v.Outside() > 0:
+		return fmt.Sprintf("**%d of %d outside** (early %d, late %d; worst %s: %s)", v.Outside(), v.Compared, v.Early, v.Late,
+			v.WorstRun, signedDur(v.WorstBy))
+	case v.WithinResolution > 0:
+		return fmt.Sprintf("inside (%d of %d within resolution, max %s)", v.WithinResolution, v.Compared, signedDur(v.WorstBy))
+	}
+	return fmt.Sprintf("inside (%d of %d)", v.Inside, v.Compared)
 }
 
 func countSource(runs []RunRow, source string) int {

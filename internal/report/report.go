@@ -1,8 +1,9 @@
 // Package report turns experiment results (results.jsonl) into a report:
 // runs grouped by what was compared, detection times against the model per
 // anchor, the seed's published reference figures, findings derived from the
-// data, and one row per run. Build computes; Write renders report.md and
-// report.json.
+// data, host facts, and one row per run. Build computes; Write renders
+// report.html (inline CSS and SVG charts), report.md, report.json and
+// runs.csv from the same Report, so every file says the same thing.
 //
 // The report only states what the results show. Fixture results (built from
 // the model) are labelled as fixtures everywhere, never as measurements.
@@ -19,8 +20,10 @@ import (
 	"github.com/kalab-dev/kalab/internal/keepalive"
 )
 
-// Schema versions report.json; bump it when a field changes meaning.
-const Schema = 1
+// Schema versions report.json (docs/report-json.md); bump it when a field
+// changes meaning or disappears. 2 added p95, vs-model deviations, hosts,
+// per-run anchors and effective options.
+const Schema = 2
 
 // Sources of a result: where its numbers come from.
 const (
@@ -38,16 +41,24 @@ type Report struct {
 	Groups      []Group        `json:"groups"`
 	Reference   []ReferenceRow `json:"reference"`
 	Findings    []string       `json:"findings"`
+	Hosts       []HostRow      `json:"hosts"`
 	Runs        []RunRow       `json:"runs"`
+
+	results  []experiment.Result // in input order, for timelines and runs.csv
+	sections []FindingSection    // Findings, titled, for report.html and report.md
 }
 
 // Group is every run with the same server OS and version, requested
 // settings, mode, fault and source: the unit of comparison.
 type Group struct {
-	ID         string                 `json:"id"`    // G1, G2, … in report order
-	Label      string                 `json:"label"` // one line naming the group, used in findings
-	OS         string                 `json:"os"`
-	OSVersion  string                 `json:"os_version,omitempty"`
+	ID        string `json:"id"`    // G1, G2, … in report order
+	Label     string `json:"label"` // one line naming the group, used in findings
+	OS        string `json:"os"`
+	OSVersion string `json:"os_version,omitempty"`
+	// Build is the Windows build number: it decides which options exist.
+	Build int `json:"build,omitempty"`
+	// Server names the OS the way readers know it ("Windows 10 1607 (10.0.14393)").
+	Server     string                 `json:"server"`
 	Requested  keepalive.Settings     `json:"requested"`
 	Mode       keepalive.Mode         `json:"mode"`
 	FaultKind  string                 `json:"fault_kind"`
@@ -65,7 +76,10 @@ type Group struct {
 	AfterPingLoss *Stats `json:"after_ping_loss,omitempty"`
 	// Lateness is FromT0 − model minimum, over runs of groups that expect a
 	// keepalive detection.
-	Lateness  *Stats          `json:"lateness,omitempty"`
+	Lateness *Stats `json:"lateness,omitempty"`
+	// VsModel counts how the detected runs' tightest anchor compares with
+	// the model window; nil when no run could be compared.
+	VsModel   *VsModel        `json:"vs_model,omitempty"`
 	Effective []EffectiveSeen `json:"effective"`
 	// Errors are the errno names (or EOF) the blocked Read returned.
 	Errors   []Tally  `json:"errors,omitempty"`
@@ -90,6 +104,9 @@ type Stats struct {
 	Median time.Duration `json:"median_ns"`
 	Min    time.Duration `json:"min_ns"`
 	Max    time.Duration `json:"max_ns"`
+	// P95 is the nearest-rank 95th percentile: with fewer than 20 runs it is
+	// the maximum, which is what a reader sizing a timeout needs.
+	P95 time.Duration `json:"p95_ns"`
 }
 
 // Tally counts one name.
@@ -109,15 +126,20 @@ type Outcomes struct {
 
 // RunRow is one run, flattened for the run table.
 type RunRow struct {
-	Run           string         `json:"run"`
-	Experiment    string         `json:"experiment"`
-	Group         string         `json:"group"`
+	Run        string `json:"run"`
+	Experiment string `json:"experiment"`
+	Group      string `json:"group"`
+	// Timeline is the HTML anchor id of the run's timeline in report.html.
+	Timeline      string         `json:"timeline"`
 	Source        string         `json:"source"`
 	Emulated      bool           `json:"emulated,omitempty"`
 	Server        string         `json:"server"`
+	ServerHost    string         `json:"server_host"`
+	ClientHost    string         `json:"client_host"`
 	Settings      string         `json:"settings"`
 	Mode          keepalive.Mode `json:"mode"`
 	Fault         string         `json:"fault"`
+	Expect        string         `json:"expect"`
 	Outcome       string         `json:"outcome"`
 	Why           string         `json:"why,omitempty"`
 	Detected      bool           `json:"detected"`
@@ -125,9 +147,17 @@ type RunRow struct {
 	AfterFault    *time.Duration `json:"after_fault_ns,omitempty"`
 	AfterPingLoss *time.Duration `json:"after_ping_loss_ns,omitempty"`
 	Lateness      *time.Duration `json:"lateness_ns,omitempty"`
-	Errno         string         `json:"errno,omitempty"`
-	Probes        *int           `json:"probes,omitempty"`
-	Failure       string         `json:"failure,omitempty"`
+	// Deviation compares the run with the model window (deviation.go).
+	Deviation *Deviation `json:"deviation,omitempty"`
+	// Effective is the read-back idle/interval/count ("?" = unknown) and
+	// EffectiveStatus how it compares with the request.
+	Effective       string `json:"effective"`
+	EffectiveStatus string `json:"effective_status"`
+	Errno           string `json:"errno,omitempty"`
+	Probes          *int   `json:"probes,omitempty"`
+	Failure         string `json:"failure,omitempty"`
+	// Anchors are the run's instants on the server clock, as recorded.
+	Anchors experiment.Anchors `json:"anchors"`
 }
 
 type groupKey struct {
@@ -153,8 +183,9 @@ func Build(results []experiment.Result) *Report {
 		k := keyOf(res)
 		g := byKey[k]
 		if g == nil {
-			g = &Group{OS: k.os, OSVersion: k.osVersion, Requested: k.settings, Mode: k.mode,
-				FaultKind: k.kind, FaultScope: k.scope, Emulated: k.emulated, Source: k.source, Expect: res.Expect}
+			g = &Group{OS: k.os, OSVersion: k.osVersion, Build: res.Server.Build, Server: serverName(k.os, k.osVersion),
+				Requested: k.settings, Mode: k.mode, FaultKind: k.kind, FaultScope: k.scope, Emulated: k.emulated,
+				Source: k.source, Expect: res.Expect}
 			byKey[k] = g
 			groups = append(groups, g)
 		}
@@ -179,12 +210,18 @@ func Build(results []experiment.Result) *Report {
 	for _, res := range results {
 		r.Runs = append(r.Runs, runRow(res, runGroup[res.Run]))
 	}
+	r.results = results
 	r.Reference = referenceRows()
-	r.Findings = findings(r)
+	r.Hosts = hosts(results)
+	r.sections = findings(r)
+	for _, s := range r.sections {
+		r.Findings = append(r.Findings, s.Items...)
+	}
 	// Empty lists stay [] in report.json, never null.
 	r.Experiments = nonNil(r.Experiments)
 	r.Groups = nonNil(r.Groups)
 	r.Findings = nonNil(r.Findings)
+	r.Hosts = nonNil(r.Hosts)
 	r.Runs = nonNil(r.Runs)
 	return r
 }
@@ -285,6 +322,7 @@ func summarise(g *Group) {
 	g.FromT0, g.AfterFault, g.AfterPingLoss, g.Lateness = stats(fromT0), stats(afterFault), stats(afterPing), stats(late)
 	g.Errors = tallies(errs)
 	g.Effective = effectiveSeen(g)
+	g.VsModel = vsModel(g.results)
 }
 
 func appendSet(ds []time.Duration, d *time.Duration) []time.Duration {
@@ -307,7 +345,9 @@ func stats(ds []time.Duration) *Stats {
 	if n%2 == 0 {
 		med = s[n/2-1] + (s[n/2]-s[n/2-1])/2
 	}
-	return &Stats{Count: n, Median: med, Min: s[0], Max: s[n-1]}
+	// Nearest rank: the smallest value with at least 95% of values ≤ it.
+	rank := (95*n + 99) / 100
+	return &Stats{Count: n, Median: med, Min: s[0], Max: s[n-1], P95: s[rank-1]}
 }
 
 func tallies(m map[string]int) []Tally {
@@ -332,23 +372,58 @@ func errLabel(res experiment.Result) string {
 }
 
 func runRow(res experiment.Result, group string) RunRow {
+	status, _ := compareEffective(res.Requested, res.Effective)
 	return RunRow{
-		Run: res.Run, Experiment: res.Experiment, Group: group, Source: sourceOf(res), Emulated: res.Emulated,
-		Server: serverName(res.Server.OS, res.Server.OSVersion), Settings: shortSettings(res.Requested), Mode: res.Mode,
-		Fault: faultName(res.FaultKind, res.FaultScope, res.Emulated), Outcome: res.Outcome, Why: res.Why,
+		Run: res.Run, Experiment: res.Experiment, Group: group, Timeline: timelineID(res.Run),
+		Source: sourceOf(res), Emulated: res.Emulated, Server: serverName(res.Server.OS, res.Server.OSVersion),
+		ServerHost: res.Server.Name, ClientHost: res.Client.Name,
+		Settings: shortSettings(res.Requested), Mode: res.Mode,
+		Fault: faultName(res.FaultKind, res.FaultScope, res.Emulated), Expect: string(res.Expect),
+		Outcome: res.Outcome, Why: res.Why,
 		Detected: res.Detected, FromT0: res.Measured.FromT0, AfterFault: res.Measured.AfterFault,
-		AfterPingLoss: res.Measured.AfterPingLoss, Lateness: res.Measured.Lateness,
-		Errno: errLabel(res), Probes: res.Probes, Failure: res.Failure,
+		AfterPingLoss: res.Measured.AfterPingLoss, Lateness: res.Measured.Lateness, Deviation: deviation(res),
+		Effective: effectiveShort(res.Effective), EffectiveStatus: status,
+		Errno: errLabel(res), Probes: res.Probes, Failure: res.Failure, Anchors: res.Anchors,
 	}
+}
+
+// timelineID is the HTML id of a run's timeline: run ids are made of
+// letters, digits and dashes, anything else becomes "_" so the id stays a
+// valid fragment.
+func timelineID(run string) string {
+	b := []byte(run)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	return "run-" + string(b)
 }
 
 // osNames are the names readers know.
 var osNames = map[string]string{"linux": "Linux", "windows": "Windows", "darwin": "macOS"}
 
+// windowsReleases name the builds readers know by their release; the build
+// number decides which keepalive options exist (keepalive.WindowsBuild*).
+var windowsReleases = map[int]string{
+	10240: "10 1507", 10586: "10 1511", 14393: "10 1607", 15063: "10 1703", 16299: "10 1709",
+	17134: "10 1803", 17763: "10 1809", 18362: "10 1903", 18363: "10 1909", 19041: "10 2004",
+	19042: "10 20H2", 19043: "10 21H1", 19044: "10 21H2", 19045: "10 22H2", 20348: "Server 2022",
+	22000: "11 21H2", 22621: "11 22H2", 22631: "11 23H2", 26100: "11 24H2",
+}
+
 func serverName(os, version string) string {
 	n := osNames[os]
 	if n == "" {
 		n = cmp.Or(os, "unknown OS")
+	}
+	if os == "windows" {
+		// "10.0.14393" → "Windows 10 1607 (10.0.14393)".
+		if i := strings.LastIndexByte(version, '.'); i >= 0 {
+			if b, err := strconv.Atoi(version[i+1:]); err == nil && windowsReleases[b] != "" {
+				return n + " " + windowsReleases[b] + " (" + version + ")"
+			}
+		}
 	}
 	if version != "" {
 		n += " " + version

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"os"
@@ -150,7 +151,9 @@ func build(t *testing.T) *Report {
 
 func TestBuildGroups(t *testing.T) {
 	r := build(t)
-	st := func(med, lo, hi time.Duration, n int) *Stats { return &Stats{Count: n, Median: med, Min: lo, Max: hi} }
+	st := func(med, lo, hi time.Duration, n int) *Stats {
+		return &Stats{Count: n, Median: med, Min: lo, Max: hi, P95: hi}
+	}
 	tests := []struct {
 		id, label                     string
 		runs                          int
@@ -181,7 +184,7 @@ func TestBuildGroups(t *testing.T) {
 			st(33792*ms, 33792*ms, 33792*ms, 1), st(32330*ms, 32330*ms, 32330*ms, 1), st(31904*ms, 31904*ms, 31904*ms, 1),
 			Outcomes{Pass: 1}, []string{EffectiveAsRequested}, []Tally{{"ETIMEDOUT", 1}},
 			&keepalive.Window{Min: 33792 * ms, Max: 33792 * ms}},
-		{"G7", "Windows 10.0.19045 1s/3s/10 (listener) drop host [fixture]", 1,
+		{"G7", "Windows 10 22H2 (10.0.19045) 1s/3s/10 (listener) drop host [fixture]", 1,
 			st(31*time.Second, 31*time.Second, 31*time.Second, 1), st(30600*ms, 30600*ms, 30600*ms, 1), st(31200*ms, 31200*ms, 31200*ms, 1),
 			Outcomes{Pass: 1}, []string{EffectiveAsRequested}, []Tally{{"WSAETIMEDOUT", 1}},
 			&keepalive.Window{Min: 31 * time.Second, Max: 31500 * ms}},
@@ -252,9 +255,11 @@ func TestStats(t *testing.T) {
 		want *Stats
 	}{
 		{nil, nil},
-		{[]time.Duration{5}, &Stats{1, 5, 5, 5}},
-		{[]time.Duration{9, 1, 5}, &Stats{3, 5, 1, 9}},
-		{[]time.Duration{4, 1, 2, 9}, &Stats{4, 3, 1, 9}}, // even: mean of 2 and 4
+		{[]time.Duration{5}, &Stats{1, 5, 5, 5, 5}},
+		{[]time.Duration{9, 1, 5}, &Stats{3, 5, 1, 9, 9}},
+		{[]time.Duration{4, 1, 2, 9}, &Stats{4, 3, 1, 9, 9}}, // even: mean of 2 and 4
+		// Nearest rank: the 19th of 20 values is the 95th percentile.
+		{[]time.Duration{20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, &Stats{20, 10, 1, 20, 19}},
 	}
 	for _, tt := range tests {
 		got := stats(tt.in)
@@ -352,7 +357,7 @@ func TestFindings(t *testing.T) {
 		"Linux 6.18.44 1s/1s/3 (listener) pause [lab]: no run detected the paused process within the model window + margin (1 run; fault held ≥ 6.500 s, model after fault ≤ 4.096 s)",
 		"Linux 6.18.44 1s/1s/3 (listener) kill [lab]: detection − fault = 3 ms (1 run), EOF, immediate (≤ 1.000 s)",
 		"Linux 6.18.44 1s/3s/10 (listener) drop host [lab]: detection − last ACK = 33.79 s (1 run), ETIMEDOUT, model 33.79 s at HZ=250 (lateness 0 ms); the formula max(idle, interval) + count×interval gives 33.00 s, so the kernel was 792 ms later than it: the timer wheel rounds every re-arm up to its level's granularity",
-		"Windows 10.0.19045 1s/3s/10 (listener) drop host [fixture]: detection − ping loss = 31.20 s (1 run) vs the seed's published 31.20 s (same anchor: host went silent)",
+		"Windows 10 22H2 (10.0.19045) 1s/3s/10 (listener) drop host [fixture]: detection − ping loss = 31.20 s (1 run) vs the seed's published 31.20 s (same anchor: host went silent)",
 		"Linux 6.18.44 1s/1s/3 (listener-go-default) drop flow [lab]: listener settings overwritten by Go's default on 1 of 1 run (effective 15s/15s/9, requested 1s/1s/3)",
 		"1 run deviated from the expectation: quick-007 [G5] (effective 15s/15s/9 | not the requested 1s/1s/3)",
 		"1 run failed: quick-008 [G2] (client agent h2: apply fault vm-pause: nftables: operation not permitted)",
@@ -413,42 +418,109 @@ func TestMarkdownLabels(t *testing.T) {
 	}
 }
 
-func TestGolden(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "out", "nested")
-	if err := Write(dir, build(t)); err != nil {
-		t.Fatal(err)
+// crossOSResults are the committed results of testdata/ at the module
+// root: measured Linux lab runs and the Windows and macOS fixtures, the
+// acceptance input of "coordinator report".
+func crossOSResults(t *testing.T) []experiment.Result {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.jsonl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/*.jsonl: %v", err)
 	}
-	for _, name := range []string{"report.md", "report.json"} {
-		got, err := os.ReadFile(filepath.Join(dir, name))
+	var all []experiment.Result
+	for _, f := range files {
+		rs, err := experiment.ReadResults(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden := filepath.Join("testdata", name)
-		if *update {
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
+		all = append(all, rs...)
+	}
+	return all
+}
+
+// TestGolden renders report.md, report.json and runs.csv for the synthetic
+// sample (every case the report handles) and for the committed cross-OS
+// results, and compares them with testdata/<case>/.
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name           string
+		results        func(*testing.T) []experiment.Result
+		groups, runs   int
+		oses, fixtures int
+	}{
+		{"sample", sampleResults, 7, 9, 2, 1},
+		{"crossos", crossOSResults, 28, 88, 3, 38},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Build(tt.results(t))
+			r.Generated = generated
+			dir := filepath.Join(t.TempDir(), "out", "nested")
+			if err := Write(dir, r); err != nil {
 				t.Fatal(err)
 			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test ./internal/report -update to create it)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs from %s (run go test ./internal/report -update and review the diff)\n%s", name, golden, got)
-		}
-	}
-	// report.json must round-trip into the same struct.
-	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back Report
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatalf("decode report.json: %v", err)
-	}
-	if back.Schema != Schema || !back.Generated.Equal(generated) || len(back.Groups) != 7 || len(back.Runs) != 9 {
-		t.Errorf("round trip: schema %d generated %s, %d groups, %d runs", back.Schema, back.Generated, len(back.Groups), len(back.Runs))
+			for _, name := range Files {
+				if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+					t.Errorf("Write did not produce %s: %v", name, err)
+				}
+			}
+			for _, name := range []string{"report.md", "report.json", "runs.csv"} {
+				got, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden := filepath.Join("testdata", tt.name, name)
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./internal/report -update to create it)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from %s (run go test ./internal/report -update and review the diff)", name, golden)
+				}
+			}
+			// report.json must round-trip into the same struct.
+			b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Report
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatalf("decode report.json: %v", err)
+			}
+			if back.Schema != Schema || !back.Generated.Equal(generated) || len(back.Groups) != tt.groups || len(back.Runs) != tt.runs {
+				t.Errorf("round trip: schema %d generated %s, %d groups, %d runs; want %d groups, %d runs",
+					back.Schema, back.Generated, len(back.Groups), len(back.Runs), tt.groups, tt.runs)
+			}
+			oses := map[string]bool{}
+			for _, g := range back.Groups {
+				oses[g.OS] = true
+			}
+			if len(oses) != tt.oses || countSource(back.Runs, SourceFixture) != tt.fixtures {
+				t.Errorf("%d OSes, %d fixture runs; want %d, %d", len(oses), countSource(back.Runs, SourceFixture), tt.oses, tt.fixtures)
+			}
+			// runs.csv: a header and one row per run, every row as wide.
+			f, err := os.Open(filepath.Join(dir, "runs.csv"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rows, err := csv.NewReader(f).ReadAll()
+			if err != nil {
+				t.Fatalf("runs.csv: %v", err)
+			}
+			if len(rows) != tt.runs+1 || !slices.Equal(rows[0], csvColumns) {
+				t.Errorf("runs.csv: %d rows, header %v", len(rows), rows[0])
+			}
+		})
 	}
 }
 

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 )
 
+// Files are the names Write produces, in the order it writes them.
+var Files = []string{"report.html", "report.md", "report.json", "runs.csv"}
+
 // JSON renders the report as report.json (indented, newline-terminated).
 func (r *Report) JSON() ([]byte, error) {
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -17,24 +20,35 @@ func (r *Report) JSON() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Write writes report.md and report.json into dir (created if missing).
-// Each file is written to a temporary name and renamed, so a reader never
-// sees half a report.
+// Write writes report.html, report.md, report.json and runs.csv into dir
+// (created if missing). Every file is rendered before the first is written,
+// so a rendering error leaves the previous report whole; each file goes to
+// a temporary name and is renamed, so a reader never sees half a file.
 func Write(dir string, r *Report) error {
 	if r == nil {
 		return errors.New("write report: no report")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write report: %w", err)
+	html, err := r.HTML()
+	if err != nil {
+		return err
 	}
 	js, err := r.JSON()
 	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "report.md"), r.Markdown()); err != nil {
+	csv, err := r.CSV()
+	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, "report.json"), js)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	for i, data := range [][]byte{html, r.Markdown(), js, csv} {
+		if err := writeFile(filepath.Join(dir, Files[i]), data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeFile(path string, data []byte) error {

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/report"
+)
+
+func reportCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "report [-o DIR] RESULTS.jsonl...",
+		Short: "Merge result files (any experiments, any OSes) into one comparison: report.html, report.md, report.json, runs.csv",
+		Long: `Merge result files from any number of experiments and OSes into one comparison report.
+
+Arguments are results.jsonl files as "experiment run" writes them; a pattern
+(testdata/*.jsonl) is expanded here too, for shells that do not. A run that
+appears in more than one file is taken once, from the first file.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files, err := expandArgs(args)
+			if err != nil {
+				return err
+			}
+			all, dups, err := readAll(files)
+			if err != nil {
+				return err
+			}
+			for _, d := range dups {
+				fmt.Fprintf(cmd.ErrOrStderr(), "report: %d runs of %s were already read (first: %s); kept the earlier ones\n",
+					len(d.runs), d.file, d.runs[0])
+			}
+			if err := report.Write(out, report.Build(all)); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%d runs from %d files\n", len(all), len(files))
+			for _, f := range report.Files {
+				fmt.Fprintln(w, filepath.Join(out, f))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", filepath.Join("out", "report"), "output directory (created if missing)")
+	return cmd
+}
+
+// expandArgs expands glob patterns that the shell left alone (Windows cmd,
+// quoted patterns); a pattern that matches nothing is an error naming it.
+func expandArgs(args []string) ([]string, error) {
+	var files []string
+	for _, a := range args {
+		if _, err := os.Stat(a); err == nil || !strings.ContainsAny(a, "*?[") {
+			files = append(files, a)
+			continue
+		}
+		m, err := filepath.Glob(a)
+		if err != nil {
+			return nil, fmt.Errorf("report: pattern %q: %w", a, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("report: pattern %q matches no file", a)
+		}
+		files = append(files, m...)
+	}
+	return files, nil
+}
+
+// duplicate is a file's runs that an earlier file already had.
+type duplicate struct {
+	file string
+	runs []string
+}
+
+// readAll reads every file in order. Run ids carry the experiment's name
+// and a hash of its config, so the same id twice is the same run (a file
+// given twice, or a copy): it is reported once.
+func readAll(files []string) ([]experiment.Result, []duplicate, error) {
+	var all []experiment.Result
+	var dups []duplicate
+	seen := map[string]bool{}
+	for _, f := range files {
+		rs, err := experiment.ReadResults(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		d := duplicate{file: f}
+		for _, r := range rs {
+			if seen[r.Run] {
+				d.runs = append(d.runs, r.Run)
+				continue
+			}
+			seen[r.Run] = true
+			all = append(all, r)
+		}
+		if len(d.runs) > 0 {
+			dups = append(dups, d)
+		}
+	}
+	return all, dups, nil
+}

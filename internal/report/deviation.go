@@ -1,0 +1,134 @@
+package report
+
+import (
+	"cmp"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/role"
+)
+
+// Verdicts of a run against the model window.
+const (
+	VsInside = "inside" // inside the window
+	// VsWithinResolution: outside the window by no more than the anchor's
+	// measurement resolution, so the data cannot tell it from inside.
+	VsWithinResolution = "within-resolution"
+	VsEarly            = "early"
+	VsLate             = "late"
+)
+
+// Anchors a deviation is measured on.
+const (
+	AnchorFromT0     = "from_t0"
+	AnchorAfterFault = "after_fault"
+)
+
+// Deviation is how far a detected run lies outside its model window, on the
+// tightest anchor it has: from T0 (server-local, no clock skew) where the OS
+// exposes the last peer activity, else after the fault (mapped across
+// clocks).
+type Deviation struct {
+	Anchor string           `json:"anchor"`
+	Window keepalive.Window `json:"window"`
+	// By is measured − window max when late, measured − window min when
+	// early, 0 inside.
+	By time.Duration `json:"by_ns"`
+	// Resolution is what the anchor can resolve: one kernel tick for T0
+	// (TCP_INFO ages are in jiffies), the clock-mapping bound for the fault.
+	Resolution time.Duration `json:"resolution_ns"`
+	Verdict    string        `json:"verdict"`
+}
+
+// deviation compares a run with the model. Only runs that expect a
+// keepalive detection and ended with one are compared: a kill, a pause or
+// an EOF says nothing about the keepalive model.
+func deviation(res experiment.Result) *Deviation {
+	if res.Expect != experiment.ExpectDetected || !res.Detected || res.Model == nil || !role.IsKeepaliveDetection(res.ErrnoName) {
+		return nil
+	}
+	var d Deviation
+	var got time.Duration
+	switch m := res.Measured; {
+	case m.FromT0 != nil:
+		d.Anchor, d.Window, got = AnchorFromT0, res.Model.FromT0, *m.FromT0
+		d.Resolution = jiffy(cmp.Or(res.Model.HZ, res.Server.HZ))
+	case m.AfterFault != nil:
+		d.Anchor, d.Window, got = AnchorAfterFault, res.Model.AfterFault, *m.AfterFault
+		d.Resolution = res.Anchors.FaultBound
+	default:
+		return nil
+	}
+	switch {
+	case got > d.Window.Max:
+		d.By = got - d.Window.Max
+	case got < d.Window.Min:
+		d.By = got - d.Window.Min
+	}
+	switch {
+	case d.By == 0:
+		d.Verdict = VsInside
+	case max(d.By, -d.By) <= d.Resolution:
+		d.Verdict = VsWithinResolution
+	case d.By > 0:
+		d.Verdict = VsLate
+	default:
+		d.Verdict = VsEarly
+	}
+	return &d
+}
+
+// jiffy is one kernel tick; 10 ms (HZ=100, the coarsest common) when the
+// tick rate is unknown.
+func jiffy(hz int) time.Duration {
+	if hz <= 0 {
+		return 10 * time.Millisecond
+	}
+	return time.Second / time.Duration(hz)
+}
+
+// VsModel summarises a group's deviations.
+type VsModel struct {
+	Compared         int `json:"compared"`
+	Inside           int `json:"inside"`
+	WithinResolution int `json:"within_resolution"`
+	Early            int `json:"early"`
+	Late             int `json:"late"`
+	// Worst is the run farthest outside the window (ties: the first).
+	WorstRun string        `json:"worst_run,omitempty"`
+	WorstBy  time.Duration `json:"worst_by_ns"`
+}
+
+// Outside counts runs the data shows outside the window.
+func (v *VsModel) Outside() int { return v.Early + v.Late }
+
+func vsModel(results []experiment.Result) *VsModel {
+	var v VsModel
+	for _, res := range results {
+		d := deviation(res)
+		if d == nil {
+			continue
+		}
+		v.Compared++
+		switch d.Verdict {
+		case VsInside:
+			v.Inside++
+		case VsWithinResolution:
+			v.WithinResolution++
+		case VsEarly:
+			v.Early++
+		case VsLate:
+			v.Late++
+		}
+		if abs(d.By) > abs(v.WorstBy) {
+			v.WorstRun, v.WorstBy = res.Run, d.By
+		}
+	}
+	if v.Compared == 0 {
+		return nil
+	}
+	return &v
+}
+
+func abs(d time.Duration) time.Duration { return max(d, -d) }
