@@ -21,6 +21,20 @@ import (
 	"github.com/kalab-dev/kalab/internal/report"
 )
 
+// loadCells reads and checks an experiment and expands its cells (which
+// also refuses runs predicted longer than max_run).
+func loadCells(path string) (*experiment.Config, []experiment.Cell, error) {
+	c, err := experiment.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cells, err := c.Cells()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cells, nil
+}
+
 func configFlag(cmd *cobra.Command, path *string) {
 	cmd.Flags().StringVarP(path, "config", "c", "", "experiment file (TOML)")
 	_ = cmd.MarkFlagRequired("config")
@@ -59,11 +73,7 @@ func runCmd() *cobra.Command {
 		Short: "Run an experiment on the cluster (or, with --lab, on this Linux machine's netns lab) and write the report",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := experiment.Load(path)
-			if err != nil {
-				return err
-			}
-			cells, err := c.Cells()
+			c, cells, err := loadCells(path)
 			if err != nil {
 				return err
 			}
@@ -151,11 +161,8 @@ func validateCmd() *cobra.Command {
 		Short: "Check an experiment file: unknown keys and out-of-range values are errors with line numbers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := experiment.Load(path)
+			c, _, err := loadCells(path)
 			if err != nil {
-				return err
-			}
-			if _, err := c.Cells(); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d settings × %d faults × %d repetitions)\n", path, len(c.Settings), len(c.Faults), c.Repetitions)
@@ -173,11 +180,7 @@ func planCmd() *cobra.Command {
 		Short: "List the runs an experiment expands to, with the model's window and the expected time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := experiment.Load(path)
-			if err != nil {
-				return err
-			}
-			cells, err := c.Cells()
+			c, cells, err := loadCells(path)
 			if err != nil {
 				return err
 			}

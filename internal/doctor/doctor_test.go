@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/kalab-dev/kalab/internal/testkit"
 
 	"github.com/kalab-dev/kalab/internal/agentd"
 	"github.com/kalab-dev/kalab/internal/cluster"
@@ -206,22 +206,7 @@ func TestAdvertiseCheck(t *testing.T) {
 	}
 }
 
-// writeConfig writes agent.toml (with {key} and {dir} replaced) and a
-// valid key file into a temp dir.
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	dir := t.TempDir()
-	key := filepath.Join(dir, "kalab.key")
-	if err := os.WriteFile(key, []byte(cluster.EncodeKey(cluster.NewKey())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	body = strings.NewReplacer("{key}", filepath.ToSlash(key), "{dir}", filepath.ToSlash(dir)).Replace(body)
-	path := filepath.Join(dir, "agent.toml")
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func writeConfig(t *testing.T, body string) string { return testkit.WriteAgentConfig(t, body) }
 
 func TestLoadConfig(t *testing.T) {
 	good := "bind = \"127.0.0.1:0\"\nkey_file = \"{key}\"\n"

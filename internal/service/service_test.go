@@ -11,25 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/cluster"
+	"github.com/kalab-dev/kalab/internal/testkit"
 )
 
-// writeConfig writes a key file and an agent.toml (body, with {key} and
-// {dir} replaced) into a temp dir and returns the config's path.
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	dir := t.TempDir()
-	key := filepath.Join(dir, "kalab.key")
-	if err := os.WriteFile(key, []byte(cluster.EncodeKey(cluster.NewKey())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	body = strings.NewReplacer("{key}", filepath.ToSlash(key), "{dir}", filepath.ToSlash(dir)).Replace(body)
-	path := filepath.Join(dir, "agent.toml")
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func writeConfig(t *testing.T, body string) string { return testkit.WriteAgentConfig(t, body) }
 
 const goodConfig = `name = "t-1"
 bind = "127.0.0.1:0"
