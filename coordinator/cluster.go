@@ -38,9 +38,7 @@ func membersCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	cf.add(cmd)
-	cmd.Flags().Lookup("expect-agents").DefValue = "0"
-	cf.expectAgents = 0
+	cf.add(cmd, 0)
 	return cmd
 }
 

@@ -46,13 +46,13 @@ type clusterFlags struct {
 	expectAgents                   int
 }
 
-func (f *clusterFlags) add(cmd *cobra.Command) {
+func (f *clusterFlags) add(cmd *cobra.Command, expectAgents int) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.bind, "bind", "0.0.0.0:7947", "serf bind address host:port")
 	fs.StringVar(&f.advertise, "advertise", "", "address agents reach the coordinator at (needed when bind is 0.0.0.0)")
 	fs.StringVar(&f.join, "join", "", "comma-separated agent addresses host:port")
 	fs.StringVar(&f.keyFile, "key-file", "", "gossip key file (coordinator keygen)")
-	fs.IntVar(&f.expectAgents, "expect-agents", 1, "wait until this many agents are alive")
+	fs.IntVar(&f.expectAgents, "expect-agents", expectAgents, "wait until this many agents are alive")
 }
 
 func (f *clusterFlags) session() experiment.SessionOptions {
@@ -106,7 +106,7 @@ func runCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&inLab, "lab", false, "build a netns lab on this machine (Linux, root), run there, tear it down")
 	cmd.Flags().BoolVar(&labMember, "lab-member", false, "internal: this process runs inside the lab")
 	_ = cmd.Flags().MarkHidden("lab-member")
-	cf.add(cmd)
+	cf.add(cmd, 1)
 	return cmd
 }
 
