@@ -84,7 +84,7 @@ func TestQuickExperimentInLab(t *testing.T) {
 	// Nothing kalab* left behind by this run.
 	names, _ := lab.Namespaces()
 	for _, n := range names {
-		if pid, ok := ownerPID(n); ok && pid == cmd.Process.Pid {
+		if pid, ok := lab.OwnerPID(n); ok && pid == cmd.Process.Pid {
 			t.Errorf("namespace %s left behind", n)
 		}
 	}
@@ -100,22 +100,6 @@ func TestQuickExperimentInLab(t *testing.T) {
 	if procs, _ := exec.Command("pgrep", "-f", bin).Output(); len(strings.TrimSpace(string(procs))) > 0 {
 		t.Errorf("processes of the test binary still running: %s", procs)
 	}
-}
-
-// ownerPID parses "kalab-<pid>-<n>-..." (lab's naming).
-func ownerPID(ns string) (int, bool) {
-	rest, ok := strings.CutPrefix(ns, lab.NamePrefix)
-	if !ok {
-		return 0, false
-	}
-	pid := 0
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			break
-		}
-		pid = pid*10 + int(c-'0')
-	}
-	return pid, pid > 0
 }
 
 func tail(s string, n int) string {

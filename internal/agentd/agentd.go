@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kalab-dev/kalab/internal/privilege"
+
 	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/fault"
 	"github.com/kalab-dev/kalab/internal/keepalive"
@@ -100,8 +102,11 @@ func New(cfg Config) (*Agent, error) {
 	return &Agent{cfg: cfg, log: lg.With("agent", cfg.Name), ip: ip.Unmap(), serfPort: uint16(port), runs: map[string]*runState{}}, nil
 }
 
-// capabilities and privileged are variables so tests can fake the OS.
-var capabilities = fault.Capabilities
+// capabilities and isPrivileged are variables so tests can fake the OS.
+var (
+	capabilities = fault.Capabilities
+	isPrivileged = privilege.Elevated
+)
 
 // caps says what this host can do, for the caps tag: the fault kinds it
 // can apply now, and "root"/"admin" when it has the privileges.

@@ -136,9 +136,9 @@ func (a *Agent) heal(_ context.Context, req wire.HealReq) (any, error) {
 	if st.kind == "drop" || (st.kind == "vm-pause" && a.cfg.LabEmulateVM && !a.cfg.Hypervisor.Configured()) {
 		if cs, err := fault.DropCounters(req.Run, 0); err == nil {
 			resp.InPackets, resp.OutPackets, resp.Counted = cs.InPackets, cs.OutPackets, cs.Known
-			resp.Evidence = truncate(cs.Evidence, 120)
+			resp.Evidence = wire.Truncate(cs.Evidence, 120)
 		} else {
-			resp.Evidence = truncate("counters unreadable: "+err.Error(), 120)
+			resp.Evidence = wire.Truncate("counters unreadable: "+err.Error(), 120)
 		}
 	}
 	if f != nil {
@@ -172,8 +172,8 @@ func (a *Agent) collect(_ context.Context, req wire.CollectReq) (any, error) {
 	r := st.server.Record()
 	resp := wire.CollectResp{
 		Done: r.Done, Options: options(r.Effective), LastPeerNS: ns(r.LastPeer), PingLossNS: ns(r.PingLoss),
-		PingMode: r.PingMode, DetectNS: ns(r.Detect), Err: r.Err, Errno: r.Errno, ErrnoName: r.ErrnoName,
-		Probes: r.Probes, HZ: r.HZ, Note: truncate(r.Note, 160),
+		PingMode: r.PingMode, DetectNS: ns(r.Detect), Err: wire.Truncate(r.Err, 160), Errno: r.Errno, ErrnoName: r.ErrnoName,
+		Probes: r.Probes, HZ: r.HZ, Note: wire.Truncate(r.Note, 160),
 	}
 	if !r.Accept.IsZero() {
 		resp.AcceptNS = r.Accept.UnixNano()
@@ -186,17 +186,7 @@ func (a *Agent) collect(_ context.Context, req wire.CollectReq) (any, error) {
 			resp.ProbesMS = append(resp.ProbesMS, pt.Sub(*r.LastPeer).Milliseconds())
 		}
 	}
-	if len(resp.Err) > 160 {
-		resp.Err = truncate(resp.Err, 160)
-	}
 	return resp, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }
 
 func options(e keepalive.Effective) wire.Options {

@@ -3,13 +3,15 @@ package doctor
 import (
 	"errors"
 
+	"github.com/kalab-dev/kalab/internal/privilege"
+
 	"golang.org/x/sys/windows"
 )
 
 // privileges: WFP filters (drop) and raw ICMP sockets need an elevated
 // token; GetCurrentProcessToken is a pseudo-handle, nothing to close.
 func privileges() Check {
-	if !windows.GetCurrentProcessToken().IsElevated() {
+	if !privilege.Elevated() {
 		return Check{Name: "privileges", State: Warn,
 			Detail: "not elevated: drop faults need Administrator for the Windows Filtering Platform, and raw ICMP sockets may be refused",
 			Fix:    "run from a terminal opened with \"Run as administrator\", or install the agent as a service (agent service install)"}

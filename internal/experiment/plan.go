@@ -79,7 +79,7 @@ func (c *Config) Cells() ([]Cell, error) {
 			}
 			if mode == keepalive.ModeListenerGoDefault {
 				// Go re-applies 15 s/15 s/9 on accept (net/tcpsock.go newTCPConn).
-				eff = keepalive.Settings{Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
+				eff = keepalive.GoDefault
 			}
 			hz := 0
 			if os == "linux" {

@@ -1,12 +1,13 @@
 package fault
 
 import (
-	"os"
 	"os/exec"
+
+	"github.com/kalab-dev/kalab/internal/privilege"
 )
 
 func osCapabilities() []Capability {
-	f := capFacts{OS: "darwin", Privileged: os.Geteuid() == 0}
+	f := capFacts{OS: "darwin", Privileged: privilege.Elevated()}
 	if _, err := exec.LookPath(pfctlPath); err != nil {
 		f.DropErr = err
 	} else if f.Privileged {

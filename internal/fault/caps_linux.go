@@ -1,9 +1,9 @@
 package fault
 
-import "os"
+import "github.com/kalab-dev/kalab/internal/privilege"
 
 func osCapabilities() []Capability {
-	f := capFacts{OS: "linux", Privileged: os.Geteuid() == 0}
+	f := capFacts{OS: "linux", Privileged: privilege.Elevated()}
 	if f.Privileged {
 		_, f.DropErr = Tables(0)
 	}

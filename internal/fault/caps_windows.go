@@ -1,9 +1,9 @@
 package fault
 
-import "golang.org/x/sys/windows"
+import "github.com/kalab-dev/kalab/internal/privilege"
 
 func osCapabilities() []Capability {
-	f := capFacts{OS: "windows", Privileged: windows.GetCurrentProcessToken().IsElevated()}
+	f := capFacts{OS: "windows", Privileged: privilege.Elevated()}
 	if f.Privileged {
 		_, f.DropErr = session()
 	}

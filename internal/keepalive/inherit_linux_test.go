@@ -14,7 +14,7 @@ import (
 // overwrites them with 15 s/15 s/9. Run with -v to see the read-back values.
 func TestInherit(t *testing.T) {
 	asked := Settings{Idle: 11 * time.Second, Interval: 7 * time.Second, Count: 5}
-	goDefault := Settings{Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
+	goDefault := GoDefault
 	tests := []struct {
 		mode Mode
 		want Settings

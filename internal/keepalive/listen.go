@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 )
 
 // Mode says where kalab puts the keepalive options and whether Go's own
@@ -26,6 +27,11 @@ const (
 	// nothing and Go's accept-path defaults are off.
 	ModePerConn Mode = "per-connection"
 )
+
+// GoDefault is what Go's default accept path puts on every accepted
+// socket (net/dial.go defaultTCPKeepAlive*: 15 s/15 s/9), overwriting what
+// it inherited (reference/keepalive.md §5, §7a).
+var GoDefault = Settings{Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
 
 // ParseMode accepts the names above.
 func ParseMode(s string) (Mode, error) {

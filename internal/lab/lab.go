@@ -63,9 +63,9 @@ func labName(pid, seq int) string { return fmt.Sprintf("%s%d-%d", NamePrefix, pi
 
 var ownerRE = regexp.MustCompile(`^` + NamePrefix + `(\d+)-\d+-(sw|h\d+)$`)
 
-// ownerPID parses the owner pid from a namespace name; ok is false for
+// OwnerPID parses the owner pid from a namespace name; ok is false for
 // names kalab did not make this way (Sweep leaves those alone).
-func ownerPID(ns string) (int, bool) {
+func OwnerPID(ns string) (int, bool) {
 	m := ownerRE.FindStringSubmatch(ns)
 	if m == nil {
 		return 0, false

@@ -242,7 +242,7 @@ func Sweep() ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, name := range names {
-		pid, ok := ownerPID(name)
+		pid, ok := OwnerPID(name)
 		if !ok || alive(pid) {
 			continue
 		}

@@ -194,9 +194,9 @@ func TestOwnerPID(t *testing.T) {
 		{"other-123-4-h1", 0, false},
 	}
 	for _, tt := range tests {
-		pid, ok := ownerPID(tt.name)
+		pid, ok := OwnerPID(tt.name)
 		if pid != tt.pid || ok != tt.ok {
-			t.Errorf("ownerPID(%q) = %d, %v; want %d, %v", tt.name, pid, ok, tt.pid, tt.ok)
+			t.Errorf("OwnerPID(%q) = %d, %v; want %d, %v", tt.name, pid, ok, tt.pid, tt.ok)
 		}
 	}
 }

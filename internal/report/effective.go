@@ -20,7 +20,7 @@ const (
 
 // goDefault is what Go's accept path re-applies unless told not to
 // (net/tcpsock.go newTCPConn; reference/keepalive.md §5, §8).
-var goDefault = keepalive.Settings{Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
+var goDefault = keepalive.GoDefault
 
 // EffectiveSeen is one distinct set of effective options in a group.
 type EffectiveSeen struct {

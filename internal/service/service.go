@@ -29,6 +29,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalab-dev/kalab/internal/privilege"
+
 	ks "github.com/kardianos/service"
 	"github.com/spf13/cobra"
 
@@ -246,7 +248,7 @@ func preflight(action, configPath string) error {
 	}
 	// launchctl shows system daemons only to root: an unprivileged status
 	// on macOS would report a running agent as stopped.
-	if (action != "status" || goos == "darwin") && !elevated() {
+	if (action != "status" || goos == "darwin") && !privilege.Elevated() {
 		return fmt.Errorf("service %s: needs %s", action, elevationHint)
 	}
 	return nil

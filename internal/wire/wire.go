@@ -81,7 +81,7 @@ func NewRequest(id, cmd string, body any) ([]byte, error) {
 func NewResponse(id string, body any, cmdErr error) ([]byte, error) {
 	r := Response{V: Version, ID: id, OK: cmdErr == nil}
 	if cmdErr != nil {
-		r.Err = truncate(cmdErr.Error(), MaxErrorTextLen)
+		r.Err = Truncate(cmdErr.Error(), MaxErrorTextLen)
 	} else if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
@@ -99,7 +99,9 @@ func NewResponse(id string, body any, cmdErr error) ([]byte, error) {
 	return b, nil
 }
 
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes, marking the cut with "...", so that
+// free text (errors, notes) cannot push a message over its budget.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

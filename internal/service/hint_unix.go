@@ -2,9 +2,5 @@
 
 package service
 
-import "os"
-
 // elevationHint completes "service install: needs …".
 const elevationHint = "root: run it with sudo (the service manager's files and controls are root's)"
-
-func elevated() bool { return os.Geteuid() == 0 }
