@@ -1,6 +1,7 @@
 // Command coordinator plans kalab experiments, drives the agents and writes
-// the cross-OS report. This file is only the CLI tree; the work lives in
-// internal packages.
+// the cross-OS report. The files here only declare the CLI tree and parse
+// flags; the work lives in internal packages (experiment, labrun, report,
+// cluster).
 package main
 
 import (
@@ -10,15 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kalab-dev/kalab/internal/agentd"
-	"github.com/kalab-dev/kalab/internal/role"
 	"github.com/kalab-dev/kalab/internal/version"
 )
 
-func main() {
-	role.MaybeRunClient() // lab agents are this binary; their client role too
-	os.Exit(run())
-}
+func main() { os.Exit(run()) }
 
 // exitError carries a specific exit status out of a command.
 type exitError struct{ code int }
@@ -46,10 +42,7 @@ func rootCmd() *cobra.Command {
 	}
 	exp := &cobra.Command{Use: "experiment", Short: "Run, validate and plan experiment files"}
 	exp.AddCommand(runCmd(), validateCmd(), planCmd())
-	// The lab starts agents from this binary: `coordinator __agent run ...`.
-	hidden := &cobra.Command{Use: "__agent", Hidden: true, Short: "run an agent (used by --lab)"}
-	hidden.AddCommand(agentd.RunCommand())
-	root.AddCommand(exp, membersCmd(), keygenCmd(), reportCmd(), hidden, &cobra.Command{
+	root.AddCommand(exp, membersCmd(), keygenCmd(), reportCmd(), &cobra.Command{
 		Use: "version", Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "coordinator", version.String()) },
 	})

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/report"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 func reportCmd() *cobra.Command {
@@ -28,13 +28,13 @@ appears in more than one file is taken once, from the first file.`,
 			if err != nil {
 				return err
 			}
-			all, dups, err := readAll(files)
+			all, dups, err := results.ReadAll(files)
 			if err != nil {
 				return err
 			}
 			for _, d := range dups {
-				fmt.Fprintf(cmd.ErrOrStderr(), "report: %d runs of %s were already read (first: %s); kept the earlier ones\n",
-					len(d.runs), d.file, d.runs[0])
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d runs of %s were already read (first: %s); kept the earlier ones\n",
+					len(d.Runs), d.File, d.Runs[0])
 			}
 			if err := report.Write(out, report.Build(all)); err != nil {
 				return err
@@ -62,46 +62,12 @@ func expandArgs(args []string) ([]string, error) {
 		}
 		m, err := filepath.Glob(a)
 		if err != nil {
-			return nil, fmt.Errorf("report: pattern %q: %w", a, err)
+			return nil, fmt.Errorf("pattern %q: %w", a, err)
 		}
 		if len(m) == 0 {
-			return nil, fmt.Errorf("report: pattern %q matches no file", a)
+			return nil, fmt.Errorf("pattern %q matches no file", a)
 		}
 		files = append(files, m...)
 	}
 	return files, nil
-}
-
-// duplicate is a file's runs that an earlier file already had.
-type duplicate struct {
-	file string
-	runs []string
-}
-
-// readAll reads every file in order. Run ids carry the experiment's name
-// and a hash of its config, so the same id twice is the same run (a file
-// given twice, or a copy): it is reported once.
-func readAll(files []string) ([]experiment.Result, []duplicate, error) {
-	var all []experiment.Result
-	var dups []duplicate
-	seen := map[string]bool{}
-	for _, f := range files {
-		rs, err := experiment.ReadResults(f)
-		if err != nil {
-			return nil, nil, err
-		}
-		d := duplicate{file: f}
-		for _, r := range rs {
-			if seen[r.Run] {
-				d.runs = append(d.runs, r.Run)
-				continue
-			}
-			seen[r.Run] = true
-			all = append(all, r)
-		}
-		if len(d.runs) > 0 {
-			dups = append(dups, d)
-		}
-	}
-	return all, dups, nil
 }

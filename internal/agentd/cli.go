@@ -2,35 +2,21 @@ package agentd
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	"github.com/kalab-dev/kalab/internal/logging"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
-
-// Logger logs text on a terminal and JSON otherwise (services, CI, the lab).
-func Logger(debug bool) *slog.Logger {
-	lvl := slog.LevelInfo
-	if debug {
-		lvl = slog.LevelDebug
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-}
 
 // RunCommand is `agent run`: flags → Config → Run until SIGINT/SIGTERM.
 func RunCommand() *cobra.Command {
 	var cfg Config
 	var join string
 	var debug bool
-	var file string
+	var file, logFormat string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the agent: join the cluster and answer experiment commands",
@@ -64,7 +50,11 @@ func RunCommand() *cobra.Command {
 			if join != "" {
 				cfg.Join = strings.Split(join, ",")
 			}
-			cfg.Logger = Logger(debug)
+			lg, err := logging.New(os.Stderr, logFormat, debug)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = lg
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return Run(ctx, cfg)
@@ -80,6 +70,7 @@ func RunCommand() *cobra.Command {
 	f.BoolVar(&cfg.LabEmulateVM, "lab-emulate-vm", false, "netns lab only: emulate vm-pause by a host drop plus SIGSTOP")
 	f.StringVar(&file, "config", "", "agent.toml (the only place a vm-pause hypervisor hook can be set)")
 	f.BoolVar(&debug, "debug", false, "log debug messages (serf's too)")
+	f.StringVar(&logFormat, "log-format", logging.FormatAuto, "log format: auto (text on a terminal, JSON otherwise), text or json")
 	_ = f.MarkHidden("lab-emulate-vm")
 	return cmd
 }

@@ -23,9 +23,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -431,6 +433,25 @@ func NewKey() []byte {
 // EncodeKey is the key file format: base64 on one line (as serf -encrypt).
 func EncodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) + "\n" }
 
+// WriteKeyFile creates path (mode 0600) holding a new key. It never
+// overwrites: a key a running cluster uses must not be replaced by
+// accident.
+func WriteKeyFile(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	if _, err := f.WriteString(EncodeKey(NewKey())); err != nil {
+		f.Close()
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 // ReadKeyFile reads a key written by EncodeKey.
 func ReadKeyFile(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
@@ -453,4 +474,19 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Debug(strings.TrimSpace(string(p)), "src", "serf")
 	return len(p), nil
+}
+
+// WriteMembers prints members as a table sorted by name, with the tags
+// experiment selections match on.
+func WriteMembers(w io.Writer, ms []Member) error {
+	ms = slices.Clone(ms)
+	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "name\taddress\trole\tos\tos_version\tarch\tkalab\tcaps")
+	for _, m := range ms {
+		t := m.Tags
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Addr, t[TagRole], t[TagOS],
+			t[TagVersion], t[TagArch], t[TagKalab], t[TagCaps])
+	}
+	return tw.Flush()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // Config is one experiment file.
@@ -81,14 +82,6 @@ type FaultEntry struct {
 	Scope string `toml:"scope"`
 }
 
-// Fault kinds.
-const (
-	KindDrop    = "drop"
-	KindPause   = "pause"
-	KindVMPause = "vm-pause"
-	KindKill    = "kill"
-)
-
 // Load reads and validates path. Errors name the file, line, key and the
 // allowed values.
 func Load(path string) (*Config, error) {
@@ -144,7 +137,7 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 		c.Server.Mode = string(keepalive.ModeListener)
 	}
 	for i := range c.Faults {
-		if c.Faults[i].Kind == KindDrop && c.Faults[i].Scope == "" {
+		if c.Faults[i].Kind == results.KindDrop && c.Faults[i].Scope == "" {
 			c.Faults[i].Scope = "flow"
 		}
 	}
@@ -254,11 +247,11 @@ func (c *Config) validate() error {
 	}
 	for i, f := range c.Faults {
 		switch f.Kind {
-		case KindDrop:
+		case results.KindDrop:
 			if f.Scope != "flow" && f.Scope != "host" {
 				add(c.fieldErr([]string{"faults", "scope"}, i, fmt.Sprintf("%q", f.Scope), "allowed \"flow\" or \"host\""))
 			}
-		case KindPause, KindVMPause, KindKill:
+		case results.KindPause, results.KindVMPause, results.KindKill:
 			if f.Scope != "" {
 				add(c.fieldErr([]string{"faults", "scope"}, i, fmt.Sprintf("%q", f.Scope), "only drop has a scope"))
 			}

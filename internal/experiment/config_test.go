@@ -102,11 +102,3 @@ func TestCellsRefuseLongRuns(t *testing.T) {
 		t.Fatalf("per-connection on macOS: %v %v", cells, err)
 	}
 }
-
-func TestExpect(t *testing.T) {
-	for kind, want := range map[string]Expectation{KindDrop: ExpectDetected, KindVMPause: ExpectDetected, KindPause: ExpectNotDetected, KindKill: ExpectImmediate} {
-		if got := Expect(kind); got != want {
-			t.Errorf("Expect(%s) = %s, want %s", kind, got, want)
-		}
-	}
-}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/keepalive"
-	"github.com/kalab-dev/kalab/internal/role"
+	"github.com/kalab-dev/kalab/internal/results"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
 
@@ -30,7 +30,7 @@ type Progress interface {
 type Executor struct {
 	Node     *cluster.Node
 	Config   *Config
-	Store    *Store
+	Store    *results.Store
 	Lab      bool
 	Progress Progress
 	Log      *slog.Logger
@@ -40,7 +40,7 @@ type Executor struct {
 type agentInfo struct {
 	Member cluster.Member
 	IP     netip.Addr
-	Host   Host
+	Host   results.Host
 	Offset cluster.Offset
 }
 
@@ -79,7 +79,7 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 			return nil, fmt.Errorf("clock offset of %s: %w", m.Name, err)
 		}
 		st := off.Status
-		a := &agentInfo{Member: m, IP: ip.Unmap(), Offset: off, Host: Host{
+		a := &agentInfo{Member: m, IP: ip.Unmap(), Offset: off, Host: results.Host{
 			Name: m.Name, OS: st.OS, Arch: m.Tags[cluster.TagArch], OSVersion: st.Version, Build: st.Build,
 			Kalab: st.Kalab, HZ: st.HZ, Caps: st.Caps, ClockOffset: off.Offset, ClockBound: off.Bound,
 		}}
@@ -134,7 +134,7 @@ func matches(s Side, tags map[string]string) bool {
 // hostScope reports faults that silence the whole client host: no other
 // run may use that host meanwhile.
 func hostScope(f FaultEntry) bool {
-	return f.Kind == KindVMPause || (f.Kind == KindDrop && f.Scope == "host")
+	return f.Kind == results.KindVMPause || (f.Kind == results.KindDrop && f.Scope == "host")
 }
 
 // hostLocks serialises host-scope faults against every other run on the
@@ -183,7 +183,7 @@ func (h *hostLocks) lock(r plannedRun) func() {
 // each result as soon as it ends. It returns the results; a run that fails
 // is recorded, not fatal. ctx cancellation stops starting new runs and
 // cleans up the running ones.
-func (e *Executor) Run(ctx context.Context) ([]Result, error) {
+func (e *Executor) Run(ctx context.Context) ([]results.Result, error) {
 	runs, err := e.plan(ctx)
 	if err != nil {
 		return nil, err
@@ -194,7 +194,7 @@ func (e *Executor) Run(ctx context.Context) ([]Result, error) {
 	}
 	var (
 		mu      sync.Mutex
-		results []Result
+		results []results.Result
 		wg      sync.WaitGroup
 		locks   hostLocks
 		sem     = make(chan struct{}, e.Config.Parallel)
@@ -248,16 +248,16 @@ func ptrTime(ns *int64) *time.Time {
 
 func ptrDur(d time.Duration) *time.Duration { return &d }
 
-// execute carries out one run and always returns a Result.
-func (e *Executor) execute(ctx context.Context, r plannedRun) Result {
+// execute carries out one run and always returns a results.Result.
+func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	cell := r.Cell
-	res := Result{
-		Schema: ResultSchema, Experiment: e.Config.Name, Run: r.ID, Cell: r.CellIdx, Rep: r.Rep,
+	res := results.Result{
+		Schema: results.Schema, Experiment: e.Config.Name, Run: r.ID, Cell: r.CellIdx, Rep: r.Rep,
 		StartedAt: time.Now(), Lab: e.Lab, Server: r.Server.Host, Client: r.Client.Host,
 		Requested: cell.Settings, Mode: cell.Mode, FaultKind: cell.Fault.Kind, FaultScope: cell.Fault.Scope, Expect: cell.Expect,
 	}
-	fail := func(step string, err error) Result {
-		res.Outcome, res.Failure, res.EndedAt = OutcomeFailed, fmt.Sprintf("%s: %v", step, err), time.Now()
+	fail := func(step string, err error) results.Result {
+		res.Outcome, res.Failure, res.EndedAt = results.OutcomeFailed, fmt.Sprintf("%s: %v", step, err), time.Now()
 		e.Log.Warn("run failed", "run", r.ID, "step", step, "err", err)
 		return res
 	}
@@ -330,7 +330,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) Result {
 			return fail("observe", err)
 		}
 	}
-	if cell.Fault.Kind != KindKill {
+	if cell.Fault.Kind != results.KindKill {
 		var hr wire.HealResp
 		if err := call(cli, "heal", wire.CmdHeal, wire.HealReq{Run: r.ID}, &hr); err != nil {
 			return fail("heal", err)
@@ -347,7 +347,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) Result {
 
 // record turns the server's record into anchors, measurements, the
 // model's prediction from what the OS really applied, and the outcome.
-func (e *Executor) record(res *Result, r plannedRun, col wire.CollectResp) {
+func (e *Executor) record(res *results.Result, r plannedRun, col wire.CollectResp) {
 	res.Anchors.Accept = ptrTime(&col.AcceptNS)
 	res.Anchors.LastPeer = ptrTime(col.LastPeerNS)
 	if res.Anchors.LastPeer != nil {
@@ -385,7 +385,7 @@ func (e *Executor) record(res *Result, r plannedRun, col wire.CollectResp) {
 	if a.Detection != nil {
 		if a.LastPeer != nil {
 			res.Measured.FromT0 = ptrDur(a.Detection.Sub(*a.LastPeer))
-			if res.Model != nil && r.Cell.Expect == ExpectDetected && role.IsKeepaliveDetection(res.ErrnoName) {
+			if res.Model != nil && r.Cell.Expect == results.ExpectDetected && results.IsKeepaliveDetection(res.ErrnoName) {
 				res.Measured.Lateness = ptrDur(*res.Measured.FromT0 - res.Model.FromT0.Min)
 			}
 		}
@@ -396,93 +396,7 @@ func (e *Executor) record(res *Result, r plannedRun, col wire.CollectResp) {
 			res.Measured.AfterPingLoss = ptrDur(a.Detection.Sub(*a.PingLoss))
 		}
 	}
-	res.Outcome, res.Why = judge(*res, hz)
-}
-
-// LateTolerance is how late a detection may be against the model before it
-// counts as a deviation: each keepalive firing may be late by up to 1/8 of
-// its timeout (kernel/time/timer.c header), bounded below by 50 ms.
-func LateTolerance(p keepalive.Prediction) time.Duration {
-	return max(50*time.Millisecond, p.FromT0.Min/8)
-}
-
-// judge compares a run with its expectation.
-func judge(r Result, hz int) (string, string) {
-	m := r.Measured
-	switch r.Expect {
-	case ExpectNotDetected:
-		if r.Detected {
-			return OutcomeDeviation, fmt.Sprintf("detected (%s) although the peer's kernel was alive", r.ErrnoName)
-		}
-		return OutcomePass, "not detected within the window + margin, as expected"
-	case ExpectImmediate:
-		if !r.Detected {
-			return OutcomeDeviation, "the killed client was not noticed"
-		}
-		if !role.IsPeerClosed(r.ErrnoName) {
-			return OutcomeDeviation, fmt.Sprintf("ended with %s, not a close by the peer", r.ErrnoName)
-		}
-		if m.AfterFault != nil && *m.AfterFault > ImmediateBound+r.Anchors.FaultBound {
-			return OutcomeDeviation, fmt.Sprintf("noticed %s after the kill, over %s", m.AfterFault.Round(time.Millisecond), ImmediateBound)
-		}
-		return OutcomePass, "peer closed at once"
-	}
-	// detected-in-window
-	if why, ok := confirmed(r); !ok {
-		return OutcomeUnconfirmed, why
-	}
-	if !r.Detected {
-		return OutcomeDeviation, "not detected within the window + margin"
-	}
-	if !role.IsKeepaliveDetection(r.ErrnoName) {
-		return OutcomeDeviation, fmt.Sprintf("ended with %s, not a keepalive timeout", r.ErrnoName)
-	}
-	if r.Model == nil {
-		return OutcomeDeviation, "no model for this OS"
-	}
-	jiffy := 10 * time.Millisecond
-	if hz > 0 {
-		jiffy = time.Second / time.Duration(hz)
-	}
-	if m.FromT0 != nil {
-		lo, hi := r.Model.FromT0.Min-2*jiffy, r.Model.FromT0.Max+LateTolerance(*r.Model)
-		if *m.FromT0 < lo || *m.FromT0 > hi {
-			return OutcomeDeviation, fmt.Sprintf("detection − T0 = %s outside the model %s (tolerance −%s/+%s)",
-				m.FromT0.Round(time.Millisecond), r.Model.FromT0, 2*jiffy, LateTolerance(*r.Model))
-		}
-		return OutcomePass, fmt.Sprintf("detection − T0 = %s, model %s", m.FromT0.Round(time.Millisecond), r.Model.FromT0)
-	}
-	if m.AfterFault != nil {
-		b := r.Anchors.FaultBound
-		if *m.AfterFault < r.Model.AfterFault.Min-b || *m.AfterFault > r.Model.AfterFault.Max+LateTolerance(*r.Model)+b {
-			return OutcomeDeviation, fmt.Sprintf("detection − fault = %s outside the model %s (±%s clock bound)", m.AfterFault.Round(time.Millisecond), r.Model.AfterFault, b)
-		}
-	}
-	return OutcomePass, "detected inside the model window"
-}
-
-// confirmed says whether a silencing fault was shown to bite: by the drop
-// rules' own counters where the OS keeps them (nftables, pf); otherwise
-// (WFP, hypervisor hooks) by the server's unanswered keepalive probes
-// (Linux TCP_INFO), or by the server's keepalive timeout itself, which is
-// the kernel's statement that its probes went unanswered.
-func confirmed(r Result) (string, bool) {
-	if r.FaultCounted {
-		if r.FaultInPackets+r.FaultOutPackets == 0 {
-			return "the drop rules counted no packet: the fault was not shown to bite", false
-		}
-		return "", true
-	}
-	if r.Probes != nil && *r.Probes > 0 {
-		return "", true
-	}
-	if r.Detected && role.IsKeepaliveDetection(r.ErrnoName) {
-		return "", true
-	}
-	if r.FaultKind == KindDrop && r.FaultEvidence == "" && r.Client.OS == "linux" {
-		return "the drop rules' counters could not be read", false
-	}
-	return "no evidence that the fault bit: no rule counters, no unanswered probe seen by the server", false
+	res.Outcome, res.Why = results.Judge(*res, hz)
 }
 
 func effective(o wire.Options) keepalive.Effective {

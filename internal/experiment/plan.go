@@ -5,34 +5,8 @@ import (
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
-
-// Expectation is what a run's fault should lead to.
-type Expectation string
-
-const (
-	// ExpectDetected: keepalive kills the connection inside the model window.
-	ExpectDetected Expectation = "detected-in-window"
-	// ExpectNotDetected: the peer's kernel still answers (paused process), so
-	// nothing may be detected within the window plus margin.
-	ExpectNotDetected Expectation = "not-detected"
-	// ExpectImmediate: the peer's kernel closes the connection (kill).
-	ExpectImmediate Expectation = "immediate"
-)
-
-// ImmediateBound is how soon a killed client must be noticed.
-const ImmediateBound = time.Second
-
-// Expect returns the expectation for a fault kind.
-func Expect(kind string) Expectation {
-	switch kind {
-	case KindPause:
-		return ExpectNotDetected
-	case KindKill:
-		return ExpectImmediate
-	}
-	return ExpectDetected
-}
 
 // Cell is one (settings, fault) combination for one OS, before agents are
 // chosen; repetitions and agent pairs multiply it into runs.
@@ -41,7 +15,7 @@ type Cell struct {
 	Settings keepalive.Settings
 	Mode     keepalive.Mode
 	Fault    FaultEntry
-	Expect   Expectation
+	Expect   results.Expectation
 	// Model is the Linux-exact / documented prediction for the cycling phase
 	// with the requested settings (the executor re-predicts from the
 	// read-back values).
@@ -94,11 +68,11 @@ func (c *Config) Cells() ([]Cell, error) {
 				settle = 2*max(eff.Idle, eff.Interval) + 500*time.Millisecond
 			}
 			for _, f := range c.Faults {
-				cell := Cell{OS: os, Settings: ks, Mode: mode, Fault: f, Expect: Expect(f.Kind), Model: pred, Settle: settle}
+				cell := Cell{OS: os, Settings: ks, Mode: mode, Fault: f, Expect: results.Expect(f.Kind), Model: pred, Settle: settle}
 				switch cell.Expect {
-				case ExpectImmediate:
-					cell.Observe = ImmediateBound + 2*time.Second
-				case ExpectNotDetected:
+				case results.ExpectImmediate:
+					cell.Observe = results.ImmediateBound + 2*time.Second
+				case results.ExpectNotDetected:
 					cell.Observe = pred.AfterFault.Max + c.Margin
 				default:
 					cell.Observe = pred.AfterFault.Max + c.Margin

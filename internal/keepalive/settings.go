@@ -3,6 +3,7 @@ package keepalive
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -16,8 +17,33 @@ type Settings struct {
 	Count int `json:"count"`
 }
 
+// String names every field: idle=1s interval=3s count=10.
 func (s Settings) String() string {
 	return fmt.Sprintf("idle=%s interval=%s count=%d", s.Idle, s.Interval, s.Count)
+}
+
+// Short writes settings the way engineers quote them and the published
+// Windows measurement did: idle/interval/count, e.g. 1s/3s/10.
+func (s Settings) Short() string {
+	return ShortDuration(s.Idle) + "/" + ShortDuration(s.Interval) + "/" + strconv.Itoa(s.Count)
+}
+
+// ShortDuration writes a settings value compactly: 1s, 15s, 2h, 1500ms.
+func ShortDuration(d time.Duration) string {
+	itoa := strconv.Itoa
+	switch {
+	case d == 0:
+		return "0"
+	case d%time.Hour == 0:
+		return itoa(int(d/time.Hour)) + "h"
+	case d%time.Minute == 0 && d >= 10*time.Minute:
+		return itoa(int(d/time.Minute)) + "m"
+	case d%time.Second == 0:
+		return itoa(int(d/time.Second)) + "s"
+	case d%time.Millisecond == 0:
+		return itoa(int(d/time.Millisecond)) + "ms"
+	}
+	return d.String()
 }
 
 // Windows builds where per-socket keepalive options appeared

@@ -1,27 +1,34 @@
 // Package labrun runs an experiment on one Linux machine: it builds the
 // netns lab (a control host for the coordinator's cluster member and one
-// host per agent), starts agents from this same binary inside their
-// namespaces, re-executes the coordinator inside the control host (nothing
-// that talks to lab addresses runs in the root namespace), waits, and tears
+// host per agent), starts the agent binary inside each agent host,
+// re-executes the coordinator inside the control host (nothing that talks
+// to lab addresses runs in the root namespace), waits, and tears
 // everything down — also on Ctrl-C.
 package labrun
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 )
 
 // Options for one lab experiment.
 type Options struct {
-	// Config is the experiment file; Out the output directory.
-	Config, Out string
+	// Out is the output directory; the agents' logs go there too.
+	Out string
 	// Agents is the number of agent hosts (≥ 2).
 	Agents int
-	// AgentArgs are the arguments that make this binary an agent ("__agent
-	// run" for the coordinator); CoordinatorArgs run the experiment inside
-	// the control host (the lab adds --bind/--join/--key-file/...).
-	AgentArgs, CoordinatorArgs []string
-	Stdout, Stderr             io.Writer
+	// AgentBinary is the agent executable (see FindAgent).
+	AgentBinary string
+	// CoordinatorArgs run the experiment inside the control host with this
+	// executable (the lab adds --bind/--join/--key-file/...).
+	CoordinatorArgs []string
+	// Stdout and Stderr receive the coordinator child's output.
+	Stdout, Stderr io.Writer
 	// Log says what the lab does.
 	Log func(format string, args ...any)
 }
@@ -37,4 +44,32 @@ type ErrExit struct{ Code int }
 
 func (e *ErrExit) Error() string {
 	return fmt.Sprintf("coordinator in the lab exited with status %d", e.Code)
+}
+
+// FindAgent returns the agent executable the lab starts: explicit if
+// given, else "agent" beside the running executable (release archives ship
+// both), else "agent" on PATH. The coordinator does not carry the agent's
+// code, so the lab needs the real agent binary.
+func FindAgent(explicit string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("agent binary: %w", err)
+		}
+		return explicit, nil
+	}
+	name := "agent"
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", errors.New("the lab starts agents from the agent binary, found neither beside this coordinator nor on PATH: " +
+		"build both (go build -o bin/ ./agent ./coordinator) and run bin/coordinator, or pass --agent-bin PATH")
 }

@@ -19,8 +19,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // Chart is one SVG chart for report.html, rendered by gonum/plot and
@@ -211,7 +211,7 @@ func detectionCharts(r *Report) ([]Chart, error) {
 	var panels []*panel
 	for i := range r.Groups {
 		g := &r.Groups[i]
-		if g.Expect != experiment.ExpectDetected || g.AfterFault == nil {
+		if g.Expect != results.ExpectDetected || g.AfterFault == nil {
 			continue
 		}
 		j := slices.IndexFunc(panels, func(p *panel) bool { return p.s == g.Requested })
@@ -249,7 +249,7 @@ func detectionChart(s keepalive.Settings, groups []*Group) (Chart, error) {
 		}
 		label += " · " + faultName(g.FaultKind, g.FaultScope, g.Emulated) + " · " + g.Source
 		if g.Model != nil && g.Model.Settings != g.Requested {
-			label += " (effective " + shortSettings(g.Model.Settings) + ")"
+			label += " (effective " + g.Model.Settings.Short() + ")"
 		}
 		labels[n-1-i] = label
 		col := osColor(g.OS)
@@ -259,8 +259,8 @@ func detectionChart(s keepalive.Settings, groups []*Group) (Chart, error) {
 				fill: withAlpha(col, 0x30), edge: withAlpha(col, 0x90)})
 			lo, hi = min(lo, secs(w.Min)), max(hi, secs(w.Max))
 		}
-		var vals []experiment.Result
-		for _, res := range g.results {
+		var vals []results.Result
+		for _, res := range g.members {
 			if res.Detected && res.Measured.AfterFault != nil {
 				vals = append(vals, res)
 			}
@@ -304,8 +304,8 @@ func detectionChart(s keepalive.Settings, groups []*Group) (Chart, error) {
 		p.X.Label.Text = "detection − fault (s)"
 	}
 	p.Add(verticalGrid(), bs, ms)
-	id := "detection-" + strings.NewReplacer("/", "-", " ", "").Replace(shortSettings(s))
-	title := fmt.Sprintf("idle %s · interval %s · count %d", shortDur(s.Idle), shortDur(s.Interval), s.Count)
+	id := "detection-" + strings.NewReplacer("/", "-", " ", "").Replace(s.Short())
+	title := fmt.Sprintf("idle %s · interval %s · count %d", keepalive.ShortDuration(s.Idle), keepalive.ShortDuration(s.Interval), s.Count)
 	h := vg.Points(46 + 30*float64(n))
 	svg, err := renderSVG(p, vg.Points(780), h, "detection − fault for "+title)
 	if err != nil {
@@ -348,7 +348,7 @@ type Timeline struct {
 // peer activity, keepalive probes, detection, with the model window as a
 // band), the client (the fault held until healed) and ICMP (ping loss).
 // Zero is the fault instant: runs line up on what kalab did.
-func timeline(res experiment.Result) (Timeline, error) {
+func timeline(res results.Result) (Timeline, error) {
 	a := res.Anchors
 	tl := Timeline{Run: res.Run, Chart: Chart{ID: timelineID(res.Run)}}
 	zero := a.Fault
@@ -381,7 +381,7 @@ func timeline(res experiment.Result) (Timeline, error) {
 	add("healed", a.Healed)
 	slices.SortStableFunc(tl.Events, func(x, y TimelineEvent) int { return cmp.Compare(x.At, y.At) })
 
-	if m := res.Model; m != nil && res.Expect != experiment.ExpectImmediate {
+	if m := res.Model; m != nil && res.Expect != results.ExpectImmediate {
 		switch {
 		case a.LastPeer != nil:
 			w := keepalive.Window{Min: rel(*a.LastPeer) + m.FromT0.Min, Max: rel(*a.LastPeer) + m.FromT0.Max}

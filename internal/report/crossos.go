@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // crossOSFindings are the statements that compare OSes: the same settings
@@ -49,7 +49,7 @@ func sideBySide(groups []Group) []string {
 	byKey := map[key][]*Group{}
 	for i := range groups {
 		g := &groups[i]
-		if g.Expect != experiment.ExpectDetected || g.AfterFault == nil {
+		if g.Expect != results.ExpectDetected || g.AfterFault == nil {
 			continue
 		}
 		k := key{g.Requested, g.FaultKind, g.FaultScope}
@@ -72,12 +72,12 @@ func sideBySide(groups []Group) []string {
 		for _, g := range gs {
 			p := fmt.Sprintf("%s %s (n=%d)", shortGroup(g), fmtDur(g.AfterFault.Median), g.AfterFault.Count)
 			if g.Model != nil && g.Model.Settings != g.Requested {
-				p += " for the effective " + shortSettings(g.Model.Settings)
+				p += " for the effective " + g.Model.Settings.Short()
 			}
 			parts = append(parts, p)
 		}
 		out = append(out, fmt.Sprintf("%s %s across OSes: detection − fault median %s",
-			shortSettings(k.s), faultName(k.kind, k.scope, false), strings.Join(parts, "; ")))
+			k.s.Short(), faultName(k.kind, k.scope, false), strings.Join(parts, "; ")))
 	}
 	return out
 }
@@ -104,7 +104,7 @@ func pauseFinding(groups []Group) []string {
 	held := time.Duration(-1)
 	for i := range groups {
 		g := &groups[i]
-		if g.FaultKind != experiment.KindPause {
+		if g.FaultKind != results.KindPause {
 			continue
 		}
 		ms := measured(g)
@@ -157,7 +157,7 @@ func killFinding(groups []Group) []string {
 	var gs []*Group
 	for i := range groups {
 		g := &groups[i]
-		if g.FaultKind != experiment.KindKill || g.AfterFault == nil {
+		if g.FaultKind != results.KindKill || g.AfterFault == nil {
 			continue
 		}
 		gs = append(gs, g)
@@ -177,7 +177,7 @@ func killFinding(groups []Group) []string {
 	slow := 0
 	for _, a := range order {
 		parts = append(parts, fmt.Sprintf("%s max %s (%s)", a.name, fmtDur(a.max), plural(a.runs, "run")))
-		if a.max > experiment.ImmediateBound {
+		if a.max > results.ImmediateBound {
 			slow++
 		}
 	}
@@ -185,9 +185,9 @@ func killFinding(groups []Group) []string {
 	if !strings.Contains(osList(gs), ",") {
 		who = osList(gs)
 	}
-	verdict := fmt.Sprintf("%s noticed the killed client within %s", who, fmtDur(experiment.ImmediateBound))
+	verdict := fmt.Sprintf("%s noticed the killed client within %s", who, fmtDur(results.ImmediateBound))
 	if slow > 0 {
-		verdict = fmt.Sprintf("%d of %d servers took longer than %s", slow, len(order), fmtDur(experiment.ImmediateBound))
+		verdict = fmt.Sprintf("%d of %d servers took longer than %s", slow, len(order), fmtDur(results.ImmediateBound))
 	}
 	return []string{fmt.Sprintf("kill: %s: %s", verdict, strings.Join(parts, "; "))}
 }
@@ -216,11 +216,11 @@ func fixedCountFindings(groups []Group) []string {
 			by[g.Server] = a
 			order = append(order, g.Server)
 		}
-		for _, res := range g.results {
+		for _, res := range g.members {
 			switch {
 			case res.Requested.Count == l.FixedCount:
 				a.asked++
-			case res.Outcome == experiment.OutcomeFailed:
+			case res.Outcome == results.OutcomeFailed:
 				a.refused++
 				if c := itoa(res.Requested.Count); !slices.Contains(a.requested, c) {
 					a.requested = append(a.requested, c)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 func TestServerName(t *testing.T) {
@@ -31,15 +31,15 @@ func TestServerName(t *testing.T) {
 func TestDeviation(t *testing.T) {
 	linux := predict(t, "linux", settings(time.Second, time.Second, 3), 250) // exactly 4.096 s from T0
 	windows := predict(t, "windows", settings(time.Second, time.Second, 3), 0)
-	run := func(model *keepalive.Prediction, fromT0, afterFault *time.Duration, errno string) experiment.Result {
-		return experiment.Result{Run: "r", Expect: experiment.ExpectDetected, Detected: true, ErrnoName: errno, Model: model,
-			Server:   experiment.Host{HZ: 250},
-			Anchors:  experiment.Anchors{FaultBound: 20 * ms},
-			Measured: experiment.Measured{FromT0: fromT0, AfterFault: afterFault}}
+	run := func(model *keepalive.Prediction, fromT0, afterFault *time.Duration, errno string) results.Result {
+		return results.Result{Run: "r", Expect: results.ExpectDetected, Detected: true, ErrnoName: errno, Model: model,
+			Server:   results.Host{HZ: 250},
+			Anchors:  results.Anchors{FaultBound: 20 * ms},
+			Measured: results.Measured{FromT0: fromT0, AfterFault: afterFault}}
 	}
 	tests := []struct {
 		name    string
-		res     experiment.Result
+		res     results.Result
 		anchor  string
 		by      time.Duration
 		verdict string // "" = not compared
@@ -70,7 +70,7 @@ func TestDeviation(t *testing.T) {
 		})
 	}
 	not := run(linux, dur(4096*ms), nil, "ETIMEDOUT")
-	not.Expect = experiment.ExpectNotDetected
+	not.Expect = results.ExpectNotDetected
 	if d := deviation(not); d != nil {
 		t.Errorf("a pause run was compared with the keepalive model: %+v", d)
 	}
@@ -167,14 +167,14 @@ func TestHosts(t *testing.T) {
 }
 
 func TestTimeline(t *testing.T) {
-	var quick, failed, kill experiment.Result
+	var quick, failed, kill results.Result
 	for _, r := range crossOSResults(t) {
 		switch {
-		case r.Lab && r.FaultKind == experiment.KindDrop && len(r.Anchors.Probes) > 0 && quick.Run == "":
+		case r.Lab && r.FaultKind == results.KindDrop && len(r.Anchors.Probes) > 0 && quick.Run == "":
 			quick = r
-		case r.Outcome == experiment.OutcomeFailed:
+		case r.Outcome == results.OutcomeFailed:
 			failed = r
-		case r.Fixture && r.FaultKind == experiment.KindKill && kill.Run == "":
+		case r.Fixture && r.FaultKind == results.KindKill && kill.Run == "":
 			kill = r
 		}
 	}

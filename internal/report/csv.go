@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // csvColumns are runs.csv's header, documented in docs/report-json.md.
@@ -42,7 +42,7 @@ func (r *Report) CSV() ([]byte, error) {
 	if err := w.Write(csvColumns); err != nil {
 		return nil, fmt.Errorf("write runs.csv: %w", err)
 	}
-	for i, res := range r.results {
+	for i, res := range r.runs {
 		group := ""
 		if i < len(r.Runs) {
 			group = r.Runs[i].Group
@@ -62,7 +62,7 @@ func (r *Report) CSV() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func csvRow(res experiment.Result, group string) []string {
+func csvRow(res results.Result, group string) []string {
 	s, e, a, m := res.Requested, res.Effective, res.Anchors, res.Measured
 	status, _ := compareEffective(res.Requested, res.Effective)
 	row := []string{

@@ -4,9 +4,8 @@ import (
 	"cmp"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
-	"github.com/kalab-dev/kalab/internal/role"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // Verdicts of a run against the model window.
@@ -44,8 +43,8 @@ type Deviation struct {
 // deviation compares a run with the model. Only runs that expect a
 // keepalive detection and ended with one are compared: a kill, a pause or
 // an EOF says nothing about the keepalive model.
-func deviation(res experiment.Result) *Deviation {
-	if res.Expect != experiment.ExpectDetected || !res.Detected || res.Model == nil || !role.IsKeepaliveDetection(res.ErrnoName) {
+func deviation(res results.Result) *Deviation {
+	if res.Expect != results.ExpectDetected || !res.Detected || res.Model == nil || !results.IsKeepaliveDetection(res.ErrnoName) {
 		return nil
 	}
 	var d Deviation
@@ -103,9 +102,9 @@ type VsModel struct {
 // Outside counts runs the data shows outside the window.
 func (v *VsModel) Outside() int { return v.Early + v.Late }
 
-func vsModel(results []experiment.Result) *VsModel {
+func vsModel(rs []results.Result) *VsModel {
 	var v VsModel
-	for _, res := range results {
+	for _, res := range rs {
 		d := deviation(res)
 		if d == nil {
 			continue

@@ -38,7 +38,7 @@ type EffectiveSeen struct {
 func effectiveSeen(g *Group) []EffectiveSeen {
 	var out []EffectiveSeen
 	idx := map[string]int{}
-	for _, res := range g.results {
+	for _, res := range g.members {
 		e := res.Effective
 		k := e.String() + "\x00" + strings.Join(e.Notes, "\x00")
 		if i, ok := idx[k]; ok {
@@ -69,7 +69,7 @@ func compareEffective(req keepalive.Settings, e keepalive.Effective) (string, []
 		case !o.Known:
 			unknown = true
 		case o.Value != want:
-			diffs = append(diffs, name+" "+shortDur(o.Value)+" (requested "+shortDur(want)+")")
+			diffs = append(diffs, name+" "+keepalive.ShortDuration(o.Value)+" (requested "+keepalive.ShortDuration(want)+")")
 		}
 	}
 	dur("idle", e.Idle, req.Idle)
@@ -113,7 +113,7 @@ func effectiveShort(e keepalive.Effective) string {
 		if !o.Known {
 			return "?"
 		}
-		return shortDur(o.Value)
+		return keepalive.ShortDuration(o.Value)
 	}
 	c := "?"
 	if e.Count.Known {
@@ -121,7 +121,7 @@ func effectiveShort(e keepalive.Effective) string {
 	}
 	s := d(e.Idle) + "/" + d(e.Interval) + "/" + c
 	if e.UserTimeout.Known && e.UserTimeout.Value > 0 {
-		s += " " + cmp.Or(e.UserTimeoutOpt, "user timeout") + " " + shortDur(e.UserTimeout.Value)
+		s += " " + cmp.Or(e.UserTimeoutOpt, "user timeout") + " " + keepalive.ShortDuration(e.UserTimeout.Value)
 	}
 	return s
 }

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // findingsPerGroup is the class of the per-group section, which
@@ -62,10 +62,10 @@ func findings(r *Report) []FindingSection {
 // measured returns the runs that were carried out and whose fault bit
 // (pass or deviation); failed and unconfirmed runs show nothing about
 // detection.
-func measured(g *Group) []experiment.Result {
-	var out []experiment.Result
-	for _, res := range g.results {
-		if res.Outcome == experiment.OutcomePass || res.Outcome == experiment.OutcomeDeviation {
+func measured(g *Group) []results.Result {
+	var out []results.Result
+	for _, res := range g.members {
+		if res.Outcome == results.OutcomePass || res.Outcome == results.OutcomeDeviation {
 			out = append(out, res)
 		}
 	}
@@ -104,9 +104,9 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 
 	var out []string
 	switch g.Expect {
-	case experiment.ExpectNotDetected:
+	case results.ExpectNotDetected:
 		what := "the fault"
-		if g.FaultKind == experiment.KindPause {
+		if g.FaultKind == results.KindPause {
 			what = "the paused process"
 		}
 		if len(detected) > 0 {
@@ -127,14 +127,14 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 		out = append(out, fmt.Sprintf("%s: no run detected %s within the model window + margin (%s%s)",
 			g.Label, what, plural(len(runs), "run"), tail))
 
-	case experiment.ExpectImmediate:
+	case results.ExpectImmediate:
 		st := stats(afterFault)
 		if st == nil {
 			return []string{fmt.Sprintf("%s: no run detected the fault (%s)", g.Label, plural(len(runs), "run"))}
 		}
-		verdict := fmt.Sprintf("immediate (≤ %s)", fmtDur(experiment.ImmediateBound))
-		if st.Max > experiment.ImmediateBound {
-			verdict = fmt.Sprintf("not immediate: max %s exceeds %s", fmtDur(st.Max), fmtDur(experiment.ImmediateBound))
+		verdict := fmt.Sprintf("immediate (≤ %s)", fmtDur(results.ImmediateBound))
+		if st.Max > results.ImmediateBound {
+			verdict = fmt.Sprintf("not immediate: max %s exceeds %s", fmtDur(st.Max), fmtDur(results.ImmediateBound))
 		}
 		out = append(out, fmt.Sprintf("%s: detection − fault = %s%s, %s", g.Label, inlineStats(st), errText, verdict))
 
@@ -157,7 +157,7 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 					s += " (HZ unknown)"
 				}
 				if g.Model.Settings != g.Requested {
-					s += " for the effective " + shortSettings(g.Model.Settings)
+					s += " for the effective " + g.Model.Settings.Short()
 				}
 			}
 			if g.Lateness != nil {
@@ -169,7 +169,7 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 			out = append(out, fmt.Sprintf("%s: detection − fault = %s%s", g.Label, inlineStats(st), errText))
 		}
 	}
-	if len(missed) > 0 && g.Expect != experiment.ExpectNotDetected {
+	if len(missed) > 0 && g.Expect != results.ExpectNotDetected {
 		out = append(out, fmt.Sprintf("%s: %d of %s not detected: %s", g.Label, len(missed),
 			plural(len(runs), "run"), strings.Join(missed, ", ")))
 	}
@@ -211,7 +211,7 @@ func latenessText(s *Stats) string {
 // ones, naming the known causes.
 func effectiveFindings(g *Group) []string {
 	var out []string
-	req := shortSettings(g.Requested)
+	req := g.Requested.Short()
 	for _, e := range g.Effective {
 		if e.Status != EffectiveDiffers {
 			continue
@@ -244,12 +244,12 @@ func outcomeFindings(runs []RunRow) []string {
 			return r.Run + " [" + r.Group + "] (" + reason + ")"
 		}
 		switch r.Outcome {
-		case experiment.OutcomePass:
-		case experiment.OutcomeDeviation:
+		case results.OutcomePass:
+		case results.OutcomeDeviation:
 			dev = append(dev, item(r.Why))
-		case experiment.OutcomeFailed:
+		case results.OutcomeFailed:
 			failed = append(failed, item(r.Failure))
-		case experiment.OutcomeUnconfirmed:
+		case results.OutcomeUnconfirmed:
 			unconf = append(unconf, item(r.Why))
 		default:
 			other = append(other, item("outcome "+fmt.Sprintf("%q", r.Outcome)))

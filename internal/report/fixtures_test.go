@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/probe"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // The Windows and macOS results in testdata/ are fixtures: kalab has no
@@ -40,7 +40,7 @@ type fixtureCell struct {
 
 // fixtureServer is a server host and the cells it ran.
 type fixtureServer struct {
-	host, client experiment.Host
+	host, client results.Host
 	ip, clientIP string
 	cells        []fixtureCell
 }
@@ -55,9 +55,9 @@ type fixtureExperiment struct {
 	servers []fixtureServer
 }
 
-func fixtureHost(name, os, version string, build int, arch string) experiment.Host {
+func fixtureHost(name, os, version string, build int, arch string) results.Host {
 	// No agent ran: the version says so, and there is no clock to bound.
-	return experiment.Host{Name: name, OS: os, Arch: arch, OSVersion: version, Build: build, Kalab: "fixture",
+	return results.Host{Name: name, OS: os, Arch: arch, OSVersion: version, Build: build, Kalab: "fixture",
 		Caps: "drop,drop-host,pause,kill,privileged"}
 }
 
@@ -78,23 +78,23 @@ func fixtureExperiments() []fixtureExperiment {
 			host: fixtureHost("win10-1607", "windows", "10.0.14393", 14393, "amd64"), client: winClient,
 			ip: "192.0.2.10", clientIP: "192.0.2.20",
 			cells: []fixtureCell{
-				{s1310, keepalive.ModeListener, experiment.KindDrop, "host", 3},
-				{s1110, keepalive.ModeListener, experiment.KindDrop, "host", 3},
-				{s1310, keepalive.ModeListener, experiment.KindPause, "", 2},
-				{s1310, keepalive.ModeListener, experiment.KindKill, "", 2},
+				{s1310, keepalive.ModeListener, results.KindDrop, "host", 3},
+				{s1110, keepalive.ModeListener, results.KindDrop, "host", 3},
+				{s1310, keepalive.ModeListener, results.KindPause, "", 2},
+				{s1310, keepalive.ModeListener, results.KindKill, "", 2},
 				// Count 3 cannot be set: the server role refuses it.
-				{s113, keepalive.ModeListener, experiment.KindDrop, "flow", 1},
+				{s113, keepalive.ModeListener, results.KindDrop, "flow", 1},
 			},
 		}, {
 			host: fixtureHost("win11-24h2", "windows", "10.0.26100", 26100, "amd64"), client: winClient,
 			ip: "192.0.2.11", clientIP: "192.0.2.20",
 			cells: []fixtureCell{
-				{s113, keepalive.ModeListener, experiment.KindDrop, "flow", 3},
-				{s113, keepalive.ModeListener, experiment.KindPause, "", 2},
-				{s113, keepalive.ModeListener, experiment.KindKill, "", 2},
-				{s1310, keepalive.ModeListener, experiment.KindDrop, "host", 3},
-				{s1110, keepalive.ModeListener, experiment.KindDrop, "host", 3},
-				{s113, keepalive.ModeListenerGoDefault, experiment.KindDrop, "flow", 1},
+				{s113, keepalive.ModeListener, results.KindDrop, "flow", 3},
+				{s113, keepalive.ModeListener, results.KindPause, "", 2},
+				{s113, keepalive.ModeListener, results.KindKill, "", 2},
+				{s1310, keepalive.ModeListener, results.KindDrop, "host", 3},
+				{s1110, keepalive.ModeListener, results.KindDrop, "host", 3},
+				{s113, keepalive.ModeListenerGoDefault, results.KindDrop, "flow", 1},
 			},
 		}},
 	}, {
@@ -108,12 +108,12 @@ func fixtureExperiments() []fixtureExperiment {
 			ip: "192.0.2.30", clientIP: "192.0.2.40",
 			cells: []fixtureCell{
 				// XNU never copies t_keepidle to the accepted socket.
-				{s113, keepalive.ModeListener, experiment.KindDrop, "flow", 1},
-				{s113, keepalive.ModePerConn, experiment.KindDrop, "flow", 3},
-				{s113, keepalive.ModePerConn, experiment.KindDrop, "host", 2},
-				{s113, keepalive.ModePerConn, experiment.KindPause, "", 2},
-				{s113, keepalive.ModePerConn, experiment.KindKill, "", 2},
-				{s1310, keepalive.ModePerConn, experiment.KindDrop, "host", 3},
+				{s113, keepalive.ModeListener, results.KindDrop, "flow", 1},
+				{s113, keepalive.ModePerConn, results.KindDrop, "flow", 3},
+				{s113, keepalive.ModePerConn, results.KindDrop, "host", 2},
+				{s113, keepalive.ModePerConn, results.KindPause, "", 2},
+				{s113, keepalive.ModePerConn, results.KindKill, "", 2},
+				{s1310, keepalive.ModePerConn, results.KindDrop, "host", 3},
 			},
 		}},
 	}}
@@ -121,7 +121,7 @@ func fixtureExperiments() []fixtureExperiment {
 
 // fixtureEffective is what the OS's read-back (sockopt_windows.go,
 // sockopt_darwin.go) reports for settings applied in a mode.
-func fixtureEffective(h experiment.Host, req keepalive.Settings, mode keepalive.Mode) keepalive.Effective {
+func fixtureEffective(h results.Host, req keepalive.Settings, mode keepalive.Mode) keepalive.Effective {
 	k := func(d time.Duration) keepalive.Opt[time.Duration] {
 		return keepalive.Opt[time.Duration]{Value: d, Known: true}
 	}
@@ -186,20 +186,20 @@ func fixtureHow(os, kind, scope string) string {
 // one collect poll after the detection. Windows and macOS expose no
 // TCP_INFO to kalab yet, so T0 and the probe instants are not recorded:
 // the comparison with the model goes through the fault instant.
-func fixtureRun(t *testing.T, fx fixtureExperiment, srv fixtureServer, cellNo, rep int, c fixtureCell, start time.Time) experiment.Result {
+func fixtureRun(t *testing.T, fx fixtureExperiment, srv fixtureServer, cellNo, rep int, c fixtureCell, start time.Time) results.Result {
 	t.Helper()
-	res := experiment.Result{
-		Schema: experiment.ResultSchema, Experiment: fx.name,
+	res := results.Result{
+		Schema: results.Schema, Experiment: fx.name,
 		Run:  fmt.Sprintf("%s-%s-%s-%d-%d", fx.name, srv.host.Name, srv.client.Name, cellNo, rep),
 		Cell: cellNo, Rep: rep, StartedAt: start, Fixture: true,
 		Server: srv.host, Client: srv.client, Requested: c.s, Mode: c.mode,
-		FaultKind: c.kind, FaultScope: c.scope, Expect: experiment.Expect(c.kind),
+		FaultKind: c.kind, FaultScope: c.scope, Expect: results.Expect(c.kind),
 	}
 	plat := keepalive.Platform{OS: srv.host.OS, Build: srv.host.Build, Version: srv.host.OSVersion}
 	if err := c.s.Validate(plat); err != nil {
 		// role.StartServer validates against the local platform before it
 		// listens; the executor records the failed step.
-		res.Outcome = experiment.OutcomeFailed
+		res.Outcome = results.OutcomeFailed
 		res.Failure = fmt.Sprintf("prepare server: server role %s: %v", res.Run, err)
 		res.EndedAt = start.Add(40 * time.Millisecond)
 		return res
@@ -234,21 +234,21 @@ func fixtureRun(t *testing.T, fx fixtureExperiment, srv fixtureServer, cellNo, r
 		t0 = fault - pred.Cycle.Min*time.Duration(2*rep-1)/time.Duration(2*c.reps)
 	}
 	switch res.Expect {
-	case experiment.ExpectNotDetected:
+	case results.ExpectNotDetected:
 		healed := fault + pred.AfterFault.Max + 5*time.Second // the default margin
 		res.Anchors.Healed = at(healed)
 		res.EndedAt = start.Add(healed + 100*time.Millisecond)
 		res.FaultHow = fixtureHow(srv.host.OS, c.kind, c.scope)
-		res.Outcome, res.Why = experiment.OutcomePass, "not detected within the window + margin, as expected"
+		res.Outcome, res.Why = results.OutcomePass, "not detected within the window + margin, as expected"
 		return res
-	case experiment.ExpectImmediate:
+	case results.ExpectImmediate:
 		// The model says immediate: the peer's kernel closes at once.
 		res.Anchors.Detection = at(fault)
 		res.Measured.AfterFault = dur(0)
 		res.Detected, res.Err, res.ErrnoName = true, "EOF", "EOF"
 		res.EndedAt = start.Add(fault + 100*time.Millisecond)
 		res.FaultHow = fixtureHow(srv.host.OS, c.kind, c.scope)
-		res.Outcome, res.Why = experiment.OutcomePass, "peer closed at once"
+		res.Outcome, res.Why = results.OutcomePass, "peer closed at once"
 		return res
 	}
 	detect := t0 + pred.FromT0.Min
@@ -269,17 +269,17 @@ func fixtureRun(t *testing.T, fx fixtureExperiment, srv fixtureServer, cellNo, r
 	res.EndedAt = start.Add(healed + 100*time.Millisecond)
 	res.Detected = true
 	res.Err, res.Errno, res.ErrnoName = fixtureErr(srv.host.OS, srv.ip, srv.clientIP)
-	if af := *res.Measured.AfterFault; af < pred.AfterFault.Min || af > pred.AfterFault.Max+experiment.LateTolerance(pred) {
+	if af := *res.Measured.AfterFault; af < pred.AfterFault.Min || af > pred.AfterFault.Max+results.LateTolerance(pred) {
 		t.Fatalf("%s: fixture detection − fault %s outside its own model %s", res.Run, af, pred.AfterFault)
 	}
-	res.Outcome, res.Why = experiment.OutcomePass, "detected inside the model window"
+	res.Outcome, res.Why = results.OutcomePass, "detected inside the model window"
 	return res
 }
 
 // buildFixtures returns each fixture file's results.
-func buildFixtures(t *testing.T) map[string][]experiment.Result {
+func buildFixtures(t *testing.T) map[string][]results.Result {
 	t.Helper()
-	out := map[string][]experiment.Result{}
+	out := map[string][]results.Result{}
 	for _, fx := range fixtureExperiments() {
 		next := fx.start
 		for _, srv := range fx.servers {
@@ -295,11 +295,11 @@ func buildFixtures(t *testing.T) map[string][]experiment.Result {
 	return out
 }
 
-func encodeJSONL(t *testing.T, rs []experiment.Result) []byte {
+func encodeJSONL(t *testing.T, rs []results.Result) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	for _, r := range rs {
-		// The same encoding as experiment.Store.Append.
+		// The same encoding as results.Store.Append.
 		line, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
@@ -310,7 +310,7 @@ func encodeJSONL(t *testing.T, rs []experiment.Result) []byte {
 }
 
 // TestFixtures keeps testdata/{windows,macos}-fixture.jsonl equal to what
-// the model says, marked as fixtures, and readable by experiment.ReadResults.
+// the model says, marked as fixtures, and readable by results.Read.
 func TestFixtures(t *testing.T) {
 	for file, rs := range buildFixtures(t) {
 		t.Run(file, func(t *testing.T) {
@@ -328,7 +328,7 @@ func TestFixtures(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("%s differs from the reference model's fixtures (run go test ./internal/report -run TestFixtures -gen-fixtures and review the diff)", path)
 			}
-			back, err := experiment.ReadResults(path)
+			back, err := results.Read(path)
 			if err != nil {
 				t.Fatal(err)
 			}

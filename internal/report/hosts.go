@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // HostRow is what the runs say about one agent host: what it ran, with
@@ -42,10 +42,10 @@ func isPrivilegeCap(c string) bool { return c == "privileged" || c == "root" || 
 type hostKey struct{ name, source, os, version, kalab, caps, arch string }
 
 // hosts lists every server and client host in order of first appearance.
-func hosts(results []experiment.Result) []HostRow {
+func hosts(rs []results.Result) []HostRow {
 	var out []HostRow
 	idx := map[hostKey]int{}
-	add := func(h experiment.Host, role, source string) {
+	add := func(h results.Host, role, source string) {
 		if h.Name == "" && h.OS == "" {
 			return // the run failed before agents were chosen
 		}
@@ -78,7 +78,7 @@ func hosts(results []experiment.Result) []HostRow {
 			r.HZ = h.HZ
 		}
 	}
-	for _, res := range results {
+	for _, res := range rs {
 		src := sourceOf(res)
 		add(res.Server, "server", src)
 		add(res.Client, "client", src)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // The page is one html/template (escaping every value taken from results)
@@ -159,7 +159,7 @@ func (r *Report) pageView() (*pageView, error) {
 		v.Summary = append(v.Summary, summaryView(&r.Groups[i]))
 	}
 	for _, ref := range r.Reference {
-		v.Reference = append(v.Reference, refRow{Settings: shortSettings(ref.Settings), Published: fmtDur(ref.Published),
+		v.Reference = append(v.Reference, refRow{Settings: ref.Settings.Short(), Published: fmtDur(ref.Published),
 			Anchor: ref.Anchor, Windows: fmtDur(ref.WindowsModel), Linux: fmtDur(ref.LinuxModel),
 			LinuxHZ: fmtDur(ref.LinuxModelHZ250), Note: ref.Note})
 		v.ReferenceSource = ref.Source
@@ -208,7 +208,7 @@ func sourceBadge(source string, emulated bool) badge {
 
 func outcomeBadge(outcome string) badge {
 	switch outcome {
-	case experiment.OutcomePass, experiment.OutcomeDeviation, experiment.OutcomeFailed, experiment.OutcomeUnconfirmed:
+	case results.OutcomePass, results.OutcomeDeviation, results.OutcomeFailed, results.OutcomeUnconfirmed:
 		return badge{Text: outcome, Class: "o-" + outcome}
 	}
 	return badge{Text: outcome, Class: "o-other"}
@@ -252,7 +252,7 @@ func signedDur(d time.Duration) string {
 func summaryView(g *Group) summaryRow {
 	row := summaryRow{ID: g.ID, Anchor: "group-" + g.ID, OS: g.OS, Server: g.Server,
 		Source:   sourceBadge(g.Source, g.Emulated),
-		Settings: shortSettings(g.Requested), Mode: string(g.Mode), Fault: faultName(g.FaultKind, g.FaultScope, false),
+		Settings: g.Requested.Short(), Mode: string(g.Mode), Fault: faultName(g.FaultKind, g.FaultScope, false),
 		RunsText: plural(g.Runs, "run"), ModelT0: na, ModelAF: na, Expect: string(g.Expect),
 		FromT0: statView(g.FromT0), AfterFault: statView(g.AfterFault), AfterPL: statView(g.AfterPingLoss)}
 	if g.Model != nil {
@@ -262,11 +262,11 @@ func summaryView(g *Group) summaryRow {
 			row.ModelT0 += fmt.Sprintf(" (HZ=%d)", g.Model.HZ)
 		}
 		if g.Model.Settings != g.Requested {
-			row.ModelFor = "for the effective " + shortSettings(g.Model.Settings)
+			row.ModelFor = "for the effective " + g.Model.Settings.Short()
 		}
 	}
 	res := "the resolution"
-	for _, r := range g.results {
+	for _, r := range g.members {
 		if d := deviation(r); d != nil {
 			res = fmtDur(d.Resolution)
 			if d.Anchor == AnchorFromT0 {
@@ -280,8 +280,8 @@ func summaryView(g *Group) summaryRow {
 	for _, c := range []struct {
 		name string
 		n    int
-	}{{experiment.OutcomePass, o.Pass}, {experiment.OutcomeDeviation, o.Deviation}, {experiment.OutcomeFailed, o.Failed},
-		{experiment.OutcomeUnconfirmed, o.Unconfirmed}, {"other", o.Other}} {
+	}{{results.OutcomePass, o.Pass}, {results.OutcomeDeviation, o.Deviation}, {results.OutcomeFailed, o.Failed},
+		{results.OutcomeUnconfirmed, o.Unconfirmed}, {"other", o.Other}} {
 		if c.n > 0 {
 			b := outcomeBadge(c.name)
 			b.Text = fmt.Sprintf("%s ×%d", c.name, c.n)
@@ -291,10 +291,10 @@ func summaryView(g *Group) summaryRow {
 	// Every run that did not pass, that the data shows outside the model,
 	// or whose OS did not apply the options links to its timeline (the
 	// same runs as report.md's Deviations).
-	for _, r := range g.results {
+	for _, r := range g.members {
 		d := deviation(r)
 		status, _ := compareEffective(r.Requested, r.Effective)
-		if r.Outcome != experiment.OutcomePass || (d != nil && (d.Verdict == VsEarly || d.Verdict == VsLate)) ||
+		if r.Outcome != results.OutcomePass || (d != nil && (d.Verdict == VsEarly || d.Verdict == VsLate)) ||
 			status == EffectiveDiffers {
 			row.Deviations = append(row.Deviations, link{Text: r.Run, Href: "#" + timelineID(r.Run)})
 		}
@@ -349,7 +349,7 @@ func timelineGroups(r *Report) ([]timelineGroup, error) {
 	for i := range r.Groups {
 		g := &r.Groups[i]
 		tg := timelineGroup{ID: g.ID, Anchor: "timelines-" + g.ID, Label: g.Label}
-		for _, res := range g.results {
+		for _, res := range g.members {
 			tl, err := timeline(res)
 			if err != nil {
 				return nil, err
@@ -379,7 +379,7 @@ var eventNames = map[string]string{
 
 // timelineCaption lists the instants in words, so the numbers are there
 // to copy and a reader without the chart loses nothing.
-func timelineCaption(tl Timeline, res experiment.Result) []string {
+func timelineCaption(tl Timeline, res results.Result) []string {
 	var out, probes []string
 	for _, e := range tl.Events {
 		at := signedDur(e.At)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // howToRead is the one paragraph a reader needs before the tables.
@@ -62,7 +62,7 @@ func (r *Report) Markdown() []byte {
 		p("|---|---|---|---|---|---|---:|---|---|---|---|---|\n")
 		for _, g := range r.Groups {
 			p("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |\n",
-				g.ID, cell(g.Server), shortSettings(g.Requested), cell(string(g.Mode)),
+				g.ID, cell(g.Server), g.Requested.Short(), cell(string(g.Mode)),
 				cell(faultName(g.FaultKind, g.FaultScope, false)), sourceLabel(g.Source, g.Emulated), g.Runs,
 				cell(string(g.Expect)), outcomesText(g.Outcomes), cell(vsModelText(g.VsModel)),
 				cell(effectiveText(g.Effective)), cell(talliesText(g.Errors)))
@@ -78,7 +78,7 @@ func (r *Report) Markdown() []byte {
 					mT0 += fmt.Sprintf(" (HZ=%d)", g.Model.HZ)
 				}
 				if g.Model.Settings != g.Requested {
-					mT0 += " for " + shortSettings(g.Model.Settings)
+					mT0 += " for " + g.Model.Settings.Short()
 				}
 			}
 			p("| %s | %s | %s | %s | %s | %s | %s |\n", g.ID, mT0, fmtStats(g.FromT0), fmtStats(g.Lateness),
@@ -91,7 +91,7 @@ func (r *Report) Markdown() []byte {
 	p("| OS | settings | published | measured from | Windows model (idle + count×interval) | Linux model (from last ACK) | Linux at HZ=250 | note |\n")
 	p("|---|---|---|---|---|---|---|---|\n")
 	for _, ref := range r.Reference {
-		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", serverName(ref.OS, ""), shortSettings(ref.Settings),
+		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", serverName(ref.OS, ""), ref.Settings.Short(),
 			fmtDur(ref.Published), cell(ref.Anchor), fmtDur(ref.WindowsModel), fmtDur(ref.LinuxModel),
 			fmtDur(ref.LinuxModelHZ250), cell(ref.Note))
 	}
@@ -150,7 +150,7 @@ func deviationLines(r *Report) []string {
 	var out []string
 	for _, run := range r.Runs {
 		var why []string
-		if run.Outcome != experiment.OutcomePass {
+		if run.Outcome != results.OutcomePass {
 			why = append(why, run.Outcome+": "+cmpOrString(run.Failure, run.Why))
 		}
 		if d := run.Deviation; d != nil && (d.Verdict == VsEarly || d.Verdict == VsLate) {

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // Schema versions report.json (docs/report-json.md); bump it when a field
@@ -44,8 +44,8 @@ type Report struct {
 	Hosts       []HostRow      `json:"hosts"`
 	Runs        []RunRow       `json:"runs"`
 
-	results  []experiment.Result // in input order, for timelines and runs.csv
-	sections []FindingSection    // Findings, titled, for report.html and report.md
+	runs     []results.Result // in input order, for timelines and runs.csv
+	sections []FindingSection // Findings, titled, for report.html and report.md
 }
 
 // Group is every run with the same server OS and version, requested
@@ -58,16 +58,16 @@ type Group struct {
 	// Build is the Windows build number: it decides which options exist.
 	Build int `json:"build,omitempty"`
 	// Server names the OS the way readers know it ("Windows 10 1607 (10.0.14393)").
-	Server     string                 `json:"server"`
-	Requested  keepalive.Settings     `json:"requested"`
-	Mode       keepalive.Mode         `json:"mode"`
-	FaultKind  string                 `json:"fault_kind"`
-	FaultScope string                 `json:"fault_scope,omitempty"`
-	Emulated   bool                   `json:"emulated,omitempty"`
-	Source     string                 `json:"source"`
-	Expect     experiment.Expectation `json:"expect"`
-	Runs       int                    `json:"runs"`
-	RunIDs     []string               `json:"run_ids"`
+	Server     string              `json:"server"`
+	Requested  keepalive.Settings  `json:"requested"`
+	Mode       keepalive.Mode      `json:"mode"`
+	FaultKind  string              `json:"fault_kind"`
+	FaultScope string              `json:"fault_scope,omitempty"`
+	Emulated   bool                `json:"emulated,omitempty"`
+	Source     string              `json:"source"`
+	Expect     results.Expectation `json:"expect"`
+	Runs       int                 `json:"runs"`
+	RunIDs     []string            `json:"run_ids"`
 	// Model is the prediction of the first run that carries one.
 	Model *Model `json:"model,omitempty"`
 	// Detection − anchor over the runs that have the anchor; nil when none.
@@ -85,7 +85,7 @@ type Group struct {
 	Errors   []Tally  `json:"errors,omitempty"`
 	Outcomes Outcomes `json:"outcomes"`
 
-	results []experiment.Result // the group's runs, for findings
+	members []results.Result // the group's runs, for findings
 }
 
 // Model is the part of a keepalive.Prediction a report shows.
@@ -157,7 +157,7 @@ type RunRow struct {
 	Probes          *int   `json:"probes,omitempty"`
 	Failure         string `json:"failure,omitempty"`
 	// Anchors are the run's instants on the server clock, as recorded.
-	Anchors experiment.Anchors `json:"anchors"`
+	Anchors results.Anchors `json:"anchors"`
 }
 
 type groupKey struct {
@@ -171,12 +171,12 @@ type groupKey struct {
 
 // Build groups results and computes the comparison. Runs keep the order of
 // results; groups are sorted by OS, source, settings, mode and fault.
-func Build(results []experiment.Result) *Report {
+func Build(rs []results.Result) *Report {
 	r := &Report{Schema: Schema, Generated: time.Now().UTC().Truncate(time.Second)}
 	byKey := map[groupKey]*Group{}
 	var groups []*Group
 	exps := map[string]bool{}
-	for _, res := range results {
+	for _, res := range rs {
 		if res.Experiment != "" {
 			exps[res.Experiment] = true
 		}
@@ -189,7 +189,7 @@ func Build(results []experiment.Result) *Report {
 			byKey[k] = g
 			groups = append(groups, g)
 		}
-		g.results = append(g.results, res)
+		g.members = append(g.members, res)
 	}
 	for e := range exps {
 		r.Experiments = append(r.Experiments, e)
@@ -207,12 +207,12 @@ func Build(results []experiment.Result) *Report {
 		}
 		r.Groups = append(r.Groups, *g)
 	}
-	for _, res := range results {
+	for _, res := range rs {
 		r.Runs = append(r.Runs, runRow(res, runGroup[res.Run]))
 	}
-	r.results = results
+	r.runs = rs
 	r.Reference = referenceRows()
-	r.Hosts = hosts(results)
+	r.Hosts = hosts(rs)
 	r.sections = findings(r)
 	for _, s := range r.sections {
 		r.Findings = append(r.Findings, s.Items...)
@@ -233,12 +233,12 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func keyOf(res experiment.Result) groupKey {
+func keyOf(res results.Result) groupKey {
 	return groupKey{os: res.Server.OS, osVersion: res.Server.OSVersion, settings: res.Requested, mode: res.Mode,
 		kind: res.FaultKind, scope: res.FaultScope, emulated: res.Emulated, source: sourceOf(res)}
 }
 
-func sourceOf(res experiment.Result) string {
+func sourceOf(res results.Result) string {
 	switch {
 	case res.Fixture:
 		return SourceFixture
@@ -249,7 +249,7 @@ func sourceOf(res experiment.Result) string {
 }
 
 // faultOrder puts the comparison's main case first and the controls after.
-var faultOrder = map[string]int{experiment.KindDrop: 0, experiment.KindVMPause: 1, experiment.KindPause: 2, experiment.KindKill: 3}
+var faultOrder = map[string]int{results.KindDrop: 0, results.KindVMPause: 1, results.KindPause: 2, results.KindKill: 3}
 
 func compareGroups(a, b *Group) int {
 	fo := func(k string) int {
@@ -287,7 +287,7 @@ func boolCmp(a, b bool) int {
 func summarise(g *Group) {
 	var fromT0, afterFault, afterPing, late []time.Duration
 	errs := map[string]int{}
-	for _, res := range g.results {
+	for _, res := range g.members {
 		g.Runs++
 		g.RunIDs = append(g.RunIDs, res.Run)
 		if g.Model == nil && res.Model != nil {
@@ -298,7 +298,7 @@ func summarise(g *Group) {
 		fromT0 = appendSet(fromT0, m.FromT0)
 		afterFault = appendSet(afterFault, m.AfterFault)
 		afterPing = appendSet(afterPing, m.AfterPingLoss)
-		if g.Expect == experiment.ExpectDetected {
+		if g.Expect == results.ExpectDetected {
 			// Lateness against the keepalive model means nothing for a
 			// kill or a pause, though the executor computes it for every run.
 			late = appendSet(late, m.Lateness)
@@ -307,13 +307,13 @@ func summarise(g *Group) {
 			errs[e]++
 		}
 		switch res.Outcome {
-		case experiment.OutcomePass:
+		case results.OutcomePass:
 			g.Outcomes.Pass++
-		case experiment.OutcomeDeviation:
+		case results.OutcomeDeviation:
 			g.Outcomes.Deviation++
-		case experiment.OutcomeFailed:
+		case results.OutcomeFailed:
 			g.Outcomes.Failed++
-		case experiment.OutcomeUnconfirmed:
+		case results.OutcomeUnconfirmed:
 			g.Outcomes.Unconfirmed++
 		default:
 			g.Outcomes.Other++
@@ -322,7 +322,7 @@ func summarise(g *Group) {
 	g.FromT0, g.AfterFault, g.AfterPingLoss, g.Lateness = stats(fromT0), stats(afterFault), stats(afterPing), stats(late)
 	g.Errors = tallies(errs)
 	g.Effective = effectiveSeen(g)
-	g.VsModel = vsModel(g.results)
+	g.VsModel = vsModel(g.members)
 }
 
 func appendSet(ds []time.Duration, d *time.Duration) []time.Duration {
@@ -361,7 +361,7 @@ func tallies(m map[string]int) []Tally {
 
 // errLabel names the error a run's Read returned: the errno name, or EOF
 // (a FIN from a killed peer carries no errno).
-func errLabel(res experiment.Result) string {
+func errLabel(res results.Result) string {
 	if res.ErrnoName != "" {
 		return res.ErrnoName
 	}
@@ -371,13 +371,13 @@ func errLabel(res experiment.Result) string {
 	return ""
 }
 
-func runRow(res experiment.Result, group string) RunRow {
+func runRow(res results.Result, group string) RunRow {
 	status, _ := compareEffective(res.Requested, res.Effective)
 	return RunRow{
 		Run: res.Run, Experiment: res.Experiment, Group: group, Timeline: timelineID(res.Run),
 		Source: sourceOf(res), Emulated: res.Emulated, Server: serverName(res.Server.OS, res.Server.OSVersion),
 		ServerHost: res.Server.Name, ClientHost: res.Client.Name,
-		Settings: shortSettings(res.Requested), Mode: res.Mode,
+		Settings: res.Requested.Short(), Mode: res.Mode,
 		Fault: faultName(res.FaultKind, res.FaultScope, res.Emulated), Expect: string(res.Expect),
 		Outcome: res.Outcome, Why: res.Why,
 		Detected: res.Detected, FromT0: res.Measured.FromT0, AfterFault: res.Measured.AfterFault,
@@ -447,30 +447,8 @@ func groupLabel(g *Group) string {
 	if g.Emulated {
 		src += ", emulated"
 	}
-	return serverName(g.OS, g.OSVersion) + " " + shortSettings(g.Requested) + " (" + string(g.Mode) + ") " +
+	return serverName(g.OS, g.OSVersion) + " " + g.Requested.Short() + " (" + string(g.Mode) + ") " +
 		faultName(g.FaultKind, g.FaultScope, false) + " [" + src + "]"
-}
-
-// shortSettings writes settings the way the seed did: idle/interval/count.
-func shortSettings(s keepalive.Settings) string {
-	return shortDur(s.Idle) + "/" + shortDur(s.Interval) + "/" + itoa(s.Count)
-}
-
-// shortDur writes a settings value compactly: 1s, 15s, 2h, 1500ms.
-func shortDur(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "0"
-	case d%time.Hour == 0:
-		return itoa(int(d/time.Hour)) + "h"
-	case d%time.Minute == 0 && d >= 10*time.Minute:
-		return itoa(int(d/time.Minute)) + "m"
-	case d%time.Second == 0:
-		return itoa(int(d/time.Second)) + "s"
-	case d%time.Millisecond == 0:
-		return itoa(int(d/time.Millisecond)) + "ms"
-	}
-	return d.String()
 }
 
 var itoa = strconv.Itoa

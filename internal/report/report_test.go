@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -57,85 +57,85 @@ func predict(t *testing.T, os string, s keepalive.Settings, hz int) *keepalive.P
 // with a ping-loss anchor, a paused client never detected, a killed client
 // detected after 3 ms with EOF, Go's default overwriting the listener's
 // settings (a deviation), a failed emulated vm-pause, and a Windows fixture.
-func sampleResults(t *testing.T) []experiment.Result {
-	linux := experiment.Host{Name: "h1", OS: "linux", Arch: "amd64", OSVersion: "6.18.44", HZ: 250}
-	client := experiment.Host{Name: "h2", OS: "linux", Arch: "amd64", OSVersion: "6.18.44", HZ: 250}
+func sampleResults(t *testing.T) []results.Result {
+	linux := results.Host{Name: "h1", OS: "linux", Arch: "amd64", OSVersion: "6.18.44", HZ: 250}
+	client := results.Host{Name: "h2", OS: "linux", Arch: "amd64", OSVersion: "6.18.44", HZ: 250}
 	s113, s1310 := settings(time.Second, time.Second, 3), settings(time.Second, 3*time.Second, 10)
 	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	n := 0
-	base := func(run, kind, scope string, s keepalive.Settings, mode keepalive.Mode) experiment.Result {
+	base := func(run, kind, scope string, s keepalive.Settings, mode keepalive.Mode) results.Result {
 		n++
 		st := start.Add(time.Duration(n) * time.Minute)
-		return experiment.Result{
-			Schema: experiment.ResultSchema, Experiment: "quick", Run: run, Cell: n, StartedAt: st, EndedAt: st.Add(20 * time.Second),
+		return results.Result{
+			Schema: results.Schema, Experiment: "quick", Run: run, Cell: n, StartedAt: st, EndedAt: st.Add(20 * time.Second),
 			Lab: true, Server: linux, Client: client, Requested: s, Mode: mode, Effective: effective(s),
-			FaultKind: kind, FaultScope: scope, Expect: experiment.Expect(kind), Outcome: experiment.OutcomePass,
+			FaultKind: kind, FaultScope: scope, Expect: results.Expect(kind), Outcome: results.OutcomePass,
 		}
 	}
-	timedOut := func(r *experiment.Result, probes int) {
+	timedOut := func(r *results.Result, probes int) {
 		r.Detected = true
 		r.Err = "read tcp 198.18.0.1:7000->198.18.0.2:40000: read: connection timed out"
 		r.Errno, r.ErrnoName, r.Probes = 110, "ETIMEDOUT", intp(probes)
 	}
 
-	var out []experiment.Result
+	var out []results.Result
 	for i, af := range []time.Duration{3820 * ms, 3440 * ms, 3700 * ms} {
-		r := base("quick-00"+string(rune('1'+i)), experiment.KindDrop, "flow", s113, keepalive.ModeListener)
+		r := base("quick-00"+string(rune('1'+i)), results.KindDrop, "flow", s113, keepalive.ModeListener)
 		r.Rep = i
 		r.Model = predict(t, "linux", s113, 250)
-		r.Measured = experiment.Measured{FromT0: dur(4096 * ms), AfterFault: dur(af), Lateness: dur(0)}
+		r.Measured = results.Measured{FromT0: dur(4096 * ms), AfterFault: dur(af), Lateness: dur(0)}
 		timedOut(&r, 3)
 		r.Why = "detected inside the model window"
 		out = append(out, r)
 	}
 
-	r := base("quick-004", experiment.KindDrop, "host", s1310, keepalive.ModeListener)
+	r := base("quick-004", results.KindDrop, "host", s1310, keepalive.ModeListener)
 	r.Model = predict(t, "linux", s1310, 250)
-	r.Measured = experiment.Measured{FromT0: dur(33792 * ms), AfterFault: dur(32330 * ms), AfterPingLoss: dur(31904 * ms), Lateness: dur(0)}
+	r.Measured = results.Measured{FromT0: dur(33792 * ms), AfterFault: dur(32330 * ms), AfterPingLoss: dur(31904 * ms), Lateness: dur(0)}
 	timedOut(&r, 10)
 	r.Why = "detected inside the model window"
 	out = append(out, r)
 
-	r = base("quick-005", experiment.KindPause, "", s113, keepalive.ModeListener)
+	r = base("quick-005", results.KindPause, "", s113, keepalive.ModeListener)
 	r.Model = predict(t, "linux", s113, 250)
 	fault := r.StartedAt.Add(5 * time.Second)
 	healed := fault.Add(6500 * ms)
-	r.Anchors = experiment.Anchors{Fault: &fault, Healed: &healed}
+	r.Anchors = results.Anchors{Fault: &fault, Healed: &healed}
 	r.Probes = intp(0)
 	r.Why = "not detected, as expected for a paused process"
 	out = append(out, r)
 
-	r = base("quick-006", experiment.KindKill, "", s113, keepalive.ModeListener)
+	r = base("quick-006", results.KindKill, "", s113, keepalive.ModeListener)
 	// The executor predicts and computes lateness for every run; for a kill
 	// it is meaningless and must stay out of the group's lateness.
 	r.Model = predict(t, "linux", s113, 250)
-	r.Measured = experiment.Measured{FromT0: dur(1503 * ms), AfterFault: dur(3 * ms), Lateness: dur(1503*ms - 4096*ms)}
+	r.Measured = results.Measured{FromT0: dur(1503 * ms), AfterFault: dur(3 * ms), Lateness: dur(1503*ms - 4096*ms)}
 	r.Detected, r.Err, r.ErrnoName, r.Probes = true, "EOF", "EOF", intp(0)
 	r.Why = "peer closed within 1 s"
 	out = append(out, r)
 
 	goDef := settings(15*time.Second, 15*time.Second, 9)
-	r = base("quick-007", experiment.KindDrop, "flow", s113, keepalive.ModeListenerGoDefault)
+	r = base("quick-007", results.KindDrop, "flow", s113, keepalive.ModeListenerGoDefault)
 	r.Effective = effective(goDef)
 	r.Model = predict(t, "linux", goDef, 250)
-	r.Measured = experiment.Measured{FromT0: dur(151040 * ms), AfterFault: dur(150200 * ms), Lateness: dur(0)}
+	r.Measured = results.Measured{FromT0: dur(151040 * ms), AfterFault: dur(150200 * ms), Lateness: dur(0)}
 	timedOut(&r, 9)
-	r.Outcome, r.Why = experiment.OutcomeDeviation, "effective 15s/15s/9 | not the requested 1s/1s/3"
+	r.Outcome, r.Why = results.OutcomeDeviation, "effective 15s/15s/9 | not the requested 1s/1s/3"
 	out = append(out, r)
 
-	r = base("quick-008", experiment.KindVMPause, "", s113, keepalive.ModeListener)
+	r = base("quick-008", results.KindVMPause, "", s113, keepalive.ModeListener)
 	r.Emulated = true
 	r.Effective = keepalive.Effective{}
-	r.Outcome = experiment.OutcomeFailed
+	r.Outcome = results.OutcomeFailed
 	r.Failure = "client agent h2: apply fault vm-pause: nftables: operation not permitted"
 	out = append(out, r)
 
-	r = base("seed-001", experiment.KindDrop, "host", s1310, keepalive.ModeListener)
+	r = base("seed-001", results.KindDrop, "host", s1310, keepalive.ModeListener)
 	r.Experiment, r.Fixture, r.Lab = "seed", true, false
-	r.Server = experiment.Host{Name: "win1", OS: "windows", OSVersion: "10.0.19045", Build: 19045}
+	r.Server = results.Host{Name: "win1", OS: "windows", OSVersion: "10.0.19045", Build: 19045}
 	r.Effective.UserTimeoutOpt = "TCP_MAXRT"
 	r.Model = predict(t, "windows", s1310, 0)
-	r.Measured = experiment.Measured{FromT0: dur(31 * time.Second), AfterFault: dur(30600 * ms), AfterPingLoss: dur(31200 * ms)}
+	r.Measured = results.Measured{FromT0: dur(31 * time.Second), AfterFault: dur(30600 * ms), AfterPingLoss: dur(31200 * ms)}
 	r.Detected, r.Err, r.Errno, r.ErrnoName = true, "wsarecv: A connection attempt failed", 10060, "WSAETIMEDOUT"
 	r.Why = "detected inside the model window"
 	out = append(out, r)
@@ -421,15 +421,15 @@ func TestMarkdownLabels(t *testing.T) {
 // crossOSResults are the committed results of testdata/ at the module
 // root: measured Linux lab runs and the Windows and macOS fixtures, the
 // acceptance input of "coordinator report".
-func crossOSResults(t *testing.T) []experiment.Result {
+func crossOSResults(t *testing.T) []results.Result {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.jsonl"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata/*.jsonl: %v", err)
 	}
-	var all []experiment.Result
+	var all []results.Result
 	for _, f := range files {
-		rs, err := experiment.ReadResults(f)
+		rs, err := results.Read(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -444,7 +444,7 @@ func crossOSResults(t *testing.T) []experiment.Result {
 func TestGolden(t *testing.T) {
 	tests := []struct {
 		name           string
-		results        func(*testing.T) []experiment.Result
+		load           func(*testing.T) []results.Result
 		groups, runs   int
 		oses, fixtures int
 	}{
@@ -453,7 +453,7 @@ func TestGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Build(tt.results(t))
+			r := Build(tt.load(t))
 			r.Generated = generated
 			dir := filepath.Join(t.TempDir(), "out", "nested")
 			if err := Write(dir, r); err != nil {

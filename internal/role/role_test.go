@@ -8,30 +8,6 @@ import (
 	"testing"
 )
 
-func TestDetectionClasses(t *testing.T) {
-	tests := []struct {
-		errno           string
-		keepalive, peer bool
-	}{
-		{"ETIMEDOUT", true, false},
-		{"WSAETIMEDOUT", true, false},
-		{"WSAENETRESET", true, false}, // both documented for recv after a keepalive failure
-		{"EOF", false, true},
-		{"ECONNRESET", false, true},
-		{"WSAECONNRESET", false, true},
-		{"EHOSTUNREACH", false, false},
-		{"", false, false},
-	}
-	for _, tt := range tests {
-		if got := IsKeepaliveDetection(tt.errno); got != tt.keepalive {
-			t.Errorf("IsKeepaliveDetection(%q) = %v", tt.errno, got)
-		}
-		if got := IsPeerClosed(tt.errno); got != tt.peer {
-			t.Errorf("IsPeerClosed(%q) = %v", tt.errno, got)
-		}
-	}
-}
-
 // TestRunClient: the client child reads the greeting, reports its 5-tuple
 // as one JSON line, and refuses bad arguments with a reason.
 func TestRunClient(t *testing.T) {

@@ -325,24 +325,3 @@ func joinNote(a, b string) string {
 	}
 	return a + "; " + b
 }
-
-// IsKeepaliveDetection reports whether an errno name is a keepalive
-// verdict (the peer did not answer), as opposed to the peer closing.
-// Linux/macOS: ETIMEDOUT; Windows: WSAETIMEDOUT or WSAENETRESET (both
-// documented for recv, reference/keepalive.md §3).
-func IsKeepaliveDetection(errnoName string) bool {
-	switch errnoName {
-	case "ETIMEDOUT", "WSAETIMEDOUT", "WSAENETRESET":
-		return true
-	}
-	return false
-}
-
-// IsPeerClosed reports a close by the peer's kernel (kill): EOF or a reset.
-func IsPeerClosed(errnoName string) bool {
-	switch errnoName {
-	case "EOF", "ECONNRESET", "WSAECONNRESET":
-		return true
-	}
-	return false
-}

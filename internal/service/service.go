@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalab-dev/kalab/internal/logging"
 	"github.com/kalab-dev/kalab/internal/privilege"
 
 	ks "github.com/kardianos/service"
@@ -455,7 +456,7 @@ func runService(name, configPath string) error {
 	if err != nil {
 		return fmt.Errorf("service run: %w", err)
 	}
-	lg := agentd.Logger(false)
+	lg, _ := logging.New(os.Stderr, logging.FormatAuto, false) // auto never fails
 	if path := logFile(goos, ks.Interactive(), cfg.DataDir, configPath); path != "" {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return fmt.Errorf("service run: log directory: %w", err)

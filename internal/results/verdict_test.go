@@ -1,4 +1,4 @@
-package experiment
+package results
 
 import (
 	"strings"
@@ -52,7 +52,7 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			outcome, why := judge(tt.r, 250)
+			outcome, why := Judge(tt.r, 250)
 			if outcome != tt.outcome || !strings.Contains(why, tt.why) {
 				t.Errorf("judge = %s (%s), want %s (~%q)", outcome, why, tt.outcome, tt.why)
 			}

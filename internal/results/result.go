@@ -1,26 +1,19 @@
-package experiment
+// Package results is kalab's result schema: the record of one run (its
+// hosts, anchors, measurements, fault evidence and outcome), the JSONL file
+// that holds them, the vocabulary they are written in (fault kinds,
+// expectations, outcomes, errno classes) and the rule that merges files.
+// It sits below the packages that write results (experiment) and read
+// them (report), so neither needs the other.
+package results
 
 import (
-	"bufio"
-	"encoding/json"
-	"fmt"
-	"os"
-	"sync"
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
 )
 
-// ResultSchema versions results.jsonl lines.
-const ResultSchema = 1
-
-// Outcomes of a run.
-const (
-	OutcomePass        = "pass"        // behaved as the expectation says
-	OutcomeDeviation   = "deviation"   // measured, but not as expected
-	OutcomeFailed      = "failed"      // the run could not be carried out (Failure says why)
-	OutcomeUnconfirmed = "unconfirmed" // the fault could not be shown to bite
-)
+// Schema versions results.jsonl lines.
+const Schema = 1
 
 // Host describes an agent as the run saw it.
 type Host struct {
@@ -68,13 +61,16 @@ type Measured struct {
 // Result is one line of results.jsonl: everything a report needs about one
 // run, written (and fsynced) as soon as the run ends.
 type Result struct {
-	Schema     int       `json:"schema"`
-	Experiment string    `json:"experiment"`
-	Run        string    `json:"run"`
-	Cell       int       `json:"cell"`
-	Rep        int       `json:"rep"`
-	StartedAt  time.Time `json:"started_at"`
-	EndedAt    time.Time `json:"ended_at"`
+	Schema     int    `json:"schema"`
+	Experiment string `json:"experiment"`
+	// Run is the run's unique id (experiment, config hash, pair, cell,
+	// repetition); Name is what a person reads: fault·settings·server→client·#rep.
+	Run       string    `json:"run"`
+	Name      string    `json:"name,omitempty"`
+	Cell      int       `json:"cell"`
+	Rep       int       `json:"rep"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
 	// Fixture marks results built from the model rather than measured
 	// (report test data); reports must label them.
 	Fixture bool `json:"fixture,omitempty"`
@@ -117,69 +113,4 @@ type Result struct {
 	Why     string `json:"why,omitempty"`
 	// Failure says why a run could not be carried out.
 	Failure string `json:"failure,omitempty"`
-}
-
-// Store appends results to a JSONL file, one fsynced line per run, so an
-// interrupted experiment loses nothing that finished.
-type Store struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-// OpenStore opens (creating or appending to) path.
-func OpenStore(path string) (*Store, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open results: %w", err)
-	}
-	return &Store{f: f}, nil
-}
-
-// Append writes one result and fsyncs.
-func (s *Store) Append(r Result) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode result %s: %w", r.Run, err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("append result %s: %w", r.Run, err)
-	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("sync results: %w", err)
-	}
-	return nil
-}
-
-// Close closes the file.
-func (s *Store) Close() error { return s.f.Close() }
-
-// ReadResults reads a results.jsonl file; a bad line is an error naming it.
-func ReadResults(path string) ([]Result, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read results: %w", err)
-	}
-	defer f.Close()
-	var out []Result
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for n := 1; sc.Scan(); n++ {
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		var r Result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
-		}
-		if r.Schema != ResultSchema {
-			return nil, fmt.Errorf("%s:%d: result schema %d, this kalab reads %d", path, n, r.Schema, ResultSchema)
-		}
-		out = append(out, r)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return out, nil
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/kalab-dev/kalab/internal/version"
 )
 
-// SessionOptions say how the coordinator joins the cluster.
-type SessionOptions struct {
+// JoinOptions say how the coordinator joins the cluster.
+type JoinOptions struct {
 	Bind, Advertise string
 	Join            []string
 	KeyFile         string
@@ -24,7 +24,7 @@ type SessionOptions struct {
 
 // JoinCluster makes the coordinator a serf member (tag role=coordinator)
 // and joins; it retries the join while agents are still starting.
-func JoinCluster(ctx context.Context, o SessionOptions) (*cluster.Node, error) {
+func JoinCluster(ctx context.Context, o JoinOptions) (*cluster.Node, error) {
 	if len(o.Join) == 0 {
 		return nil, fmt.Errorf("coordinator: --join is required (an agent's host:port)")
 	}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kalab-dev/kalab/internal/cluster"
+	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/logging"
+)
+
+func membersCmd() *cobra.Command {
+	var cf clusterFlags
+	cmd := &cobra.Command{
+		Use:   "members --join ADDR --key-file FILE",
+		Short: "Join the cluster and list the alive members with their tags",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			node, err := experiment.JoinCluster(context.Background(), cf.options(logging.Discard()))
+			if err != nil {
+				return err
+			}
+			defer func() { node.Leave(); node.Shutdown() }()
+			return cluster.WriteMembers(cmd.OutOrStdout(), node.Members())
+		},
+	}
+	cf.add(cmd, 0)
+	return cmd
+}

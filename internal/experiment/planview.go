@@ -1,0 +1,39 @@
+package experiment
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// LoadPlan reads and checks an experiment and expands its cells (which
+// also refuses runs predicted longer than max_run).
+func LoadPlan(path string) (*Config, []Cell, error) {
+	c, err := Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cells, err := c.Cells()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cells, nil
+}
+
+// WritePlan prints the cells as a table with the model's windows and the
+// expected duration of every run, then the total.
+func WritePlan(w io.Writer, c *Config, cells []Cell) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tserver os\tsettings\tmode\tfault\texpect\tmodel detection − T0\tafter fault\texpected run")
+	for i, cl := range cells {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, cl.OS, cl.Settings.Short(), cl.Mode, cl.Fault,
+			cl.Expect, cl.Model.FromT0, cl.Model.AfterFault, cl.Expected.Round(100*time.Millisecond))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d cells × %d repetitions = %d runs per server/client agent pair; expected %s at parallel %d (Linux model at HZ=250; runs use each host's HZ)\n",
+		len(cells), c.Repetitions, len(cells)*c.Repetitions, c.Total(cells).Round(time.Second), c.Parallel)
+	return err
+}

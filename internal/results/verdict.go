@@ -1,0 +1,96 @@
+package results
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
+
+// LateTolerance is how late a detection may be against the model before it
+// counts as a deviation: each keepalive firing may be late by up to 1/8 of
+// its timeout (kernel/time/timer.c header), bounded below by 50 ms.
+func LateTolerance(p keepalive.Prediction) time.Duration {
+	return max(50*time.Millisecond, p.FromT0.Min/8)
+}
+
+// Judge compares a run with its expectation and returns its outcome and
+// why. hz is the server's kernel tick rate (0 when unknown), which sets
+// how early a detection may seem to be (T0 is read in whole ticks).
+func Judge(r Result, hz int) (string, string) {
+	m := r.Measured
+	switch r.Expect {
+	case ExpectNotDetected:
+		if r.Detected {
+			return OutcomeDeviation, fmt.Sprintf("detected (%s) although the peer's kernel was alive", r.ErrnoName)
+		}
+		return OutcomePass, "not detected within the window + margin, as expected"
+	case ExpectImmediate:
+		if !r.Detected {
+			return OutcomeDeviation, "the killed client was not noticed"
+		}
+		if !IsPeerClosed(r.ErrnoName) {
+			return OutcomeDeviation, fmt.Sprintf("ended with %s, not a close by the peer", r.ErrnoName)
+		}
+		if m.AfterFault != nil && *m.AfterFault > ImmediateBound+r.Anchors.FaultBound {
+			return OutcomeDeviation, fmt.Sprintf("noticed %s after the kill, over %s", m.AfterFault.Round(time.Millisecond), ImmediateBound)
+		}
+		return OutcomePass, "peer closed at once"
+	}
+	// detected-in-window
+	if why, ok := confirmed(r); !ok {
+		return OutcomeUnconfirmed, why
+	}
+	if !r.Detected {
+		return OutcomeDeviation, "not detected within the window + margin"
+	}
+	if !IsKeepaliveDetection(r.ErrnoName) {
+		return OutcomeDeviation, fmt.Sprintf("ended with %s, not a keepalive timeout", r.ErrnoName)
+	}
+	if r.Model == nil {
+		return OutcomeDeviation, "no model for this OS"
+	}
+	jiffy := 10 * time.Millisecond
+	if hz > 0 {
+		jiffy = time.Second / time.Duration(hz)
+	}
+	if m.FromT0 != nil {
+		lo, hi := r.Model.FromT0.Min-2*jiffy, r.Model.FromT0.Max+LateTolerance(*r.Model)
+		if *m.FromT0 < lo || *m.FromT0 > hi {
+			return OutcomeDeviation, fmt.Sprintf("detection − T0 = %s outside the model %s (tolerance −%s/+%s)",
+				m.FromT0.Round(time.Millisecond), r.Model.FromT0, 2*jiffy, LateTolerance(*r.Model))
+		}
+		return OutcomePass, fmt.Sprintf("detection − T0 = %s, model %s", m.FromT0.Round(time.Millisecond), r.Model.FromT0)
+	}
+	if m.AfterFault != nil {
+		b := r.Anchors.FaultBound
+		if *m.AfterFault < r.Model.AfterFault.Min-b || *m.AfterFault > r.Model.AfterFault.Max+LateTolerance(*r.Model)+b {
+			return OutcomeDeviation, fmt.Sprintf("detection − fault = %s outside the model %s (±%s clock bound)", m.AfterFault.Round(time.Millisecond), r.Model.AfterFault, b)
+		}
+	}
+	return OutcomePass, "detected inside the model window"
+}
+
+// confirmed says whether a silencing fault was shown to bite: by the drop
+// rules' own counters where the OS keeps them (nftables, pf); otherwise
+// (WFP, hypervisor hooks) by the server's unanswered keepalive probes
+// (Linux TCP_INFO), or by the server's keepalive timeout itself, which is
+// the kernel's statement that its probes went unanswered.
+func confirmed(r Result) (string, bool) {
+	if r.FaultCounted {
+		if r.FaultInPackets+r.FaultOutPackets == 0 {
+			return "the drop rules counted no packet: the fault was not shown to bite", false
+		}
+		return "", true
+	}
+	if r.Probes != nil && *r.Probes > 0 {
+		return "", true
+	}
+	if r.Detected && IsKeepaliveDetection(r.ErrnoName) {
+		return "", true
+	}
+	if r.FaultKind == KindDrop && r.FaultEvidence == "" && r.Client.OS == "linux" {
+		return "the drop rules' counters could not be read", false
+	}
+	return "no evidence that the fault bit: no rule counters, no unanswered probe seen by the server", false
+}

@@ -1,0 +1,89 @@
+package results
+
+import "time"
+
+// Fault kinds: how the client is silenced. The agent's fault package
+// implements each per OS; experiment files, wire requests and results all
+// use these names.
+const (
+	// KindDrop drops the client's packets (scope flow or host).
+	KindDrop = "drop"
+	// KindPause freezes the client process; its kernel still answers.
+	KindPause = "pause"
+	// KindVMPause pauses the client's whole VM through the hypervisor hook.
+	KindVMPause = "vm-pause"
+	// KindKill kills the client process; its kernel closes the connection.
+	KindKill = "kill"
+)
+
+// Kinds lists every fault kind in the order documentation shows them.
+var Kinds = []string{KindDrop, KindPause, KindVMPause, KindKill}
+
+// Drop scopes.
+const (
+	// ScopeFlow drops only the experiment's connection (the default).
+	ScopeFlow = "flow"
+	// ScopeHost silences the client host toward the server host, ICMP
+	// included, except the cluster's gossip port.
+	ScopeHost = "host"
+)
+
+// Expectation is what a run's fault should lead to.
+type Expectation string
+
+const (
+	// ExpectDetected: keepalive kills the connection inside the model window.
+	ExpectDetected Expectation = "detected-in-window"
+	// ExpectNotDetected: the peer's kernel still answers (paused process), so
+	// nothing may be detected within the window plus margin.
+	ExpectNotDetected Expectation = "not-detected"
+	// ExpectImmediate: the peer's kernel closes the connection (kill).
+	ExpectImmediate Expectation = "immediate"
+)
+
+// ImmediateBound is how soon a killed client must be noticed.
+const ImmediateBound = time.Second
+
+// Expect returns the expectation for a fault kind.
+func Expect(kind string) Expectation {
+	switch kind {
+	case KindPause:
+		return ExpectNotDetected
+	case KindKill:
+		return ExpectImmediate
+	}
+	return ExpectDetected
+}
+
+// Outcomes of a run.
+const (
+	// OutcomePass: the run behaved as its expectation says.
+	OutcomePass = "pass"
+	// OutcomeDeviation: measured, but not as expected (Why says how).
+	OutcomeDeviation = "deviation"
+	// OutcomeFailed: the run could not be carried out (Failure says why).
+	OutcomeFailed = "failed"
+	// OutcomeUnconfirmed: the fault could not be shown to bite.
+	OutcomeUnconfirmed = "unconfirmed"
+)
+
+// IsKeepaliveDetection reports whether an errno name is a keepalive
+// verdict (the peer did not answer), as opposed to the peer closing.
+// Linux/macOS: ETIMEDOUT; Windows: WSAETIMEDOUT or WSAENETRESET (both
+// documented for recv after keepalive gives up: docs/keepalive-models.md §3).
+func IsKeepaliveDetection(errnoName string) bool {
+	switch errnoName {
+	case "ETIMEDOUT", "WSAETIMEDOUT", "WSAENETRESET":
+		return true
+	}
+	return false
+}
+
+// IsPeerClosed reports a close by the peer's kernel (kill): EOF or a reset.
+func IsPeerClosed(errnoName string) bool {
+	switch errnoName {
+	case "EOF", "ECONNRESET", "WSAECONNRESET":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,35 @@
+package results
+
+import "testing"
+
+func TestDetectionClasses(t *testing.T) {
+	tests := []struct {
+		errno           string
+		keepalive, peer bool
+	}{
+		{"ETIMEDOUT", true, false},
+		{"WSAETIMEDOUT", true, false},
+		{"WSAENETRESET", true, false}, // both documented for recv after a keepalive failure
+		{"EOF", false, true},
+		{"ECONNRESET", false, true},
+		{"WSAECONNRESET", false, true},
+		{"EHOSTUNREACH", false, false},
+		{"", false, false},
+	}
+	for _, tt := range tests {
+		if got := IsKeepaliveDetection(tt.errno); got != tt.keepalive {
+			t.Errorf("IsKeepaliveDetection(%q) = %v", tt.errno, got)
+		}
+		if got := IsPeerClosed(tt.errno); got != tt.peer {
+			t.Errorf("IsPeerClosed(%q) = %v", tt.errno, got)
+		}
+	}
+}
+
+func TestExpect(t *testing.T) {
+	for kind, want := range map[string]Expectation{KindDrop: ExpectDetected, KindVMPause: ExpectDetected, KindPause: ExpectNotDetected, KindKill: ExpectImmediate} {
+		if got := Expect(kind); got != want {
+			t.Errorf("Expect(%s) = %s, want %s", kind, got, want)
+		}
+	}
+}
