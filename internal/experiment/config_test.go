@@ -20,7 +20,7 @@ kind = "drop"
 `
 
 func TestShippedConfigs(t *testing.T) {
-	for _, path := range []string{"../../configs/quick.toml", "../../configs/seed.toml"} {
+	for _, path := range []string{"../../configs/quick.toml", "../../configs/published.toml"} {
 		c, err := Load(path)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)

@@ -15,7 +15,7 @@ type Mode string
 const (
 	// ModeListener sets the options on the listening socket and relies on the
 	// accepted socket inheriting them; Go is told to leave accepted sockets
-	// alone (ListenConfig.KeepAlive = -1). This is the seed's approach done
+	// alone (ListenConfig.KeepAlive = -1). This is the published Windows measurement's approach done
 	// right (reference/keepalive.md §5, §8).
 	ModeListener Mode = "listener"
 	// ModeListenerGoDefault sets the same options on the listener but keeps

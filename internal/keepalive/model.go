@@ -67,7 +67,7 @@ type ModelOptions struct {
 }
 
 // slackUnverified is the late-side allowance for OSes whose timer
-// granularity kalab has not measured (Windows, macOS). The seed's Windows
+// granularity kalab has not measured (Windows, macOS). The published Windows
 // runs were 0.2–0.3 s over the formula (reference §3) [infer].
 const slackUnverified = 500 * time.Millisecond
 
@@ -99,7 +99,7 @@ func Predict(p Platform, s Settings, phase Phase, o ModelOptions) (Prediction, e
 // KEEPIDLE; every received segment re-arms the timer at KEEPIDLE, so
 // answered probes cycle every idle. Death = T0 + idle + cnt·intvl [src].
 // Windows documents only "idle + interval × count" (MS docs,
-// SIO_KEEPALIVE_VALS); the seed's 31.2 s for 1/3/10 and 10.3 s for 1/1/10
+// SIO_KEEPALIVE_VALS); the published 31.2 s for 1/3/10 and 10.3 s for 1/1/10
 // fit the same rule with a cycle of idle [unverified beyond the blog].
 func predictBSDStyle(pr *Prediction) {
 	s := pr.Settings

@@ -95,7 +95,7 @@ func TestPredictBSDStyle(t *testing.T) {
 	}{
 		{"macOS 1/3/10", Platform{OS: "darwin"}, Settings{time.Second, 3 * time.Second, 10}, 31 * time.Second, 10},
 		{"macOS listener idle 2h default", Platform{OS: "darwin"}, Settings{2 * time.Hour, 3 * time.Second, 10}, 2*time.Hour + 30*time.Second, 10},
-		// the seed's Windows figures: 31.2 s and 10.3 s.
+		// the published Windows figures: 31.2 s and 10.3 s.
 		{"Windows 1709+ 1/3/10", Platform{OS: "windows", Build: 19045}, Settings{time.Second, 3 * time.Second, 10}, 31 * time.Second, 10},
 		{"Windows 1/1/10", Platform{OS: "windows", Build: 19045}, Settings{time.Second, time.Second, 10}, 11 * time.Second, 10},
 		// before 1703 the count is 10 whatever was asked.

@@ -21,7 +21,7 @@ func TestValidate(t *testing.T) {
 		// wantErr lists substrings the error must contain; empty = valid.
 		wantErr []string
 	}{
-		{"linux seed 1/3/10", linux, Settings{sec, 3 * sec, 10}, nil},
+		{"linux 1/3/10 as published for Windows", linux, Settings{sec, 3 * sec, 10}, nil},
 		{"linux max", linux, Settings{32767 * sec, 32767 * sec, 127}, nil},
 		{"linux count 128", linux, Settings{sec, sec, 128}, []string{"count = 128", "linux", "1..127"}},
 		{"linux count 0", linux, Settings{sec, sec, 0}, []string{"count = 0", "1..127"}},

@@ -90,7 +90,7 @@ func TestCrossOSFindings(t *testing.T) {
 		{"macOS listener", "listener settings (inherited by accepted sockets): not inherited on macOS 15.1 (idle 2h (requested 1s) on 1 run"},
 		{"per-connection", "per-connection settings: as requested on macOS 15.1 (12 runs)"},
 		{"side by side", "1s/3s/10 drop host across OSes: detection − fault median macOS 15.1 per-connection [fixture] 30.50 s (n=3); "},
-		{"seed reference", "Windows 10 1607 (10.0.14393) 1s/3s/10 (listener) drop host [fixture]: detection − ping loss = median 30.40 s (30.07 s – 30.73 s, 3 runs) vs the seed's published 31.20 s"},
+		{"published reference", "Windows 10 1607 (10.0.14393) 1s/3s/10 (listener) drop host [fixture]: detection − ping loss = median 30.40 s (30.07 s – 30.73 s, 3 runs) vs the published 31.20 s (Jeong Seong-tae; same anchor: host went silent)"},
 	}
 	if !strings.HasPrefix(r.Findings[0], "fixtures:") {
 		t.Errorf("the fixture note is not the first finding: %q", r.Findings[0])
@@ -106,7 +106,7 @@ func TestCrossOSFindings(t *testing.T) {
 
 func TestHosts(t *testing.T) {
 	r := Build(crossOSResults(t))
-	// A host whose agent changed (its capabilities here: the seed's agent
+	// A host whose agent changed (its capabilities here: the earlier agent
 	// said "root", the quick one "privileged") has a row per version.
 	type sum struct {
 		rows, runs int

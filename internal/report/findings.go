@@ -173,11 +173,12 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 		out = append(out, fmt.Sprintf("%s: %d of %s not detected: %s", g.Label, len(missed),
 			plural(len(runs), "run"), strings.Join(missed, ", ")))
 	}
-	// The seed measured Windows from "host went silent": the ping-loss anchor.
+	// The published Windows figures are timed from "host went silent": the
+	// ping-loss anchor.
 	if g.AfterPingLoss != nil {
 		for _, ref := range refs {
 			if ref.OS == g.OS && ref.Settings == g.Requested {
-				out = append(out, fmt.Sprintf("%s: detection − ping loss = %s vs the seed's published %s (same anchor: host went silent)",
+				out = append(out, fmt.Sprintf("%s: detection − ping loss = %s vs the published %s (Jeong Seong-tae; same anchor: host went silent)",
 					g.Label, inlineStats(g.AfterPingLoss), fmtDur(ref.Published)))
 			}
 		}

@@ -58,7 +58,7 @@ type summaryRow struct {
 	Effective                   []effCell
 }
 
-// refRow is one of the seed's published figures, formatted.
+// refRow is one of the published Windows figures, formatted.
 type refRow struct {
 	Settings, Published, Anchor, Windows, Linux, LinuxHZ, Note string
 }
@@ -109,7 +109,7 @@ type pageView struct {
 	GroupFindings   []string         // per group, after the charts
 	Summary         []summaryRow
 	Reference       []refRow
-	ReferenceSource string
+	ReferenceSource, ReferenceURL string
 	Charts          []Chart
 	Hosts           []hostView
 	Timelines       []timelineGroup
@@ -162,7 +162,7 @@ func (r *Report) pageView() (*pageView, error) {
 		v.Reference = append(v.Reference, refRow{Settings: ref.Settings.Short(), Published: fmtDur(ref.Published),
 			Anchor: ref.Anchor, Windows: fmtDur(ref.WindowsModel), Linux: fmtDur(ref.LinuxModel),
 			LinuxHZ: fmtDur(ref.LinuxModelHZ250), Note: ref.Note})
-		v.ReferenceSource = ref.Source
+		v.ReferenceSource, v.ReferenceURL = ref.Source, ref.URL
 	}
 	charts, err := detectionCharts(r)
 	if err != nil {
@@ -188,7 +188,7 @@ var howToReadHTML = []string{
 	"Every time is detection − anchor: median, then min – max, p95 and n (the runs that have the anchor). p95 is the nearest rank: the maximum below 20 runs.",
 	"from T0: from the last peer activity on the server (Linux TCP_INFO last ACK; server clock, no skew). The tightest comparison with the model, where the OS exposes it.",
 	"after fault: from the fault instant, mapped to the server clock (error bound: the clock-offset bounds). Every OS has it, so the charts use it.",
-	"after ping loss: from the first ICMP timeout; it exists only when the whole host went silent (the seed's \"host went silent\").",
+	"after ping loss: from the first ICMP timeout; it exists only when the whole host went silent (the published Windows measurement's \"host went silent\").",
 	"Model windows come from keepalive.Predict for the settings the socket really had. vs model: how far the tightest anchor lies outside the window; within resolution = no farther than one kernel tick (T0) or the clock bound (fault).",
 	"Source: hosts = measured on agents; lab = measured in the Linux namespace lab; fixture = built from the model, not a measurement. Emulated = a vm-pause played by a host drop + SIGSTOP.",
 }

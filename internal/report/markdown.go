@@ -87,7 +87,7 @@ func (r *Report) Markdown() []byte {
 		p("\n")
 	}
 
-	p("## Reference: the seed's published figures\n\n")
+	p("## Reference: the published Windows measurement\n\n")
 	p("| OS | settings | published | measured from | Windows model (idle + count×interval) | Linux model (from last ACK) | Linux at HZ=250 | note |\n")
 	p("|---|---|---|---|---|---|---|---|\n")
 	for _, ref := range r.Reference {
@@ -96,7 +96,7 @@ func (r *Report) Markdown() []byte {
 			fmtDur(ref.LinuxModelHZ250), cell(ref.Note))
 	}
 	if len(r.Reference) > 0 {
-		p("\nSource: %s.\n", r.Reference[0].Source)
+		p("\nSource: %s, <%s>.\n", r.Reference[0].Source, r.Reference[0].URL)
 	}
 
 	p("\n## Hosts\n\n")

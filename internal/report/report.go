@@ -1,6 +1,6 @@
 // Package report turns experiment results (results.jsonl) into a report:
 // runs grouped by what was compared, detection times against the model per
-// anchor, the seed's published reference figures, findings derived from the
+// anchor, the published Windows measurement's figures, findings derived from the
 // data, host facts, and one row per run. Build computes; Write renders
 // report.html (inline CSS and SVG charts), report.md, report.json and
 // runs.csv from the same Report, so every file says the same thing.

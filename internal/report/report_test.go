@@ -130,8 +130,8 @@ func sampleResults(t *testing.T) []results.Result {
 	r.Failure = "client agent h2: apply fault vm-pause: nftables: operation not permitted"
 	out = append(out, r)
 
-	r = base("seed-001", results.KindDrop, "host", s1310, keepalive.ModeListener)
-	r.Experiment, r.Fixture, r.Lab = "seed", true, false
+	r = base("published-001", results.KindDrop, "host", s1310, keepalive.ModeListener)
+	r.Experiment, r.Fixture, r.Lab = "published", true, false
 	r.Server = results.Host{Name: "win1", OS: "windows", OSVersion: "10.0.19045", Build: 19045}
 	r.Effective.UserTimeoutOpt = "TCP_MAXRT"
 	r.Model = predict(t, "windows", s1310, 0)
@@ -236,7 +236,7 @@ func TestBuildGroups(t *testing.T) {
 	if got := r.Groups[4].Effective[0].Why; !strings.Contains(got, "Go's default") {
 		t.Errorf("Go default override not explained: %q", got)
 	}
-	if !slices.Equal(r.Experiments, []string{"quick", "seed"}) {
+	if !slices.Equal(r.Experiments, []string{"published", "quick"}) {
 		t.Errorf("experiments = %v", r.Experiments)
 	}
 }
@@ -357,7 +357,7 @@ func TestFindings(t *testing.T) {
 		"Linux 6.18.44 1s/1s/3 (listener) pause [lab]: no run detected the paused process within the model window + margin (1 run; fault held ≥ 6.500 s, model after fault ≤ 4.096 s)",
 		"Linux 6.18.44 1s/1s/3 (listener) kill [lab]: detection − fault = 3 ms (1 run), EOF, immediate (≤ 1.000 s)",
 		"Linux 6.18.44 1s/3s/10 (listener) drop host [lab]: detection − last ACK = 33.79 s (1 run), ETIMEDOUT, model 33.79 s at HZ=250 (lateness 0 ms); the formula max(idle, interval) + count×interval gives 33.00 s, so the kernel was 792 ms later than it: the timer wheel rounds every re-arm up to its level's granularity",
-		"Windows 10 22H2 (10.0.19045) 1s/3s/10 (listener) drop host [fixture]: detection − ping loss = 31.20 s (1 run) vs the seed's published 31.20 s (same anchor: host went silent)",
+		"Windows 10 22H2 (10.0.19045) 1s/3s/10 (listener) drop host [fixture]: detection − ping loss = 31.20 s (1 run) vs the published 31.20 s (Jeong Seong-tae; same anchor: host went silent)",
 		"Linux 6.18.44 1s/1s/3 (listener-go-default) drop flow [lab]: listener settings overwritten by Go's default on 1 of 1 run (effective 15s/15s/9, requested 1s/1s/3)",
 		"1 run deviated from the expectation: quick-007 [G5] (effective 15s/15s/9 | not the requested 1s/1s/3)",
 		"1 run failed: quick-008 [G2] (client agent h2: apply fault vm-pause: nftables: operation not permitted)",
@@ -401,7 +401,7 @@ func TestMarkdownLabels(t *testing.T) {
 		{"quick-005", "lab", "n/a", "n/a", "n/a", "", "0"},
 		{"quick-006", "lab", "1.503 s", "3 ms", "n/a", "EOF", "0"},
 		{"quick-008", "lab, emulated", "n/a", "n/a", "n/a", "", "n/a"},
-		{"seed-001", "**fixture** (model, not measured)", "31.00 s", "30.60 s", "31.20 s", "WSAETIMEDOUT", "n/a"},
+		{"published-001", "**fixture** (model, not measured)", "31.00 s", "30.60 s", "31.20 s", "WSAETIMEDOUT", "n/a"},
 	}
 	for _, tt := range tests {
 		c := row(tt.run)
@@ -411,7 +411,7 @@ func TestMarkdownLabels(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", tt.run, got, want)
 		}
 	}
-	for _, s := range []string{"# kalab report: quick, seed", "> **Fixtures:** 1 of 9 runs", `effective 15s/15s/9 \| not`} {
+	for _, s := range []string{"# kalab report: published, quick", "> **Fixtures:** 1 of 9 runs", `effective 15s/15s/9 \| not`} {
 		if !strings.Contains(md, s) {
 			t.Errorf("report.md lacks %q", s)
 		}
