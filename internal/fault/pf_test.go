@@ -10,7 +10,7 @@ import (
 func TestPFAnchor(t *testing.T) {
 	for run, want := range map[string]string{
 		"quick-1a2b-h1-h2-1-3": "com.apple/kalab.quick-1a2b-h1-h2-1-3",
-		"a/b c;d":             "com.apple/kalab.a_b_c_d",
+		"a/b c;d":              "com.apple/kalab.a_b_c_d",
 	} {
 		if got := pfAnchor(run); got != want {
 			t.Errorf("pfAnchor(%q) = %q, want %q", run, got, want)

@@ -102,18 +102,18 @@ type hostView struct {
 // pageView is everything html.tmpl shows, formatted: the template only
 // lays it out.
 type pageView struct {
-	Title, Meta     string
-	Fixtures        string
-	HowToRead       []string
-	Findings        []FindingSection // across OSes, runs that did not pass
-	GroupFindings   []string         // per group, after the charts
-	Summary         []summaryRow
-	Reference       []refRow
+	Title, Meta                   string
+	Fixtures                      string
+	HowToRead                     []string
+	Findings                      []FindingSection // across OSes, runs that did not pass
+	GroupFindings                 []string         // per group, after the charts
+	Summary                       []summaryRow
+	Reference                     []refRow
 	ReferenceSource, ReferenceURL string
-	Charts          []Chart
-	Hosts           []hostView
-	Timelines       []timelineGroup
-	Runs            []runView
+	Charts                        []Chart
+	Hosts                         []hostView
+	Timelines                     []timelineGroup
+	Runs                          []runView
 }
 
 // HTML renders report.html: summary table, detection charts, findings,
