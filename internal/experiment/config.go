@@ -82,6 +82,15 @@ type FaultEntry struct {
 	Scope string `toml:"scope"`
 }
 
+// String names the fault as plans and run names show it: the kind, with
+// "/host" for a host-scope drop (flow is the default).
+func (f FaultEntry) String() string {
+	if f.Scope == results.ScopeHost {
+		return f.Kind + "/" + f.Scope
+	}
+	return f.Kind
+}
+
 // Load reads and validates path. Errors name the file, line, key and the
 // allowed values.
 func Load(path string) (*Config, error) {

@@ -20,10 +20,14 @@ import (
 )
 
 // Progress is told when runs start and end (terminal bars or plain lines).
+// Runs are named by their readable name (results.Result.Name).
 type Progress interface {
+	// Planned says how many runs there will be.
 	Planned(runs int)
-	Start(run string, expected time.Duration)
-	Done(run, outcome string)
+	// Start says a run began; expected is the plan's duration for it.
+	Start(name string, expected time.Duration)
+	// Done says a run ended with this result.
+	Done(name string, res results.Result)
 }
 
 // Executor runs an experiment against the cluster the node belongs to.
@@ -46,7 +50,8 @@ type agentInfo struct {
 
 // plannedRun is one run of the matrix.
 type plannedRun struct {
-	ID             string
+	// ID is unique (for agents and results files); Name is readable.
+	ID, Name       string
 	CellIdx, Rep   int
 	Cell           Cell
 	Server, Client *agentInfo
@@ -110,7 +115,8 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 				}
 				for rep := 1; rep <= e.Config.Repetitions; rep++ {
 					id := fmt.Sprintf("%s-%x-%s-%s-%d-%d", e.Config.Name, nonce, s.Member.Name, c.Member.Name, ci+1, rep)
-					runs = append(runs, plannedRun{ID: id, CellIdx: ci + 1, Rep: rep, Cell: cell, Server: s, Client: c})
+					runs = append(runs, plannedRun{ID: id, Name: RunName(cell, s.Member.Name, c.Member.Name, rep),
+						CellIdx: ci + 1, Rep: rep, Cell: cell, Server: s, Client: c})
 				}
 			}
 		}
@@ -215,11 +221,11 @@ func (e *Executor) Run(ctx context.Context) ([]results.Result, error) {
 			unlock := locks.lock(r)
 			defer unlock()
 			if e.Progress != nil {
-				e.Progress.Start(r.ID, r.Cell.Expected)
+				e.Progress.Start(r.Name, r.Cell.Expected)
 			}
 			res := e.execute(ctx, r)
 			if e.Progress != nil {
-				e.Progress.Done(r.ID, res.Outcome)
+				e.Progress.Done(r.Name, res)
 			}
 			err := e.Store.Append(res)
 			mu.Lock()
@@ -252,7 +258,7 @@ func ptrDur(d time.Duration) *time.Duration { return &d }
 func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	cell := r.Cell
 	res := results.Result{
-		Schema: results.Schema, Experiment: e.Config.Name, Run: r.ID, Cell: r.CellIdx, Rep: r.Rep,
+		Schema: results.Schema, Experiment: e.Config.Name, Run: r.ID, Name: r.Name, Cell: r.CellIdx, Rep: r.Rep,
 		StartedAt: time.Now(), Lab: e.Lab, Server: r.Server.Host, Client: r.Client.Host,
 		Requested: cell.Settings, Mode: cell.Mode, FaultKind: cell.Fault.Kind, FaultScope: cell.Fault.Scope, Expect: cell.Expect,
 	}

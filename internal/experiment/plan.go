@@ -2,6 +2,8 @@ package experiment
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
@@ -23,6 +25,19 @@ type Cell struct {
 	// Settle, Observe: how long the run idles before the fault and how long
 	// it then waits at most. Expected is their sum plus setup.
 	Settle, Observe, Expected time.Duration
+}
+
+// RunName is a run's name for people: fault, settings, server→client and
+// repetition, e.g. "drop·1s/1s/3·agent-2→agent-1·#1". The mode is added
+// when it is not the default listener mode. Names need not be unique
+// (results carry a unique id); they must be readable at a glance.
+func RunName(c Cell, server, client string, rep int) string {
+	parts := []string{c.Fault.String(), c.Settings.Short()}
+	if c.Mode != keepalive.ModeListener {
+		parts = append(parts, string(c.Mode))
+	}
+	parts = append(parts, server+"→"+client, "#"+strconv.Itoa(rep))
+	return strings.Join(parts, "·")
 }
 
 // setupOverhead covers connect, greeting, fault apply and collect.

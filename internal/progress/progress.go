@@ -1,6 +1,7 @@
 // Package progress shows a long experiment's state: on a terminal one live
-// bar per running run (elapsed against the model's expected duration, via
-// vbauerster/mpb), otherwise one plain line when a run starts and ends.
+// bar per running run (elapsed against the plan's expected duration, via
+// vbauerster/mpb) that freezes with the run's answer when it ends;
+// otherwise one plain line when a run starts and one when it ends.
 package progress
 
 import (
@@ -8,11 +9,14 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
+
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // Reporter implements experiment.Progress.
@@ -25,23 +29,28 @@ type Reporter struct {
 	bars  map[string]*live
 }
 
+// live is one running run's bar.
 type live struct {
-	bar     *mpb.Bar
-	start   time.Time
-	stop    chan struct{}
-	outcome string
+	bar   *mpb.Bar
+	start time.Time
+	stop  chan struct{}
+	// final is the frozen line once the run ended; read by the render
+	// goroutine, so it is atomic (never under Reporter.mu, which Done holds
+	// while it calls into mpb).
+	final atomic.Pointer[string]
 }
 
 // New returns a reporter writing to w (bars only if w is a terminal).
 func New(w *os.File) *Reporter {
-	r := &Reporter{bars: map[string]*live{}}
 	if term.IsTerminal(int(w.Fd())) {
-		r.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(30), mpb.WithRefreshRate(200*time.Millisecond))
-	} else {
-		r.plain = w
+		return &Reporter{bars: map[string]*live{},
+			p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(24), mpb.WithRefreshRate(200*time.Millisecond))}
 	}
-	return r
+	return NewPlain(w)
 }
+
+// NewPlain returns a reporter that writes plain lines to w.
+func NewPlain(w io.Writer) *Reporter { return &Reporter{bars: map[string]*live{}, plain: w} }
 
 // Planned records how many runs there are.
 func (r *Reporter) Planned(n int) {
@@ -54,24 +63,23 @@ func (r *Reporter) Planned(n int) {
 }
 
 // Start shows a run beginning.
-func (r *Reporter) Start(run string, expected time.Duration) {
+func (r *Reporter) Start(name string, expected time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	l := &live{start: time.Now(), stop: make(chan struct{})}
-	r.bars[run] = l
+	r.bars[name] = l
 	if r.plain != nil {
-		fmt.Fprintf(r.plain, "%s start  %s (expected %s)\n", time.Now().Format("15:04:05"), run, expected.Round(100*time.Millisecond))
+		fmt.Fprintf(r.plain, "%s start %s (takes about %s)\n", time.Now().Format("15:04:05"), name, expected.Round(time.Second))
 		return
 	}
 	total := max(expected.Milliseconds(), 1)
 	l.bar = r.p.AddBar(total,
-		mpb.PrependDecorators(decor.Name(run, decor.WCSyncSpaceR)),
+		mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-			el := time.Since(l.start).Round(100 * time.Millisecond)
-			if l.outcome != "" {
-				return fmt.Sprintf("%s  %s", el, l.outcome)
+			if f := l.final.Load(); f != nil {
+				return *f
 			}
-			return fmt.Sprintf("%s / %s", el, expected.Round(100*time.Millisecond))
+			return fmt.Sprintf("%s / ~%s", time.Since(l.start).Round(time.Second), expected.Round(time.Second))
 		})),
 	)
 	go func() {
@@ -88,23 +96,23 @@ func (r *Reporter) Start(run string, expected time.Duration) {
 	}()
 }
 
-// Done shows a run's end and outcome.
-func (r *Reporter) Done(run, outcome string) {
+// Done freezes a run's line with its answer.
+func (r *Reporter) Done(name string, res results.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done++
-	l := r.bars[run]
+	l := r.bars[name]
 	if l == nil {
 		return
 	}
-	delete(r.bars, run)
+	delete(r.bars, name)
 	close(l.stop)
 	if r.plain != nil {
-		fmt.Fprintf(r.plain, "%s done   %s: %s after %s [%d/%d]\n", time.Now().Format("15:04:05"), run, outcome,
-			time.Since(l.start).Round(100*time.Millisecond), r.done, r.total)
+		fmt.Fprintf(r.plain, "%s done  %s: %s [%d/%d]\n", time.Now().Format("15:04:05"), name, res.Answer(), r.done, r.total)
 		return
 	}
-	l.outcome = fmt.Sprintf("%s [%d/%d]", outcome, r.done, r.total)
+	final := fmt.Sprintf("%s [%d/%d]", res.Answer(), r.done, r.total)
+	l.final.Store(&final)
 	l.bar.SetTotal(-1, true)
 }
 

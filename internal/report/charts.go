@@ -448,7 +448,7 @@ func timeline(res results.Result) (Timeline, error) {
 	p.Add(verticalGrid())
 	p.Add(lines...)
 	p.Add(bs, ms)
-	svg, err := renderSVG(p, vg.Points(560), vg.Points(118), "timeline of run "+res.Run)
+	svg, err := renderSVG(p, vg.Points(560), vg.Points(118), "timeline of run "+res.Label())
 	if err != nil {
 		return Timeline{}, err
 	}

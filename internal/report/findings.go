@@ -82,11 +82,11 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 	held := time.Duration(-1) // shortest time a fault was held without detection
 	for _, res := range runs {
 		if res.Detected {
-			detected = append(detected, res.Run)
+			detected = append(detected, res.Label())
 			afterFault = appendSet(afterFault, res.Measured.AfterFault)
 			continue
 		}
-		missed = append(missed, res.Run)
+		missed = append(missed, res.Label())
 		if a := res.Anchors; a.Fault != nil && a.Healed != nil {
 			if d := a.Healed.Sub(*a.Fault); held < 0 || d < held {
 				held = d
@@ -240,9 +240,9 @@ func outcomeFindings(runs []RunRow) []string {
 	for _, r := range runs {
 		item := func(reason string) string {
 			if reason == "" {
-				return r.Run + " [" + r.Group + "]"
+				return r.Label() + " [" + r.Group + "]"
 			}
-			return r.Run + " [" + r.Group + "] (" + reason + ")"
+			return r.Label() + " [" + r.Group + "] (" + reason + ")"
 		}
 		switch r.Outcome {
 		case results.OutcomePass:

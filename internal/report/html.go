@@ -296,7 +296,7 @@ func summaryView(g *Group) summaryRow {
 		status, _ := compareEffective(r.Requested, r.Effective)
 		if r.Outcome != results.OutcomePass || (d != nil && (d.Verdict == VsEarly || d.Verdict == VsLate)) ||
 			status == EffectiveDiffers {
-			row.Deviations = append(row.Deviations, link{Text: r.Run, Href: "#" + timelineID(r.Run)})
+			row.Deviations = append(row.Deviations, link{Text: r.Label(), Href: "#" + timelineID(r.Run)})
 		}
 	}
 	for _, e := range g.Effective {
@@ -354,7 +354,7 @@ func timelineGroups(r *Report) ([]timelineGroup, error) {
 			if err != nil {
 				return nil, err
 			}
-			tv := timelineView{Timeline: tl, Title: res.Run, Group: g.ID, GroupAnchor: "group-" + g.ID, OS: res.Server.OS,
+			tv := timelineView{Timeline: tl, Title: res.Label(), Group: g.ID, GroupAnchor: "group-" + g.ID, OS: res.Server.OS,
 				Outcome: outcomeBadge(res.Outcome), Source: sourceBadge(sourceOf(res), res.Emulated), Fixture: res.Fixture,
 				Why: cmpOrString(res.Failure, res.Why)}
 			tv.Caption = timelineCaption(tl, res)

@@ -135,7 +135,7 @@ func (r *Report) Markdown() []byte {
 			probes = itoa(*run.Probes)
 		}
 		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			cell(run.Run), run.Group, sourceLabel(run.Source, run.Emulated), cell(run.Server), run.Settings,
+			cell(run.Label()), run.Group, sourceLabel(run.Source, run.Emulated), cell(run.Server), run.Settings,
 			cell(string(run.Mode)), cell(run.Fault), cell(run.Outcome), cell(run.Why), fmtOpt(run.FromT0),
 			fmtOpt(run.AfterFault), fmtOpt(run.AfterPingLoss), cell(run.Errno), probes, cell(run.Failure),
 			deviationText(run.Deviation), cell(effectiveRunText(run)))
@@ -162,7 +162,7 @@ func deviationLines(r *Report) []string {
 		if len(why) == 0 {
 			continue
 		}
-		out = append(out, fmt.Sprintf("[%s](report.html#%s) [%s, %s]: %s", run.Run, run.Timeline, run.Group,
+		out = append(out, fmt.Sprintf("[%s](report.html#%s) [%s, %s]: %s", run.Label(), run.Timeline, run.Group,
 			sourceLabel(run.Source, run.Emulated), strings.Join(why, "; ")))
 	}
 	return out

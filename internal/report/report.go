@@ -124,9 +124,20 @@ type Outcomes struct {
 	Other       int `json:"other,omitempty"` // outcome strings this report does not know
 }
 
+// Label is how the run is shown: its name, or its id for older results.
+func (r RunRow) Label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Run
+}
+
 // RunRow is one run, flattened for the run table.
 type RunRow struct {
+	// Run is the run's unique id; Name is its readable name (empty for
+	// results written before runs had names).
 	Run        string `json:"run"`
+	Name       string `json:"name,omitempty"`
 	Experiment string `json:"experiment"`
 	Group      string `json:"group"`
 	// Timeline is the HTML anchor id of the run's timeline in report.html.
@@ -374,7 +385,7 @@ func errLabel(res results.Result) string {
 func runRow(res results.Result, group string) RunRow {
 	status, _ := compareEffective(res.Requested, res.Effective)
 	return RunRow{
-		Run: res.Run, Experiment: res.Experiment, Group: group, Timeline: timelineID(res.Run),
+		Run: res.Run, Name: res.Name, Experiment: res.Experiment, Group: group, Timeline: timelineID(res.Run),
 		Source: sourceOf(res), Emulated: res.Emulated, Server: serverName(res.Server.OS, res.Server.OSVersion),
 		ServerHost: res.Server.Name, ClientHost: res.Client.Name,
 		Settings: res.Requested.Short(), Mode: res.Mode,

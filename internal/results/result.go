@@ -114,3 +114,12 @@ type Result struct {
 	// Failure says why a run could not be carried out.
 	Failure string `json:"failure,omitempty"`
 }
+
+// Label is how a run is shown to people: its readable name, or its id for
+// results written before runs had names.
+func (r Result) Label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Run
+}

@@ -1,0 +1,56 @@
+package results
+
+import (
+	"fmt"
+	"time"
+)
+
+// Answer is the run's answer in one line for people: what the server
+// noticed and when, against the model, then the verdict — e.g.
+// "detected 3.60 s after the fault (model 3.07 s – 4.10 s): pass".
+func (r Result) Answer() string {
+	var what string
+	switch {
+	case r.Outcome == OutcomeFailed:
+		return "failed: " + r.Failure
+	case r.Detected && r.Measured.AfterFault != nil:
+		what = "detected " + Seconds(*r.Measured.AfterFault) + " after the fault"
+		if r.Model != nil && r.Expect == ExpectDetected {
+			what += " (model " + WindowSeconds(r.Model.AfterFault.Min, r.Model.AfterFault.Max) + ")"
+		}
+	case r.Detected:
+		what = "detected"
+	case r.Anchors.Fault != nil && r.Anchors.Healed != nil:
+		what = "not detected while silenced for " + Seconds(r.Anchors.Healed.Sub(*r.Anchors.Fault))
+	default:
+		what = "not detected"
+	}
+	if r.Detected && r.ErrnoName != "" {
+		what += ", " + r.ErrnoName
+	}
+	if r.Outcome == OutcomePass {
+		return what + ": pass"
+	}
+	return fmt.Sprintf("%s: %s (%s)", what, r.Outcome, r.Why)
+}
+
+// Seconds writes a duration for people: "3.60 s", "31.2 s", "12 ms".
+func Seconds(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "−" + Seconds(-d)
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+	case d < 100*time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.0f s", d.Seconds())
+}
+
+// WindowSeconds writes a model window: "4.10 s" or "3.07 s – 4.10 s".
+func WindowSeconds(lo, hi time.Duration) string {
+	if lo == hi {
+		return Seconds(lo)
+	}
+	return Seconds(lo) + " – " + Seconds(hi)
+}
