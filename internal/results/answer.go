@@ -37,6 +37,8 @@ func (r Result) Answer() string {
 // Seconds writes a duration for people: "3.60 s", "31.2 s", "12 ms".
 func Seconds(d time.Duration) string {
 	switch {
+	case d.Round(time.Millisecond) == 0:
+		return "0 ms"
 	case d < 0:
 		return "−" + Seconds(-d)
 	case d < time.Second:

@@ -33,7 +33,7 @@ func TestAnswer(t *testing.T) {
 			t.Errorf("%s: Answer() = %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	for d, want := range map[time.Duration]string{999 * time.Microsecond: "1 ms", 31200 * time.Millisecond: "31.20 s", 7200 * time.Second: "7200 s", -2 * time.Millisecond: "−2 ms"} {
+	for d, want := range map[time.Duration]string{999 * time.Microsecond: "1 ms", 31200 * time.Millisecond: "31.20 s", 7200 * time.Second: "7200 s", -2 * time.Millisecond: "−2 ms", -400 * time.Microsecond: "0 ms"} {
 		if got := Seconds(d); got != want {
 			t.Errorf("Seconds(%s) = %q, want %q", d, got, want)
 		}
