@@ -7,10 +7,8 @@ package agentd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -29,22 +27,6 @@ import (
 	"github.com/kalab-dev/kalab/internal/version"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
-
-// Config is the agent's local configuration (flags or agent.toml). Only
-// this local config can name hypervisor commands.
-type Config struct {
-	Name      string
-	Bind      string
-	Advertise string
-	Join      []string
-	KeyFile   string
-	DataDir   string
-	// LabEmulateVM makes vm-pause a host drop + SIGSTOP of the client (the
-	// netns lab has no VMs); runs are labelled "emulated".
-	LabEmulateVM bool
-	Hypervisor   fault.Hypervisor
-	Logger       *slog.Logger
-}
 
 // maxRoleTTL bounds every role and fault an agent will accept.
 const maxRoleTTL = fault.MaxTTL
@@ -72,34 +54,16 @@ type runState struct {
 
 // New validates the config; no side effects.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Name == "" {
-		h, _ := os.Hostname()
-		cfg.Name = h
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
-	if cfg.Bind == "" {
-		cfg.Bind = net.JoinHostPort("0.0.0.0", strconv.Itoa(cluster.DefaultPort))
-	}
-	adv := cfg.Advertise
-	if adv == "" {
-		adv = cfg.Bind
-	}
-	host, ps, err := net.SplitHostPort(adv)
-	if err != nil {
-		return nil, fmt.Errorf("agent: advertise/bind %q: %w", adv, err)
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || ip.IsUnspecified() {
-		return nil, fmt.Errorf("agent: need a concrete address to serve experiments on: set --advertise (got %q)", host)
-	}
-	port, _ := strconv.Atoi(ps)
+	ap, _ := cfg.ServeAddr() // Validate checked it
 	lg := cfg.Logger
 	if lg == nil {
 		lg = slog.Default()
 	}
-	if cfg.KeyFile == "" {
-		return nil, errors.New("agent: --key-file is required (coordinator keygen writes one)")
-	}
-	return &Agent{cfg: cfg, log: lg.With("agent", cfg.Name), ip: ip.Unmap(), serfPort: uint16(port), runs: map[string]*runState{}}, nil
+	return &Agent{cfg: cfg, log: lg.With("agent", cfg.Name), ip: ap.Addr(), serfPort: ap.Port(), runs: map[string]*runState{}}, nil
 }
 
 // capabilities and isPrivileged are variables so tests can fake the OS.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,14 +141,18 @@ func TestLoadConfig(t *testing.T) {
 		os.WriteFile(p, []byte(s), 0o600)
 		return p
 	}
-	c, err := LoadConfig(write("name = \"h1\"\nbind = \"0.0.0.0:7946\"\nadvertise = \"192.0.2.1:7946\"\nkey_file = \"k\"\n[hypervisor]\nvm = \"v\"\npause = [\"virsh\", \"suspend\", \"{vm}\"]\nresume = [\"virsh\", \"resume\", \"{vm}\"]\n"))
+	key := filepath.Join(dir, "k")
+	if err := cluster.WriteKeyFile(key); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(write("name = \"h1\"\nbind = \"0.0.0.0:7946\"\nadvertise = \"192.0.2.1:7946\"\nkey_file = " + strconv.Quote(key) + "\n[hypervisor]\nvm = \"v\"\npause = [\"virsh\", \"suspend\", \"{vm}\"]\nresume = [\"virsh\", \"resume\", \"{vm}\"]\n"))
 	if err != nil || c.Name != "h1" || !c.Hypervisor.Configured() {
 		t.Fatalf("%+v %v", c, err)
 	}
 	if _, err := LoadConfig(write("name = \"h1\"\nshell = \"rm -rf /\"\n")); err == nil || !strings.Contains(err.Error(), "unknown keys shell") {
 		t.Fatalf("unknown key: %v", err)
 	}
-	if _, err := LoadConfig(write("[hypervisor]\nvm = \"v\"\n")); err == nil || !strings.Contains(err.Error(), "together") {
+	if _, err := LoadConfig(write("advertise = \"192.0.2.1:7946\"\nkey_file = " + strconv.Quote(key) + "\n[hypervisor]\nvm = \"v\"\n")); err == nil || !strings.Contains(err.Error(), "together") {
 		t.Fatalf("half a hook: %v", err)
 	}
 }

@@ -23,7 +23,7 @@ func RunCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file != "" {
-				fc, err := LoadConfig(file)
+				fc, err := ReadConfig(file)
 				if err != nil {
 					return err
 				}

@@ -143,24 +143,24 @@ func loadConfig(path string) (agentd.Config, []Check) {
 		return agentd.Config{}, []Check{{Name: "config", State: Info,
 			Detail: "none given (--config agent.toml): checked the defaults of `agent run` (bind 0.0.0.0:7946, no [hypervisor] hook)"}}
 	}
-	cfg, err := agentd.LoadConfig(path)
+	cfg, err := agentd.ReadConfig(path)
 	if err != nil {
 		return agentd.Config{}, []Check{{Name: "config", State: Fail, Detail: err.Error(),
 			Fix: "fix the file: keys are name, bind, advertise, join, key_file, data_dir, [hypervisor] (docs/install.md)"}}
 	}
-	checks := []Check{{Name: "config", State: OK, Detail: describeConfig(path, cfg)}}
-	if _, err := agentd.New(cfg); err != nil { // validation only: no side effects
-		checks[0] = Check{Name: "config", State: Fail, Detail: fmt.Sprintf("%s: %v", path, err),
-			Fix: "set advertise = \"<this host's IP>:7946\" and key_file in agent.toml"}
-		return cfg, checks
+	err = cfg.Validate()
+	var fe *agentd.FieldError
+	if errors.As(err, &fe) && fe.Key == "key_file" {
+		return cfg, []Check{{Name: "config", State: OK, Detail: describeConfig(path, cfg)},
+			{Name: "key file", State: Fail, Detail: err.Error(),
+				Fix: "copy the key written by `coordinator keygen -o kalab.key` to this host (mode 0600) and point key_file at it"}}
 	}
-	if _, err := cluster.ReadKeyFile(cfg.KeyFile); err != nil {
-		checks = append(checks, Check{Name: "key file", State: Fail, Detail: err.Error(),
-			Fix: "copy the key written by `coordinator keygen -o kalab.key` to this host (mode 0600) and point key_file at it"})
-	} else {
-		checks = append(checks, Check{Name: "key file", State: OK, Detail: cfg.KeyFile + " holds a valid gossip key"})
+	if err != nil {
+		return cfg, []Check{{Name: "config", State: Fail, Detail: fmt.Sprintf("%s: %v", path, err),
+			Fix: "set advertise = \"<this host's IP>:7946\" and key_file in agent.toml"}}
 	}
-	return cfg, checks
+	return cfg, []Check{{Name: "config", State: OK, Detail: describeConfig(path, cfg)},
+		{Name: "key file", State: OK, Detail: cfg.KeyFile + " holds a valid gossip key"}}
 }
 
 func describeConfig(path string, cfg agentd.Config) string {
@@ -173,24 +173,10 @@ func describeConfig(path string, cfg agentd.Config) string {
 	return strings.Join(parts, ", ")
 }
 
-// experimentIP is the IP the agent serves experiments on: advertise's, or
-// bind's when it is concrete (agentd.New's rule).
+// experimentIP is the IP the agent serves experiments on.
 func experimentIP(cfg agentd.Config) (netip.Addr, bool) {
-	for _, hp := range []string{cfg.Advertise, cfg.Bind} {
-		if hp == "" {
-			continue
-		}
-		host, _, err := net.SplitHostPort(hp)
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		ip, err := netip.ParseAddr(host)
-		if err != nil || ip.IsUnspecified() {
-			return netip.Addr{}, false
-		}
-		return ip.Unmap(), true
-	}
-	return netip.Addr{}, false
+	ap, err := cfg.ServeAddr()
+	return ap.Addr(), err == nil
 }
 
 func portOf(bind string) int {

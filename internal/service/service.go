@@ -36,7 +36,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kalab-dev/kalab/internal/agentd"
-	"github.com/kalab-dev/kalab/internal/cluster"
 )
 
 // Name is the service's name: the systemd unit kalab-agent.service, the
@@ -214,7 +213,7 @@ func resolveConfig(path string) (string, agentd.Config, error) {
 	if err != nil {
 		return "", agentd.Config{}, fmt.Errorf("agent config %s: absolute path: %w", path, err)
 	}
-	cfg, err := agentd.LoadConfig(abs)
+	cfg, err := agentd.ReadConfig(abs)
 	if err != nil {
 		return "", agentd.Config{}, err
 	}
@@ -223,11 +222,8 @@ func resolveConfig(path string) (string, agentd.Config, error) {
 			return "", agentd.Config{}, fmt.Errorf("agent config %s: %s = %q is relative: the service does not start in the config's directory, so give an absolute path", abs, f.key, f.val)
 		}
 	}
-	if _, err := agentd.New(cfg); err != nil { // validation only: New has no side effects
+	if err := cfg.Validate(); err != nil {
 		return "", agentd.Config{}, fmt.Errorf("agent config %s: %w", abs, err)
-	}
-	if _, err := cluster.ReadKeyFile(cfg.KeyFile); err != nil {
-		return "", agentd.Config{}, fmt.Errorf("agent config %s: key_file: %w", abs, err)
 	}
 	return abs, cfg, nil
 }

@@ -73,9 +73,9 @@ func TestResolveConfig(t *testing.T) {
 		{"unknown key", goodConfig + "colour = \"red\"\n", "unknown keys colour"},
 		{"relative key_file", strings.Replace(goodConfig, `key_file = "{key}"`, `key_file = "kalab.key"`, 1), `key_file = "kalab.key" is relative`},
 		{"relative data_dir", strings.Replace(goodConfig, `data_dir = "{dir}/data"`, `data_dir = "data"`, 1), `data_dir = "data" is relative`},
-		{"no key_file", strings.Replace(goodConfig, `key_file = "{key}"`, ``, 1), "--key-file is required"},
+		{"no key_file", strings.Replace(goodConfig, `key_file = "{key}"`, ``, 1), "key_file (--key-file) is required"},
 		{"key file absent", strings.Replace(goodConfig, `key_file = "{key}"`, `key_file = "{dir}/nope.key"`, 1), "key_file: read key file"},
-		{"no advertise with 0.0.0.0", strings.NewReplacer(`bind = "127.0.0.1:0"`, `bind = "0.0.0.0:7946"`, `advertise = "127.0.0.1:0"`, ``).Replace(goodConfig), "set --advertise"},
+		{"no advertise with 0.0.0.0", strings.NewReplacer(`bind = "127.0.0.1:0"`, `bind = "0.0.0.0:7946"`, `advertise = "127.0.0.1:0"`, ``).Replace(goodConfig), "set advertise (--advertise)"},
 		{"half a hypervisor hook", goodConfig + "[hypervisor]\nvm = \"x\"\n", "needs vm, pause and resume together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
