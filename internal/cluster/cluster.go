@@ -61,7 +61,9 @@ type Config struct {
 	Advertise string
 	// Key is the 16/24/32-byte gossip key (AES-GCM). Required: kalab never
 	// runs an unencrypted cluster.
-	Key  []byte
+	Key []byte
+	// Tags are the member's serf tags (the Tag* names), which experiment
+	// selections and WriteMembers read; optional.
 	Tags map[string]string
 	// Logger receives serf's and kalab's logs; nil discards serf's.
 	Logger *slog.Logger
@@ -189,8 +191,13 @@ func (n *Node) Name() string { return n.cfg.Name }
 
 // Member is an alive cluster member.
 type Member struct {
+	// Name is the member's serf node name, the target Call takes.
 	Name string
+	// Addr is the member's gossip address as host:port (its advertised
+	// address when it set one).
 	Addr string
+	// Tags are the member's serf tags as it last announced them (the Tag*
+	// names).
 	Tags map[string]string
 }
 
@@ -360,7 +367,11 @@ func (n *Node) Call(ctx context.Context, node, id, cmd string, body, out any, o 
 }
 
 // RemoteError is a command the agent refused or failed.
-type RemoteError struct{ Node, Cmd, Msg string }
+type RemoteError struct {
+	// Node is the member that answered, Cmd the command it refused or
+	// failed, and Msg its Response.Err (cut to wire.MaxErrorTextLen).
+	Node, Cmd, Msg string
+}
 
 func (e *RemoteError) Error() string { return fmt.Sprintf("%s on %s: %s", e.Cmd, e.Node, e.Msg) }
 
@@ -389,10 +400,14 @@ func (n *Node) query(ctx context.Context, node, cmd string, payload []byte, time
 
 // Offset is an agent's clock relative to this node's: agent − local.
 type Offset struct {
+	// Offset is agent − local from the sample with the shortest round
+	// trip; add it to a local instant to get the agent's clock reading.
 	Offset time.Duration
 	// Bound is half the best round trip: the true offset lies within
 	// Offset ± Bound.
-	Bound  time.Duration
+	Bound time.Duration
+	// Status is the agent's answer from that same sample (its OS, version,
+	// tick rate and caps).
 	Status wire.StatusResp
 }
 

@@ -292,22 +292,13 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	if err := call(cli, "prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: r.ID, ServerAddr: ps.Addr, TTLMS: roleTTL.Milliseconds()}, &pc); err != nil {
 		return fail("prepare client", err)
 	}
-	// Re-predict from what the OS really applied (macOS never inherits
-	// idle; Go may overwrite): a run the model says outlasts max_run is
-	// refused instead of hanging for hours.
 	var early wire.CollectResp
 	if err := call(srv, "collect-effective", wire.CmdCollect, wire.CollectReq{Run: r.ID}, &early); err != nil {
 		return fail("read back options", err)
 	}
-	if eff, ok := effective(early.Options).Settings(); ok {
-		plat := keepalive.Platform{OS: r.Server.Host.OS, Build: r.Server.Host.Build}
-		if p, err := keepalive.Predict(plat, eff, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: r.Server.Host.HZ}); err == nil {
-			if need := setupOverhead + max(cell.Settle, 2*max(eff.Idle, eff.Interval)) + p.AfterFault.Max + e.Config.Margin; need > e.Config.MaxRun {
-				res.Effective = effective(early.Options)
-				return fail("refused", fmt.Errorf("the server applied %s (asked %s): predicted run %s exceeds max_run %s; on macOS the listener's idle is not inherited, use mode = \"per-connection\"",
-					eff, cell.Settings, need.Round(time.Second), e.Config.MaxRun))
-			}
-		}
+	if err := e.refuseLongRun(r, effective(early.Options)); err != nil {
+		res.Effective = effective(early.Options)
+		return fail("refused", err)
 	}
 	if err := sleep(ctx, cell.Settle); err != nil {
 		return fail("settle", err)
@@ -318,8 +309,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	}
 	faultLocal := time.Now()
 	res.Emulated, res.FaultHow = fr.Emulated, fr.How
-	// Client clock → coordinator clock → server clock.
-	faultSrv := time.Unix(0, fr.AtNS).Add(-r.Client.Offset.Offset).Add(r.Server.Offset.Offset)
+	faultSrv := r.serverClock(fr.AtNS)
 	res.Anchors.Fault = &faultSrv
 	res.Anchors.FaultBound = r.Client.Offset.Bound + r.Server.Offset.Bound
 
@@ -343,12 +333,44 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		}
 		res.FaultInPackets, res.FaultOutPackets = hr.InPackets, hr.OutPackets
 		res.FaultCounted, res.FaultEvidence = hr.Counted, hr.Evidence
-		healed := time.Unix(0, hr.AtNS).Add(-r.Client.Offset.Offset).Add(r.Server.Offset.Offset)
+		healed := r.serverClock(hr.AtNS)
 		res.Anchors.Healed = &healed
 	}
 	e.record(&res, r, col)
 	res.EndedAt = time.Now()
 	return res
+}
+
+// serverClock maps an instant the client agent reported (ns on its clock)
+// to the server's clock: client → coordinator → server through both
+// offsets. The error bound is the sum of the two offsets' bounds.
+func (r plannedRun) serverClock(clientNS int64) time.Time {
+	return time.Unix(0, clientNS).Add(-r.Client.Offset.Offset).Add(r.Server.Offset.Offset)
+}
+
+// refuseLongRun re-predicts the run from what the server's OS really
+// applied (macOS may drop the listener's idle; Go may overwrite it): a run
+// the model says outlasts max_run is refused instead of hanging for hours.
+func (e *Executor) refuseLongRun(r plannedRun, applied keepalive.Effective) error {
+	eff, ok := applied.Settings()
+	if !ok {
+		return nil // nothing read back: the plan's prediction stands
+	}
+	plat := keepalive.Platform{OS: r.Server.Host.OS, Build: r.Server.Host.Build}
+	p, err := keepalive.Predict(plat, eff, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: r.Server.Host.HZ})
+	if err != nil {
+		return nil
+	}
+	need := setupOverhead + max(r.Cell.Settle, 2*max(eff.Idle, eff.Interval)) + p.AfterFault.Max + e.Config.Margin
+	if need <= e.Config.MaxRun {
+		return nil
+	}
+	hint := ""
+	if keepalive.LosesListenerIdle(plat, r.Cell.Mode) {
+		hint = "; " + keepalive.ListenerIdleAdvice
+	}
+	return fmt.Errorf("the server applied %s (asked %s): predicted run %s exceeds max_run %s%s",
+		eff.Short(), r.Cell.Settings.Short(), need.Round(time.Second), e.Config.MaxRun, hint)
 }
 
 // record turns the server's record into anchors, measurements, the

@@ -59,17 +59,7 @@ func (c *Config) Cells() ([]Cell, error) {
 				mode = keepalive.Mode(s.Mode)
 			}
 			ks := s.Keepalive()
-			eff := ks
-			if os == "darwin" && mode != keepalive.ModePerConn {
-				// XNU never copies t_keepidle to the accepted socket
-				// (reference/keepalive.md §2): idle is the 2 h sysctl.
-				d, _ := keepalive.Defaults(keepalive.Platform{OS: os})
-				eff.Idle = d.Idle
-			}
-			if mode == keepalive.ModeListenerGoDefault {
-				// Go re-applies 15 s/15 s/9 on accept (net/tcpsock.go newTCPConn).
-				eff = keepalive.GoDefault
-			}
+			eff := keepalive.Applied(keepalive.Platform{OS: os}, ks, mode)
 			hz := 0
 			if os == "linux" {
 				hz = 250 // the planner's guess; runs use the host's detected HZ
@@ -95,8 +85,8 @@ func (c *Config) Cells() ([]Cell, error) {
 				cell.Expected = setupOverhead + settle + cell.Observe
 				if cell.Expected > c.MaxRun {
 					hint := ""
-					if os == "darwin" && mode != keepalive.ModePerConn {
-						hint = `; macOS does not inherit idle from the listener, so the 2 h default applies: use mode = "per-connection"`
+					if keepalive.LosesListenerIdle(keepalive.Platform{OS: os}, mode) {
+						hint = "; " + keepalive.ListenerIdleAdvice
 					}
 					return nil, fmt.Errorf("%s: settings[%d] (%s, %s mode) with fault %s on %s: predicted run %s exceeds max_run %s%s",
 						c.path, i, ks, mode, f.Kind, os, cell.Expected.Round(time.Second), c.MaxRun, hint)

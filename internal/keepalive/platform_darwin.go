@@ -6,9 +6,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LocalPlatform describes this host: darwin and kern.osproductversion
+// localPlatform describes this host: darwin and kern.osproductversion
 // (e.g. "15.1"); empty if the sysctl is missing (before macOS 10.13.4).
-var LocalPlatform = sync.OnceValue(func() Platform {
+var localPlatform = sync.OnceValue(func() Platform {
 	p := Platform{OS: "darwin"}
 	if v, err := unix.Sysctl("kern.osproductversion"); err == nil {
 		p.Version = v

@@ -6,8 +6,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LocalPlatform describes this host: linux and its kernel release.
-var LocalPlatform = sync.OnceValue(func() Platform {
+// localPlatform describes this host: linux and its kernel release.
+var localPlatform = sync.OnceValue(func() Platform {
 	var u unix.Utsname
 	p := Platform{OS: "linux"}
 	if err := unix.Uname(&u); err == nil {

@@ -2,7 +2,10 @@
 
 package keepalive
 
-import "runtime"
+import (
+	"runtime"
+	"sync"
+)
 
-// LocalPlatform names the OS only; kalab has no keepalive support here.
-func LocalPlatform() Platform { return Platform{OS: runtime.GOOS} }
+// localPlatform names the OS only; kalab has no keepalive support here.
+var localPlatform = sync.OnceValue(func() Platform { return Platform{OS: runtime.GOOS} })

@@ -7,10 +7,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// LocalPlatform describes this host: windows and its build number from
+// localPlatform describes this host: windows and its build number from
 // RtlGetVersion, which ignores manifests (unlike GetVersionEx) and is what
 // decides which keepalive options exist (reference/windows-macos.md §3).
-var LocalPlatform = sync.OnceValue(func() Platform {
+var localPlatform = sync.OnceValue(func() Platform {
 	v := windows.RtlGetVersion()
 	return Platform{
 		OS:      "windows",

@@ -32,8 +32,14 @@ var seq atomic.Int32
 
 // Lab is a set of host namespaces on one bridge.
 type Lab struct {
-	Name  string
+	// Name is "kalab-<pid>-<seq>", the owner's pid and a per-process
+	// sequence number; host namespaces append "-h<i>", the switch "-sw", and
+	// Sweep reads the pid back to tell whether the owner is still alive.
+	Name string
+	// Block is the lab's /24 inside Range, Block(pid*7 + seq), which keeps
+	// the labs of parallel processes on different subnets.
 	Block netip.Prefix
+	// Hosts are the host namespaces in index order (Hosts[0] has Index 1).
 	Hosts []*Host
 
 	sw     netns.NsHandle
@@ -44,6 +50,8 @@ type Lab struct {
 
 // Host is one namespace with eth0 on the lab bridge.
 type Host struct {
+	// Name is the host's named network namespace ("<lab>-h<i>", under
+	// /run/netns).
 	Name string
 	// Index is 1-based; Addr is Block's .Index.
 	Index int

@@ -9,10 +9,17 @@ import (
 )
 
 // Lab is Linux-only; elsewhere New fails.
-type Lab struct{ Hosts []*Host }
+type Lab struct {
+	// Hosts is never filled here: New fails before building one.
+	Hosts []*Host
+}
 
 // Host is Linux-only.
-type Host struct{ Name string }
+type Host struct {
+	// Name mirrors the Linux field so that callers build everywhere; no Host
+	// is ever made here.
+	Name string
+}
 
 func unsupported() error { return fmt.Errorf("%w on %s", ErrUnsupported, runtime.GOOS) }
 

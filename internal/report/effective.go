@@ -97,7 +97,7 @@ func explainDifference(g *Group, e keepalive.Effective, status string) string {
 	if s, ok := e.Settings(); ok && g.Mode == keepalive.ModeListenerGoDefault && s == goDefault && g.Requested != goDefault {
 		return "Go's default accept path overwrote the listener's settings with 15s/15s/9"
 	}
-	if g.OS == "darwin" && g.Mode != keepalive.ModePerConn && e.Idle.Known && e.Idle.Value != g.Requested.Idle {
+	if keepalive.LosesListenerIdle(keepalive.Platform{OS: g.OS}, g.Mode) && e.Idle.Known && e.Idle.Value != g.Requested.Idle {
 		return "macOS does not inherit idle from the listener (XNU never copies t_keepidle)"
 	}
 	return ""

@@ -223,7 +223,7 @@ func effectiveFindings(g *Group) []string {
 		case ok && g.Mode == keepalive.ModeListenerGoDefault && s == goDefault:
 			out = append(out, fmt.Sprintf("%s: listener settings overwritten by Go's default on %s (effective %s, requested %s)",
 				g.Label, on, eff, req))
-		case g.OS == "darwin" && g.Mode != keepalive.ModePerConn && e.Effective.Idle.Known && e.Effective.Idle.Value != g.Requested.Idle:
+		case keepalive.LosesListenerIdle(keepalive.Platform{OS: g.OS}, g.Mode) && e.Effective.Idle.Known && e.Effective.Idle.Value != g.Requested.Idle:
 			out = append(out, fmt.Sprintf("%s: macOS did not inherit idle from the listener on %s (effective %s, requested %s)",
 				g.Label, on, eff, req))
 		default:

@@ -6,9 +6,17 @@ package wire
 
 // Keepalive settings as sent to the server.
 type Keepalive struct {
-	IdleMS     int64 `json:"idle_ms"`
+	// IdleMS is how long the connection stays idle before the first probe,
+	// in ms. The coordinator fills it from the experiment cell; the server
+	// role checks it against its own platform's limits and refuses the
+	// command if the OS cannot take it.
+	IdleMS int64 `json:"idle_ms"`
+	// IntervalMS is the time between unanswered probes, in ms; checked like
+	// IdleMS.
 	IntervalMS int64 `json:"interval_ms"`
-	Count      int   `json:"count"`
+	// Count is how many unanswered probes end the connection; checked like
+	// IdleMS (Windows before build 15063, 1703, cannot set it).
+	Count int `json:"count"`
 }
 
 // StatusReq asks an agent for its clock and facts (also used for the
@@ -17,23 +25,52 @@ type StatusReq struct{}
 
 // StatusResp answers StatusReq.
 type StatusResp struct {
-	Name    string `json:"name"`
-	NowNS   int64  `json:"now_ns"`
-	OS      string `json:"os"`
+	// Name is the agent's serf node name, the one commands target.
+	Name string `json:"name"`
+	// NowNS is the agent's wall clock when it answered, in ns since the Unix
+	// epoch. The coordinator sets it against the midpoint of the round trip
+	// to estimate the agent's clock offset (cluster.ClockOffset).
+	NowNS int64 `json:"now_ns"`
+	// OS is the agent's GOOS value ("linux", "darwin", "windows"), which
+	// picks the keepalive rules and the model.
+	OS string `json:"os"`
+	// Version is the agent's human-readable OS version: the kernel release
+	// on Linux, kern.osproductversion on macOS, major.minor.build on
+	// Windows; empty when the OS would not say.
 	Version string `json:"os_version"`
-	Build   int    `json:"build,omitempty"`
-	HZ      int    `json:"hz,omitempty"`
-	Caps    string `json:"caps"`
-	Kalab   string `json:"kalab_version"`
-	Active  int    `json:"active_runs"`
+	// Build is the Windows build number, which decides which keepalive
+	// options exist; 0 (omitted) on other OSes.
+	Build int `json:"build,omitempty"`
+	// HZ is the agent's kernel tick rate, the resolution of TCP_INFO ages
+	// and keepalive timers on Linux; 0 (omitted) when it could not be
+	// detected, which is always the case off Linux.
+	HZ int `json:"hz,omitempty"`
+	// Caps is the agent's capability list, comma-separated: the fault kinds
+	// it can apply right now, then "privileged" when it runs elevated. It
+	// is the same string as the agent's caps tag.
+	Caps string `json:"caps"`
+	// Kalab is the agent binary's kalab version, so that the coordinator can
+	// record which build measured a run.
+	Kalab string `json:"kalab_version"`
+	// Active is how many runs the agent holds state for (prepared and not
+	// yet cleaned up); non-zero on an idle cluster points at leftovers.
+	Active int `json:"active_runs"`
 }
 
 // PrepareServerReq starts the server role for a run: listen, accept one
 // client, greet, block in Read; watch the client's host with ICMP.
 type PrepareServerReq struct {
-	Run       string    `json:"run"`
+	// Run is the run id the coordinator chose; every later command for the
+	// run names it. A repeated prepare for the same run returns the server
+	// already listening instead of starting a second one.
+	Run string `json:"run"`
+	// Keepalive is the settings the server applies to the accepted
+	// connection.
 	Keepalive Keepalive `json:"ka"`
-	Mode      string    `json:"mode"`
+	// Mode is a keepalive.Mode name: "listener", "listener-go-default" or
+	// "per-connection" (where the options are set); any other value is
+	// refused.
+	Mode string `json:"mode"`
 	// ClientAddr is the client host's address, for ICMP and to accept only it.
 	ClientAddr string `json:"client_addr"`
 	// TTLMS bounds the whole role: the server gives up and records it.
@@ -42,51 +79,93 @@ type PrepareServerReq struct {
 
 // PrepareServerResp tells where the server listens.
 type PrepareServerResp struct {
+	// Addr is the server's listening ip:port (the agent's IP, a port the OS
+	// chose), filled by the agent; the coordinator passes it on as
+	// PrepareClientReq.ServerAddr.
 	Addr string `json:"addr"`
 }
 
 // PrepareClientReq starts the client role (a child process of the agent).
 type PrepareClientReq struct {
-	Run        string `json:"run"`
+	// Run is the run id, as in PrepareServerReq; a repeated prepare for the
+	// same run returns the client already started.
+	Run string `json:"run"`
+	// ServerAddr is the server's ip:port from PrepareServerResp.Addr; the
+	// agent refuses a value that does not parse as one.
 	ServerAddr string `json:"server_addr"`
-	TTLMS      int64  `json:"ttl_ms"`
+	// TTLMS is the client's lifetime in ms: the child holds the connection
+	// at most this long. The agent refuses values outside 1 ms..6 h
+	// (fault.MaxTTL).
+	TTLMS int64 `json:"ttl_ms"`
 }
 
 // PrepareClientResp is the client's side of the connection.
 type PrepareClientResp struct {
+	// Local and Remote are the connection's ip:port pairs as the client
+	// child sees them (its own end, then the server's), filled by the agent
+	// from the child's report; a flow drop targets exactly this pair.
 	Local  string `json:"local"`
 	Remote string `json:"remote"`
-	PID    int    `json:"pid"`
+	// PID is the client child's process id, the target of the pause and
+	// kill faults.
+	PID int `json:"pid"`
 }
 
 // FaultReq applies a fault to the run's client. Kind and scope are checked
 // against a fixed list; vm-pause runs only the agent's locally configured
 // hypervisor hook.
 type FaultReq struct {
-	Run   string `json:"run"`
-	Kind  string `json:"kind"`
+	// Run is the run whose client gets the fault; the agent refuses it if
+	// the run has no client there or already has a fault.
+	Run string `json:"run"`
+	// Kind is "drop", "pause", "kill" or "vm-pause"; a kind the agent cannot
+	// apply is refused with its caps in the error.
+	Kind string `json:"kind"`
+	// Scope narrows a drop: "flow" (the default when empty) drops only the
+	// run's connection, "host" all traffic with the server's host except
+	// serf's port. Other kinds take no scope.
 	Scope string `json:"scope,omitempty"`
-	TTLMS int64  `json:"ttl_ms"`
+	// TTLMS is the fault's deadman in ms: a fault no heal reaches is removed
+	// when it runs out. The agent refuses values outside 1 ms..6 h
+	// (fault.MaxTTL); the coordinator sends the observe window plus 30 s.
+	TTLMS int64 `json:"ttl_ms"`
 }
 
 // FaultResp says when the fault took effect (agent clock) and how.
 type FaultResp struct {
-	AtNS     int64  `json:"at_ns"`
-	Emulated bool   `json:"emulated,omitempty"`
-	How      string `json:"how"`
+	// AtNS is when the fault was in force, in ns since the Unix epoch on the
+	// agent's clock; the coordinator moves it onto the server's clock with
+	// both agents' clock offsets.
+	AtNS int64 `json:"at_ns"`
+	// Emulated is true when a vm-pause was played by a host drop plus
+	// SIGSTOP of the client (the agent's lab setting) instead of a
+	// hypervisor hook; reports mark such runs.
+	Emulated bool `json:"emulated,omitempty"`
+	// How says in words what the agent did (rule, signal and pid, or hook),
+	// for the run's record.
+	How string `json:"how"`
 }
 
 // HealReq removes the run's fault.
 type HealReq struct {
+	// Run is the run whose fault to remove; unknown runs are refused.
 	Run string `json:"run"`
 }
 
 // HealResp reports the fault's proof counters at heal time.
 type HealResp struct {
-	AtNS       int64  `json:"at_ns"`
+	// AtNS is when the fault was removed, in ns since the Unix epoch on the
+	// agent's clock: the deadman's instant if it got there first, otherwise
+	// the heal's (also when the run had no fault left to remove).
+	AtNS int64 `json:"at_ns"`
+	// InPackets and OutPackets are the packets the drop's inbound and
+	// outbound rules discarded on the client's host, read just before the
+	// rules go; 0 for faults other than drops.
 	InPackets  uint64 `json:"in_pkts"`
 	OutPackets uint64 `json:"out_pkts"`
-	ByDeadman  bool   `json:"by_deadman,omitempty"`
+	// ByDeadman is true when the fault's TTL ran out and the deadman healed
+	// it before this heal arrived.
+	ByDeadman bool `json:"by_deadman,omitempty"`
 	// Counted is false where the OS keeps no rule counters (WFP); Evidence
 	// says what there is instead.
 	Counted  bool   `json:"counted,omitempty"`
@@ -95,33 +174,58 @@ type HealResp struct {
 
 // CollectReq asks the server for the run's record.
 type CollectReq struct {
+	// Run is the run whose server record to return; the agent refuses it if
+	// the run has no server there.
 	Run string `json:"run"`
 }
 
 // Options are keepalive options read back from the accepted socket.
+// The server's agent fills them from keepalive.ReadBack; each is nil where
+// the OS cannot report it.
 type Options struct {
-	Enabled       *bool  `json:"on,omitempty"`
-	IdleMS        *int64 `json:"idle_ms,omitempty"`
-	IntervalMS    *int64 `json:"intvl_ms,omitempty"`
-	Count         *int   `json:"cnt,omitempty"`
+	// Enabled is SO_KEEPALIVE on the accepted socket.
+	Enabled *bool `json:"on,omitempty"`
+	// IdleMS is the idle time before the first probe the kernel applied, in
+	// ms; it can differ from the request (macOS does not pass the listener's
+	// idle on to accepted sockets).
+	IdleMS *int64 `json:"idle_ms,omitempty"`
+	// IntervalMS is the applied time between probes, in ms.
+	IntervalMS *int64 `json:"intvl_ms,omitempty"`
+	// Count is the applied number of unanswered probes that end the
+	// connection.
+	Count *int `json:"cnt,omitempty"`
+	// UserTimeoutMS caps unacknowledged data, in ms (Linux TCP_USER_TIMEOUT,
+	// macOS TCP_RXT_CONNDROPTIME, Windows TCP_MAXRT); 0 means not set.
 	UserTimeoutMS *int64 `json:"uto_ms,omitempty"`
 }
 
 // CollectResp is the server's record; Done is false while Read is still
 // blocked.
 type CollectResp struct {
-	Done     bool    `json:"done"`
-	AcceptNS int64   `json:"accept_ns"`
-	Options  Options `json:"opts"`
+	// Done is true once the server role has ended (detection, TTL or
+	// cleanup); the coordinator polls collect until then.
+	Done bool `json:"done"`
+	// AcceptNS is when the server accepted the client, in ns since the Unix
+	// epoch on the server agent's clock; 0 before the accept.
+	AcceptNS int64 `json:"accept_ns"`
+	// Options are what the kernel applied to the accepted socket; the
+	// coordinator re-predicts the run's length from them and refuses a run
+	// that would outlast max_run.
+	Options Options `json:"opts"`
 	// LastPeerNS is the last peer activity (TCP_INFO) at detection; nil when
 	// the OS has no TCP_INFO.
 	LastPeerNS *int64 `json:"last_peer_ns,omitempty"`
 	// PingLossNS is the first ICMP timeout after the last reply; nil when the
 	// client host never went silent to ICMP.
 	PingLossNS *int64 `json:"ping_loss_ns,omitempty"`
-	PingMode   string `json:"ping_mode,omitempty"`
+	// PingMode is which ICMP socket the monitor used, "unprivileged" or
+	// "privileged"; empty when the monitor did not run.
+	PingMode string `json:"ping_mode,omitempty"`
 	// DetectNS is when the blocked Read returned.
-	DetectNS  *int64 `json:"detect_ns,omitempty"`
+	DetectNS *int64 `json:"detect_ns,omitempty"`
+	// Err is the error the blocked Read returned, cut to 160 bytes; Errno is
+	// its OS error number (0 when the error carries none) and ErrnoName its symbolic
+	// name (ETIMEDOUT, WSAECONNRESET, …), or "EOF" when the peer closed.
 	Err       string `json:"err,omitempty"`
 	Errno     int    `json:"errno,omitempty"`
 	ErrnoName string `json:"errno_name,omitempty"`
@@ -130,12 +234,20 @@ type CollectResp struct {
 	// ProbesMS are the unanswered probes' instants in ms after LastPeerNS
 	// (at most MaxProbeTimes).
 	ProbesMS []int64 `json:"probes_ms,omitempty"`
-	HZ       int     `json:"hz,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	// HZ is the server host's kernel tick rate, the resolution of
+	// LastPeerNS; 0 when unknown, and the coordinator then uses the one
+	// from StatusResp.
+	HZ int `json:"hz,omitempty"`
+	// Note collects what went wrong or was unavailable on the way (accept,
+	// option read-back, ICMP monitor, no detection before the role ended),
+	// "; "-separated and cut to 160 bytes.
+	Note string `json:"note,omitempty"`
 }
 
 // CleanupReq ends everything of a run on an agent (server, client, fault).
 type CleanupReq struct {
+	// Run is the run to end; an unknown run is not an error, so cleanup can
+	// be repeated.
 	Run string `json:"run"`
 }
 

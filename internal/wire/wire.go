@@ -45,18 +45,40 @@ const (
 // (run id + step); a retry reuses it so the agent can answer a duplicate
 // from its record instead of acting twice.
 type Request struct {
-	V    int             `json:"v"`
-	ID   string          `json:"id"`
-	Cmd  string          `json:"cmd"`
+	// V is the sender's protocol Version (NewRequest sets it); the
+	// receiving node refuses any other.
+	V int `json:"v"`
+	// ID is the command id the caller chose; it must not be empty. The
+	// receiving node keeps its answer under it (the last 4096 ids) to answer
+	// a duplicate without acting again.
+	ID string `json:"id"`
+	// Cmd is one of the Cmd* names and must equal the serf query's name;
+	// the receiving node refuses a mismatch or a command it has no handler
+	// for.
+	Cmd string `json:"cmd"`
+	// Body is the command's message (PrepareServerReq, FaultReq, …) as
+	// JSON; the handler decodes it strictly with DecodeBody, where empty
+	// means {}.
 	Body json.RawMessage `json:"body,omitempty"`
 }
 
 // Response is the envelope of every answer. OK=false carries Err.
 type Response struct {
-	V    int             `json:"v"`
-	ID   string          `json:"id"`
-	OK   bool            `json:"ok"`
-	Err  string          `json:"err,omitempty"`
+	// V is the answering node's protocol Version; the caller refuses any
+	// other.
+	V int `json:"v"`
+	// ID echoes the request's ID so that a late answer to an earlier
+	// command cannot be taken for this one; empty when the request could
+	// not be parsed.
+	ID string `json:"id"`
+	// OK is true when the command succeeded and Body holds its answer.
+	OK bool `json:"ok"`
+	// Err says why the command failed or was refused (the handler's error,
+	// a bad envelope, an unknown command), cut to MaxErrorTextLen bytes;
+	// set only when OK is false.
+	Err string `json:"err,omitempty"`
+	// Body is the answer message (StatusResp, CollectResp, …) as JSON;
+	// empty on errors and when the handler returned a nil body.
 	Body json.RawMessage `json:"body,omitempty"`
 }
 
