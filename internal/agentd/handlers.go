@@ -8,6 +8,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/fault"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 	"github.com/kalab-dev/kalab/internal/role"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
@@ -86,35 +87,37 @@ func (a *Agent) applyFault(_ context.Context, req wire.FaultReq) (any, error) {
 	}
 	resp := wire.FaultResp{}
 	switch {
-	case req.Kind == "drop" && (req.Scope == "flow" || req.Scope == ""):
+	case req.Kind == results.KindDrop && (req.Scope == results.ScopeFlow || req.Scope == ""):
 		st.fault, err = fault.Drop(fault.DropSpec{Run: req.Run, Flow: fault.Flow{Local: st.client.Local, Remote: st.client.Remote}, TTL: d})
-		resp.How = "nftables drop of " + st.client.Local.String() + "<->" + st.client.Remote.String()
-	case req.Kind == "drop" && req.Scope == "host":
+	case req.Kind == results.KindDrop && req.Scope == results.ScopeHost:
 		st.fault, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: st.client.Remote.Addr(), KeepPort: a.serfPort, TTL: d})
-		resp.How = fmt.Sprintf("drop of all traffic with %s except port %d", st.client.Remote.Addr(), a.serfPort)
-	case req.Kind == "pause" && req.Scope == "":
+	case req.Kind == results.KindPause && req.Scope == "":
 		st.fault, err = fault.Pause(req.Run, st.client.Process(), d)
-		resp.How = fmt.Sprintf("SIGSTOP pid %d", st.client.PID())
-	case req.Kind == "kill" && req.Scope == "":
-		err = fault.Kill(st.client.Process())
-		resp.How = fmt.Sprintf("SIGKILL pid %d", st.client.PID())
-	case req.Kind == "vm-pause" && req.Scope == "" && a.cfg.Hypervisor.Configured():
+	case req.Kind == results.KindKill && req.Scope == "":
+		resp.How, err = fault.Kill(st.client.Process())
+	case req.Kind == results.KindVMPause && req.Scope == "" && a.cfg.Hypervisor.Configured():
 		st.fault, err = fault.PauseVM(req.Run, a.cfg.Hypervisor, d)
-		resp.How = "hypervisor hook for VM " + a.cfg.Hypervisor.VM
-	case req.Kind == "vm-pause" && req.Scope == "" && a.cfg.LabEmulateVM:
-		// reference/linux-lab.md §4, §7: host-scope drop + SIGSTOP, not a
-		// cut link (the cut host's own timers would kill its connections).
+	case req.Kind == results.KindVMPause && req.Scope == "" && a.cfg.LabEmulateVM:
+		// The lab has no VMs: a host-scope drop + SIGSTOP of the client,
+		// not a cut link (the cut host's own timers would kill its
+		// connections; docs/linux-lab.md §4).
 		var drop, pause *fault.Active
 		if drop, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: st.client.Remote.Addr(), KeepPort: a.serfPort, TTL: d}); err == nil {
 			if pause, err = fault.Pause(req.Run, st.client.Process(), d); err != nil {
 				_ = drop.Heal()
 			} else {
-				st.fault = fault.Combine("vm-pause", req.Run, d, drop, pause)
+				st.fault = fault.Combine(results.KindVMPause, req.Run, d, drop, pause)
 			}
 		}
-		resp.How, resp.Emulated = "emulated VM pause: host drop + SIGSTOP of the client", true
+		resp.Emulated = true
 	default:
 		return nil, fmt.Errorf("fault %q scope %q: not available on agent %s (caps %s)", req.Kind, req.Scope, a.cfg.Name, a.caps())
+	}
+	if st.fault != nil {
+		resp.How = st.fault.How
+		if resp.Emulated {
+			resp.How = "emulated VM pause: " + resp.How
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -133,7 +136,7 @@ func (a *Agent) heal(_ context.Context, req wire.HealReq) (any, error) {
 	f := st.fault
 	a.mu.Unlock()
 	resp := wire.HealResp{}
-	if st.kind == "drop" || (st.kind == "vm-pause" && a.cfg.LabEmulateVM && !a.cfg.Hypervisor.Configured()) {
+	if st.kind == results.KindDrop || (st.kind == results.KindVMPause && a.cfg.LabEmulateVM && !a.cfg.Hypervisor.Configured()) {
 		if cs, err := fault.DropCounters(req.Run, 0); err == nil {
 			resp.InPackets, resp.OutPackets, resp.Counted = cs.InPackets, cs.OutPackets, cs.Known
 			resp.Evidence = wire.Truncate(cs.Evidence, 120)

@@ -78,37 +78,28 @@ func pfLoad(run, rules string) (func() error, error) {
 	}, nil
 }
 
-// Drop blocks one flow both ways in com.apple/kalab.<run>, then kills any pf
-// state of the flow (rules are not evaluated for packets matching a state).
-func Drop(spec DropSpec) (*Active, error) {
-	if err := spec.validate(); err != nil {
-		return nil, err
-	}
+// installFlowDrop blocks one flow both ways in com.apple/kalab.<run>, then
+// kills any pf state of the flow (rules are not evaluated for packets
+// matching a state).
+func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	heal, err := pfLoad(spec.Run, pfFlowRules(spec.Run, spec.Flow))
 	if err != nil {
-		return nil, fmt.Errorf("drop %s: %w", spec.Flow, err)
+		return nil, err
 	}
 	if states, err := pfctl("", "-s", "states"); err == nil && pfHasState(states, spec.Flow) {
 		for _, args := range pfKillArgs(spec.Flow.Local.Addr(), spec.Flow.Remote.Addr()) {
 			if _, err := pfctl("", args...); err != nil {
 				_ = heal()
-				return nil, fmt.Errorf("drop %s: kill pf state: %w", spec.Flow, err)
+				return nil, fmt.Errorf("kill pf state: %w", err)
 			}
 		}
 	}
-	return newActive("drop", spec.Run, spec.TTL, heal), nil
+	return heal, nil
 }
 
-// DropHost silences this host toward the peer except serf's port.
-func DropHost(spec HostDropSpec) (*Active, error) {
-	if err := spec.validate(); err != nil {
-		return nil, err
-	}
-	heal, err := pfLoad(spec.Run, pfHostRules(spec.Run, spec.Peer, spec.KeepPort))
-	if err != nil {
-		return nil, fmt.Errorf("host drop: %w", err)
-	}
-	return newActive("drop-host", spec.Run, spec.TTL, heal), nil
+// installHostDrop silences this host toward the peer except serf's port.
+func installHostDrop(spec HostDropSpec) (remove func() error, err error) {
+	return pfLoad(spec.Run, pfHostRules(spec.Run, spec.Peer, spec.KeepPort))
 }
 
 // DropCounters reads the block rules' packet counters (pfctl -v -s rules):

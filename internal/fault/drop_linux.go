@@ -48,15 +48,12 @@ func conn(netNS int) (*nftables.Conn, func(), error) {
 	return c, func() { f.Close() }, nil
 }
 
-// Drop installs two rules (peer→me on input, me→peer on output) matching
-// only spec.Flow, with counters, and arms the deadman.
-func Drop(spec DropSpec) (*Active, error) {
-	if err := spec.validate(); err != nil {
-		return nil, err
-	}
+// installFlowDrop installs two rules (peer→me on input, me→peer on
+// output) matching only spec.Flow, with counters.
+func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	c, done, err := conn(spec.NetNS)
 	if err != nil {
-		return nil, fmt.Errorf("drop %s: nftables: %w", spec.Flow, err)
+		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	defer done()
 	c.AddTable(table)
@@ -67,10 +64,10 @@ func Drop(spec DropSpec) (*Active, error) {
 	c.AddRule(&nftables.Rule{Table: table, Chain: inputChain, Exprs: in, UserData: tag})
 	c.AddRule(&nftables.Rule{Table: table, Chain: outputChain, Exprs: out, UserData: tag})
 	if err := c.Flush(); err != nil {
-		return nil, fmt.Errorf("drop %s: install nftables rules: %w", spec.Flow, err)
+		return nil, fmt.Errorf("install nftables rules: %w", err)
 	}
 	run, ns := spec.Run, spec.NetNS
-	return newActive("drop", run, spec.TTL, func() error { return removeRules(run, ns) }), nil
+	return func() error { return removeRules(run, ns) }, nil
 }
 
 // FlowRules builds the input and output rule expressions for a flow:

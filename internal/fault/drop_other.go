@@ -2,25 +2,18 @@
 
 package fault
 
-import (
-	"fmt"
-	"runtime"
-)
+import "github.com/kalab-dev/kalab/internal/unsupported"
 
-func unsupported(what string) error {
-	return fmt.Errorf("%s: %w on %s", what, ErrUnsupported, runtime.GOOS)
-}
+// installFlowDrop: kalab has no drop mechanism for this OS.
+func installFlowDrop(DropSpec) (func() error, error) { return nil, unsupported.Error("drop") }
 
-// Drop is not implemented on this OS yet.
-func Drop(spec DropSpec) (*Active, error) { return nil, unsupported("drop") }
-
-// DropCounters is not implemented on this OS yet.
+// DropCounters: kalab has no drop mechanism for this OS.
 func DropCounters(run string, netNS int) (Counters, error) {
-	return Counters{}, unsupported("drop counters")
+	return Counters{}, unsupported.Error("drop counters")
 }
 
-// Sweep has nothing of kalab's to remove on this OS yet.
+// Sweep has nothing of kalab's to remove on this OS.
 func Sweep(netNS int) error { return nil }
 
-// DropHost is not implemented on this OS yet.
-func DropHost(spec HostDropSpec) (*Active, error) { return nil, unsupported("host drop") }
+// installHostDrop: kalab has no drop mechanism for this OS.
+func installHostDrop(HostDropSpec) (func() error, error) { return nil, unsupported.Error("host drop") }

@@ -162,30 +162,24 @@ func remember(run string, ids []wf.RuleID) {
 	wfpRuns.ids[run] = ids
 }
 
-// Drop blocks one TCP flow at the transport layers.
-func Drop(spec DropSpec) (*Active, error) {
-	if err := spec.validate(); err != nil {
-		return nil, err
-	}
+// installFlowDrop blocks one TCP flow at the transport layers.
+func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	remove, ids, err := install(wfpFlowFilters(spec.Run, spec.Flow))
 	if err != nil {
-		return nil, fmt.Errorf("drop %s: %w", spec.Flow, err)
-	}
-	remember(spec.Run, ids)
-	return newActive("drop", spec.Run, spec.TTL, remove), nil
-}
-
-// DropHost silences this host toward the peer except serf's port.
-func DropHost(spec HostDropSpec) (*Active, error) {
-	if err := spec.validate(); err != nil {
 		return nil, err
 	}
+	remember(spec.Run, ids)
+	return remove, nil
+}
+
+// installHostDrop silences this host toward the peer except serf's port.
+func installHostDrop(spec HostDropSpec) (remove func() error, err error) {
 	remove, ids, err := install(wfpHostFilters(spec.Run, spec.Peer, spec.KeepPort))
 	if err != nil {
-		return nil, fmt.Errorf("host drop toward %s: %w", spec.Peer, err)
+		return nil, err
 	}
 	remember(spec.Run, ids)
-	return newActive("drop-host", spec.Run, spec.TTL, remove), nil
+	return remove, nil
 }
 
 // DropCounters: WFP keeps no per-filter counters. The net-event ring

@@ -3,9 +3,11 @@
 // parameters (never a command line from the network), heals itself when its
 // TTL runs out (the deadman), and can be swept on agent start.
 //
-// OS mechanics live in files named after the fault and the OS:
-// drop_linux.go (nftables), with drop_other.go saying "not supported" until
-// the Windows (WFP) and macOS (pf) implementations land.
+// OS mechanics live in files named after the fault and the OS: drops in
+// drop_linux.go and hostdrop_linux.go (nftables), drop_windows.go (WFP)
+// and drop_darwin.go (pf); pausing and killing in signal_unix.go and
+// signal_windows.go; each *_other.go says "not supported". mechanism.go
+// names each OS's mechanism for the results.
 package fault
 
 import (
@@ -17,9 +19,6 @@ import (
 	"sync"
 	"time"
 )
-
-// ErrUnsupported is wrapped by every "not supported on <os>" error.
-var ErrUnsupported = errors.New("not supported")
 
 // Flow is one TCP connection as seen from the host that applies the fault.
 type Flow struct {
@@ -72,10 +71,15 @@ func validateTTL(ttl time.Duration) error {
 // Active is a fault in force. Heal removes it; the deadman calls Heal when
 // the TTL runs out. Heal is idempotent and safe from any goroutine.
 type Active struct {
-	Kind      string
-	Run       string
+	// Kind is the fault kind ("drop", "drop-host", "pause", "vm-pause").
+	Kind string
+	// Run is the run the fault belongs to.
+	Run string
+	// AppliedAt is when it took effect; Deadline when the deadman heals it.
 	AppliedAt time.Time
 	Deadline  time.Time
+	// How says which mechanism applied it on this OS, for the result.
+	How string
 
 	heal   func() error
 	timer  *time.Timer

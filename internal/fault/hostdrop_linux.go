@@ -10,17 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DropHost installs the host-scope rules (reference/linux-lab.md §3): per
+// installHostDrop installs the host-scope rules (reference/linux-lab.md §3): per
 // chain, for traffic with the peer only, accept tcp/udp to or from
 // KeepPort, then count and drop everything else (ICMP included). ARP is not filtered by an inet table, so neighbours
 // stay resolved: the host looks paused, not unplugged.
-func DropHost(spec HostDropSpec) (*Active, error) {
-	if err := spec.validate(); err != nil {
-		return nil, err
-	}
+func installHostDrop(spec HostDropSpec) (remove func() error, err error) {
 	c, done, err := conn(spec.NetNS)
 	if err != nil {
-		return nil, fmt.Errorf("host drop: nftables: %w", err)
+		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	defer done()
 	c.AddTable(table)
@@ -33,10 +30,10 @@ func DropHost(spec HostDropSpec) (*Active, error) {
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return nil, fmt.Errorf("host drop: install nftables rules: %w", err)
+		return nil, fmt.Errorf("install nftables rules: %w", err)
 	}
 	run, ns := spec.Run, spec.NetNS
-	return newActive("drop-host", run, spec.TTL, func() error { return removeRules(run, ns) }), nil
+	return func() error { return removeRules(run, ns) }, nil
 }
 
 // HostRules builds the rule expressions for one chain, in order. Every rule

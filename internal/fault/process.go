@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -19,21 +20,23 @@ func Pause(run string, p *os.Process, ttl time.Duration) (*Active, error) {
 	if err := suspend(p); err != nil {
 		return nil, fmt.Errorf("pause pid %d: %w", p.Pid, err)
 	}
-	return newActive("pause", run, ttl, func() error {
+	a := newActive(CapPause, run, ttl, func() error {
 		if err := resume(p); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			return fmt.Errorf("resume pid %d: %w", p.Pid, err)
 		}
 		return nil
-	}), nil
+	})
+	a.How = fmt.Sprintf("%s of pid %d", Mechanism(runtime.GOOS, CapPause, ""), p.Pid)
+	return a, nil
 }
 
 // Kill ends the process at once: the baseline where the peer's kernel
-// closes the connection (FIN or RST).
-func Kill(p *os.Process) error {
+// closes the connection (FIN or RST). It returns how, for the result.
+func Kill(p *os.Process) (how string, err error) {
 	if err := p.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill pid %d: %w", p.Pid, err)
+		return "", fmt.Errorf("kill pid %d: %w", p.Pid, err)
 	}
-	return nil
+	return fmt.Sprintf("%s of pid %d", Mechanism(runtime.GOOS, CapKill, ""), p.Pid), nil
 }
 
 // Hypervisor is the VM pause hook from the agent's LOCAL config file only:
@@ -75,17 +78,25 @@ func PauseVM(run string, h Hypervisor, ttl time.Duration) (*Active, error) {
 	if err := runArgv(h.argv(h.Pause)); err != nil {
 		return nil, fmt.Errorf("vm-pause: %w", err)
 	}
-	return newActive("vm-pause", run, ttl, func() error { return runArgv(h.argv(h.Resume)) }), nil
+	a := newActive(CapVMPause, run, ttl, func() error { return runArgv(h.argv(h.Resume)) })
+	a.How = vmPauseMechanism + " (VM " + h.VM + ")"
+	return a, nil
 }
 
 // Combine heals several faults as one (the lab's emulated VM pause: host
 // drop + SIGSTOP).
 func Combine(kind, run string, ttl time.Duration, parts ...*Active) *Active {
-	return newActive(kind, run, ttl, func() error {
+	a := newActive(kind, run, ttl, func() error {
 		var errs []error
 		for _, p := range parts {
 			errs = append(errs, p.Heal())
 		}
 		return errors.Join(errs...)
 	})
+	hows := make([]string, len(parts))
+	for i, p := range parts {
+		hows[i] = p.How
+	}
+	a.How = strings.Join(hows, " + ")
+	return a
 }

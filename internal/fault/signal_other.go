@@ -2,8 +2,12 @@
 
 package fault
 
-import "os"
+import (
+	"os"
+
+	"github.com/kalab-dev/kalab/internal/unsupported"
+)
 
 // suspend: NtSuspendProcess on Windows arrives with the Windows issue.
-func suspend(*os.Process) error { return unsupported("pause") }
-func resume(*os.Process) error  { return unsupported("resume") }
+func suspend(*os.Process) error { return unsupported.Error("pause") }
+func resume(*os.Process) error  { return unsupported.Error("resume") }

@@ -3,6 +3,8 @@ package keepalive
 import (
 	"fmt"
 	"time"
+
+	"github.com/kalab-dev/kalab/internal/unsupported"
 )
 
 // Phase says what an idle connection was doing when its peer went silent;
@@ -88,7 +90,7 @@ func Predict(p Platform, s Settings, phase Phase, o ModelOptions) (Prediction, e
 		}
 		predictBSDStyle(&pr)
 	default:
-		return Prediction{}, fmt.Errorf("keepalive model: %w", unsupported(p.OS))
+		return Prediction{}, fmt.Errorf("keepalive model: %w", unsupported.On("keepalive", p.OS))
 	}
 	pr.AfterFault = Window{Min: max(0, pr.FromT0.Min-pr.Cycle.Max), Max: pr.FromT0.Max}
 	return pr, nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/kalab-dev/kalab/internal/unsupported"
 )
 
 // Settings are the keepalive parameters an experiment asks for.
@@ -157,7 +159,7 @@ func LimitsFor(p Platform) (Limits, error) {
 		}
 		return l, nil
 	}
-	return Limits{}, fmt.Errorf("keepalive limits: %w", unsupported(p.OS))
+	return Limits{}, fmt.Errorf("keepalive limits: %w", unsupported.On("keepalive", p.OS))
 }
 
 // FieldError says which setting is out of range, on which OS, and what is
@@ -211,13 +213,6 @@ func unitName(d time.Duration) string {
 	return "seconds"
 }
 
-// ErrUnsupported is wrapped by every "not supported on <os>" error.
-var ErrUnsupported = errors.New("not supported")
-
-func unsupported(os string) error {
-	return fmt.Errorf("%w on %s", ErrUnsupported, os)
-}
-
 // Defaults are what a socket with only SO_KEEPALIVE gets from the OS's
 // stock configuration (reference/keepalive.md §1): Linux sysctls
 // tcp_keepalive_time/intvl/probes = 7200 s/75 s/9; Windows registry
@@ -234,5 +229,5 @@ func Defaults(p Platform) (Settings, error) {
 	case "darwin":
 		return Settings{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 8}, nil
 	}
-	return Settings{}, fmt.Errorf("keepalive defaults: %w", unsupported(p.OS))
+	return Settings{}, fmt.Errorf("keepalive defaults: %w", unsupported.On("keepalive", p.OS))
 }

@@ -2,8 +2,10 @@
 
 package keepalive
 
-import "runtime"
+import "github.com/kalab-dev/kalab/internal/unsupported"
 
-func setOptions(fd uintptr, s Settings) error { return unsupported(runtime.GOOS) }
+func setOptions(fd uintptr, s Settings) error { return unsupported.Error("keepalive options") }
 
-func getOptions(fd uintptr) (Effective, error) { return Effective{}, unsupported(runtime.GOOS) }
+func getOptions(fd uintptr) (Effective, error) {
+	return Effective{}, unsupported.Error("keepalive options")
+}

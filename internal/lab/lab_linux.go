@@ -36,8 +36,8 @@ type Lab struct {
 	// sequence number; host namespaces append "-h<i>", the switch "-sw", and
 	// Sweep reads the pid back to tell whether the owner is still alive.
 	Name string
-	// Block is the lab's /24 inside Range, Block(pid*7 + seq), which keeps
-	// the labs of parallel processes on different subnets.
+	// Block is the lab's /24 inside Range, Block(pid*7 + seq), so that the
+	// labs of parallel processes normally land on different subnets.
 	Block netip.Prefix
 	// Hosts are the host namespaces in index order (Hosts[0] has Index 1).
 	Hosts []*Host

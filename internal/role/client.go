@@ -74,6 +74,9 @@ func runClient(args []string, out io.Writer) int {
 
 // Client is a running client-role child process.
 type Client struct {
+	// Local and Remote are the connection's ends as the child reported them
+	// once it held the connection: its own address and the server's. A flow
+	// drop targets exactly this pair.
 	Local, Remote netip.AddrPort
 	cmd           *exec.Cmd
 	waitOnce      sync.Once

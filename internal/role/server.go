@@ -27,9 +27,15 @@ var Greeting = []byte("kalb")
 
 // ServerConfig describes one server role.
 type ServerConfig struct {
-	Run      string
+	// Run is the run id, used in errors.
+	Run string
+	// Settings are the keepalive options for the accepted connection;
+	// StartServer fails if this host's platform cannot take them.
 	Settings keepalive.Settings
-	Mode     keepalive.Mode
+	// Mode is where the options go: on the listener, for the accepted
+	// socket to inherit (with or without Go's accept-path defaults on top),
+	// or on the accepted socket itself.
+	Mode keepalive.Mode
 	// ListenIP is the address to listen on (port chosen by the OS).
 	ListenIP netip.Addr
 	// Client is the only peer accepted, and the ICMP monitor's target.
@@ -44,26 +50,44 @@ type ServerConfig struct {
 
 // Record is the server's account of the run.
 type Record struct {
-	Done      bool
-	Accept    time.Time
+	// Done is true once the role has ended: detection, TTL, Close, or a
+	// failed accept.
+	Done bool
+	// Accept is when the client's connection was accepted; zero until then.
+	Accept time.Time
+	// Effective is what the kernel applied to the accepted socket, read back
+	// right after accept; a read-back error goes to Note.
 	Effective keepalive.Effective
 	// LastPeer is T0: the last ACK or data from the peer (TCP_INFO) read
 	// right after detection; nil where the OS has no TCP_INFO.
 	LastPeer *time.Time
-	Probes   *int
+	// Probes is the unanswered keepalive probe count (TCP_INFO) at
+	// detection; nil where the OS has no TCP_INFO.
+	Probes *int
 	// ProbeTimes are when the poller saw the unanswered-probe counter rise
 	// (Linux TCP_INFO, ±20 ms): one per keepalive probe the peer ignored.
 	ProbeTimes []time.Time
 	// PingLoss is the first ICMP timeout after the last reply; nil if the
 	// client host kept answering ICMP (flow-only faults).
-	PingLoss  *time.Time
-	PingMode  string
-	Detect    *time.Time
+	PingLoss *time.Time
+	// PingMode is which ICMP socket the monitor used (probe.ModePrivileged
+	// or probe.ModeUnprivileged); empty when the monitor did not run.
+	PingMode string
+	// Detect is when the blocked Read returned (or writing the greeting
+	// failed); nil when the role ended without one (TTL, Close, failed
+	// accept).
+	Detect *time.Time
+	// Err is the error that ended the connection; Errno is its OS error number (0
+	// when it carries none) and ErrnoName its name (ETIMEDOUT,
+	// WSAECONNRESET, …), or "EOF" when the peer closed.
 	Err       string
 	Errno     int
 	ErrnoName string
-	HZ        int
-	Note      string
+	// HZ is ServerConfig.HZ, copied so the record stands alone.
+	HZ int
+	// Note collects what went wrong or was unavailable (accept, option
+	// read-back, ICMP monitor, no detection), "; "-separated.
+	Note string
 }
 
 // Server is a running server role.

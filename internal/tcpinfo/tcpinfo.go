@@ -18,18 +18,30 @@ var ErrUnsupported = errors.New("not supported")
 // to At; on Linux they have jiffy resolution (4 ms at HZ=250,
 // reference/linux-lab.md §5).
 type Info struct {
-	At           time.Time     `json:"at"`
-	State        uint8         `json:"state"`
-	LastAckRecv  time.Duration `json:"last_ack_recv"`
+	// At is the local wall-clock time taken right after the getsockopt
+	// returned; the ages below count back from it.
+	At time.Time `json:"at"`
+	// State is the kernel's TCP state number (tcpi_state, numbered as in
+	// include/net/tcp_states.h: 1 is ESTABLISHED).
+	State uint8 `json:"state"`
+	// LastAckRecv is how long before At the last ACK arrived from the peer
+	// (tcpi_last_ack_recv).
+	LastAckRecv time.Duration `json:"last_ack_recv"`
+	// LastDataRecv is how long before At data last arrived from the peer
+	// (tcpi_last_data_recv).
 	LastDataRecv time.Duration `json:"last_data_recv"`
+	// LastDataSent is how long before At this side last sent data
+	// (tcpi_last_data_sent).
 	LastDataSent time.Duration `json:"last_data_sent"`
 	// Probes is the number of unanswered keepalive probes (icsk_probes_out).
 	Probes uint8 `json:"probes"`
 	// Retransmits and Backoff are RTO state, not keepalive.
-	Retransmits uint8         `json:"retransmits"`
-	Backoff     uint8         `json:"backoff"`
-	RTO         time.Duration `json:"rto"`
-	RTT         time.Duration `json:"rtt"`
+	Retransmits uint8 `json:"retransmits"`
+	Backoff     uint8 `json:"backoff"`
+	// RTO is the current retransmission timeout and RTT the smoothed round
+	// trip (tcpi_rto, tcpi_rtt, kernel µs).
+	RTO time.Duration `json:"rto"`
+	RTT time.Duration `json:"rtt"`
 }
 
 // LastPeerActivity is when the peer was last heard from: the later of the

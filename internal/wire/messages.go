@@ -186,8 +186,8 @@ type Options struct {
 	// Enabled is SO_KEEPALIVE on the accepted socket.
 	Enabled *bool `json:"on,omitempty"`
 	// IdleMS is the idle time before the first probe the kernel applied, in
-	// ms; it can differ from the request (macOS does not pass the listener's
-	// idle on to accepted sockets).
+	// ms; it can differ from the request (macOS keeps its default idle in
+	// both listener modes, listener-go-default gets Go's 15 s).
 	IdleMS *int64 `json:"idle_ms,omitempty"`
 	// IntervalMS is the applied time between probes, in ms.
 	IntervalMS *int64 `json:"intvl_ms,omitempty"`
@@ -223,9 +223,10 @@ type CollectResp struct {
 	PingMode string `json:"ping_mode,omitempty"`
 	// DetectNS is when the blocked Read returned.
 	DetectNS *int64 `json:"detect_ns,omitempty"`
-	// Err is the error the blocked Read returned, cut to 160 bytes; Errno is
-	// its OS error number (0 when the error carries none) and ErrnoName its symbolic
-	// name (ETIMEDOUT, WSAECONNRESET, …), or "EOF" when the peer closed.
+	// Err is the error that ended the connection, cut to 160 bytes; Errno
+	// is its OS error number (0 when the error carries none) and ErrnoName
+	// its symbolic name (ETIMEDOUT, WSAECONNRESET, …), or "EOF" when the
+	// peer closed.
 	Err       string `json:"err,omitempty"`
 	Errno     int    `json:"errno,omitempty"`
 	ErrnoName string `json:"errno_name,omitempty"`

@@ -1,0 +1,50 @@
+package fault
+
+// mechanisms name, per OS, what silences the client for each fault kind
+// ("kind" or "kind/scope"). Results carry the text (wire.FaultResp.How), so
+// a report says what really ran on that host. Each OS's implementation is
+// in the file named after the fault and the OS (drop_windows.go,
+// signal_unix.go, …); docs/drop-mechanisms.md explains them.
+var mechanisms = map[string]map[string]string{
+	"linux": {
+		"drop/flow": "nftables drop rules (table inet kalab)",
+		"drop/host": "nftables drop of all traffic (table inet kalab)",
+		"pause":     "SIGSTOP",
+		"kill":      "SIGKILL",
+	},
+	"windows": {
+		"drop/flow": "WFP block filters at the transport layers (dynamic session)",
+		"drop/host": "WFP block filters for all traffic (dynamic session)",
+		"pause":     "NtSuspendProcess",
+		"kill":      "TerminateProcess",
+	},
+	"darwin": {
+		"drop/flow": "pf block rules (anchor com.apple/kalab.<run>) with state kill",
+		"drop/host": "pf block rules for all traffic (anchor com.apple/kalab.<run>)",
+		"pause":     "SIGSTOP",
+		"kill":      "SIGKILL",
+	},
+}
+
+// vmPauseMechanism is the same on every OS: a command from the agent's own
+// agent.toml, never from the network.
+const vmPauseMechanism = "hypervisor hook from agent.toml"
+
+// Mechanism names what applies fault kind (scope "flow" or "host" for a
+// drop) on goos, or says it is not supported there.
+func Mechanism(goos, kind, scope string) string {
+	if kind == CapVMPause {
+		return vmPauseMechanism
+	}
+	key := kind
+	if kind == CapDrop {
+		if scope == "" {
+			scope = "flow"
+		}
+		key += "/" + scope
+	}
+	if m, ok := mechanisms[goos][key]; ok {
+		return m
+	}
+	return key + ": not supported on " + goos
+}
