@@ -3,7 +3,7 @@
 // queries, a handler registry, and the clock-offset estimate.
 //
 // It is built around how serf queries really behave
-// (reference/serf-probing-release.md §1): queries target one node by name
+// (docs/cluster-and-probing.md §1): queries target one node by name
 // (FilterNodes) with an explicit timeout and RelayFactor; the application's
 // *response* is the acceptance signal, not serf's ack; a missing response is
 // retried with the same command id and handlers are idempotent per id (a

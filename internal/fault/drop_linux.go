@@ -16,7 +16,7 @@ import (
 // Linux drops live in one nftables table, "inet kalab", with an input and an
 // output base chain at filter priority 0 (policy accept). Priority 0 drops
 // packets of an established flow at once, and a drop verdict is final
-// whatever other tables accept (reference/linux-lab.md §2).
+// whatever other tables accept (docs/linux-lab.md §2).
 const tableName = "kalab"
 
 var (
@@ -29,7 +29,7 @@ var (
 func ruleTag(run string) []byte { return []byte("kalab:" + run) }
 
 // conn opens an nftables connection in the given namespace fd, or in this
-// process's namespace when fd is 0 (reference §2: NetNS 0 would mean "the
+// process's namespace when fd is 0 (docs/linux-lab.md §2: NetNS 0 would mean "the
 // calling thread's", which is wrong on a switched thread).
 func conn(netNS int) (*nftables.Conn, func(), error) {
 	if netNS != 0 {
@@ -141,7 +141,7 @@ func kalabRules(c *nftables.Conn, run string) (in, out []*nftables.Rule, err err
 }
 
 // removeRules deletes run's rules. AddRule returns no handle, so rules are
-// found again by their UserData tag (reference/linux-lab.md §2).
+// found again by their UserData tag (docs/linux-lab.md §2).
 func removeRules(run string, netNS int) error {
 	c, done, err := conn(netNS)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // kalab's fixed WFP provider and sublayer: the sweep removes only objects
 // under these IDs. Filters live in a DYNAMIC session, so the kernel deletes
 // them when the agent's session ends, crash included (MS docs
-// object-management.md; reference/windows-macos.md §1).
+// object-management.md; docs/drop-mechanisms.md §1.3).
 var (
 	wfpProvider = wf.ProviderID(mustGUID("{cd1bca4a-538a-4790-939b-f9bdf157d685}"))
 	wfpSublayer = wf.SublayerID(mustGUID("{8a15c1e8-b951-4834-92d3-c0c16aa5c957}"))
@@ -184,7 +184,7 @@ func installHostDrop(spec HostDropSpec) (remove func() error, err error) {
 
 // DropCounters: WFP keeps no per-filter counters. The net-event ring
 // (DropEvents, ~100-150 machine-wide events) is supporting evidence only;
-// the proof is the server's unanswered probes (reference §2).
+// the proof is the server's unanswered probes (docs/drop-mechanisms.md §2).
 func DropCounters(run string, _ int) (Counters, error) {
 	s, err := session()
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// installHostDrop installs the host-scope rules (reference/linux-lab.md §3): per
+// installHostDrop installs the host-scope rules (docs/linux-lab.md §3): per
 // chain, for traffic with the peer only, accept tcp/udp to or from
 // KeepPort, then count and drop everything else (ICMP included). ARP is not filtered by an inet table, so neighbours
 // stay resolved: the host looks paused, not unplugged.

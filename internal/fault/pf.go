@@ -11,7 +11,7 @@ import (
 // macOS drops are pf rules in a direct child of the stock "com.apple/*"
 // anchor: an anchor the main ruleset does not reference is never evaluated,
 // and kalab never reloads the main ruleset (which would drop anchors other
-// services inserted) (reference/windows-macos.md §4b). This file builds the
+// services inserted) (docs/drop-mechanisms.md §4.2). This file builds the
 // rule text and parses pfctl's output, so it is table-tested on Linux;
 // drop_darwin.go runs pfctl.
 

@@ -12,7 +12,7 @@ import (
 
 // Pause stops the process (the client role's child; the agent never pauses
 // anything else) until healed or ttl passes. The kernel keeps ACKing for a
-// stopped process, so keepalive must NOT detect it (reference §6).
+// stopped process, so keepalive must NOT detect it (docs/keepalive-models.md §7).
 func Pause(run string, p *os.Process, ttl time.Duration) (*Active, error) {
 	if err := validateTTL(ttl); err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ import (
 // on the next packet and nothing is torn down; ALE layers only see connects
 // and accepts and a block there re-authorises and tears the flow down
 // (MS docs tcp-packet-flows.md, ale-re-authorization.md;
-// reference/windows-macos.md §1).
+// docs/drop-mechanisms.md §1.2).
 
 type wfpLayer string
 

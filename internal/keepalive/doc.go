@@ -7,6 +7,6 @@
 //
 // It knows nothing about serf, faults or reports.
 //
-// Sources for every rule are cited next to the code; the team's summary is
-// ../shared/reference/keepalive.md (§ numbers below refer to it).
+// Sources for every rule are cited next to the code; the summary is
+// docs/keepalive-models.md (§ numbers below refer to it).
 package keepalive

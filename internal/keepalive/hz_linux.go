@@ -17,7 +17,7 @@ import (
 
 // DetectHZ finds the kernel's tick rate, which sets the timer wheel's
 // granularity and so the exact Linux keepalive instants
-// (reference/linux-lab.md §6). It reads CONFIG_HZ from the kernel config
+// (docs/linux-lab.md §6). It reads CONFIG_HZ from the kernel config
 // (/proc/config.gz, then /boot/config-<release>); failing that it infers the
 // jiffy from TCP_INFO ages on a loopback connection, which the kernel
 // reports as jiffies_to_msecs() and so come in multiples of 1000/HZ ms.

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestInherit proves on Linux what reference/keepalive.md §5/§7a says: the
+// TestInherit proves on Linux what docs/keepalive-models.md §5, §6.1 says: the
 // accepted socket inherits the listener's keepalive options when Go is told
 // to leave it alone (listener mode), and Go's default ListenConfig
 // overwrites them with 15 s/15 s/9. Run with -v to see the read-back values.

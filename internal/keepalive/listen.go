@@ -16,7 +16,7 @@ const (
 	// ModeListener sets the options on the listening socket and relies on the
 	// accepted socket inheriting them; Go is told to leave accepted sockets
 	// alone (ListenConfig.KeepAlive = -1). This is the published Windows measurement's approach done
-	// right (reference/keepalive.md §5, §8).
+	// right (docs/keepalive-models.md §2, §5).
 	ModeListener Mode = "listener"
 	// ModeListenerGoDefault sets the same options on the listener but keeps
 	// Go's default ListenConfig, which re-applies its own 15 s/15 s/9 to every
@@ -30,7 +30,7 @@ const (
 
 // GoDefault is what Go's default accept path puts on every accepted
 // socket (net/dial.go defaultTCPKeepAlive*: 15 s/15 s/9), overwriting what
-// it inherited (reference/keepalive.md §5, §7a).
+// it inherited (docs/keepalive-models.md §5, §6.1).
 var GoDefault = Settings{Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
 
 // ParseMode accepts the names above.
@@ -58,7 +58,7 @@ func ListenConfig(s Settings, mode Mode) net.ListenConfig {
 	switch mode {
 	case ModeListener:
 		// KeepAlive < 0 with KeepAliveConfig.Enable false: newTCPConn skips
-		// SetKeepAliveConfig entirely, so inherited values survive (§5, §7a).
+		// SetKeepAliveConfig entirely, so inherited values survive (docs/keepalive-models.md §5, §6.1).
 		return net.ListenConfig{Control: apply, KeepAlive: -1}
 	case ModeListenerGoDefault:
 		return net.ListenConfig{Control: apply}

@@ -70,7 +70,8 @@ type ModelOptions struct {
 
 // slackUnverified is the late-side allowance for OSes whose timer
 // granularity kalab has not measured (Windows, macOS). The published Windows
-// runs were 0.2–0.3 s over the formula (reference §3) [infer].
+// runs were up to 0.2 s past T0 + idle + count × interval
+// (docs/keepalive-models.md §8) [infer].
 const slackUnverified = 500 * time.Millisecond
 
 // Predict returns when p's kernel declares a silent peer dead, given the
@@ -100,8 +101,8 @@ func Predict(p Platform, s Settings, phase Phase, o ModelOptions) (Prediction, e
 // idle_time ≥ KEEPIDLE + KEEPCNT·KEEPINTVL, probing every KEEPINTVL after
 // KEEPIDLE; every received segment re-arms the timer at KEEPIDLE, so
 // answered probes cycle every idle. Death = T0 + idle + cnt·intvl [src].
-// Windows documents only "idle + interval × count" (MS docs,
-// SIO_KEEPALIVE_VALS); the published 31.2 s for 1/3/10 and 10.3 s for 1/1/10
+// Windows documents the two times and the count of 10 (MS docs,
+// SIO_KEEPALIVE_VALS), from which the same rule follows; the published 31.2 s for 1/3/10 and 10.3 s for 1/1/10
 // fit the same rule with a cycle of idle [unverified beyond the blog].
 func predictBSDStyle(pr *Prediction) {
 	s := pr.Settings
@@ -125,13 +126,13 @@ func predictBSDStyle(pr *Prediction) {
 // probes_out ≥ cnt → reset + ETIMEDOUT, or send a probe and re-arm at intvl;
 // otherwise re-arm at idle − elapsed. An answered probe resets probes_out
 // but leaves the timer at intvl, which is why 1/3/10 dies at T0 + 33 s, not
-// 31 s (reference/keepalive.md §3 caveat).
+// 31 s (docs/keepalive-models.md §3.1).
 //
 // With HZ known every re-arm goes through the timer wheel's rounding
 // (kernel/time/timer.c calc_wheel_index/calc_index: the expiry is rounded up
 // to the next multiple of the level's granularity, levels 8× coarser every
 // 63<<3n jiffies), giving instants exact to a jiffy: 1/1/3 at HZ=250 dies at
-// T0 + 4096 ms every time (reference/linux-lab.md §6). The wheel's phase
+// T0 + 4096 ms every time (docs/linux-lab.md §6). The wheel's phase
 // depends on where the connection started, so the model tries every
 // alignment and reports the range.
 //

@@ -20,16 +20,16 @@ func TestPredictLinuxTimerWheel(t *testing.T) {
 		probes    int
 		cycleWant Window
 	}{
-		// reference/linux-lab.md §6: measured 4096 ms every time.
+		// docs/linux-lab.md §6: measured 4096 ms every time.
 		{"1/1/3 HZ=250 measured", s(1, 1, 3), PhaseCycling, 250, 0, Window{4096 * ms, 4096 * ms}, 3, Window{1024 * ms, 1024 * ms}},
 		// §6: 2016 then 3×1024.
 		{"2/1/3 HZ=250 measured", s(2, 1, 3), PhaseCycling, 250, 0, Window{5088 * ms, 5088 * ms}, 3, Window{2016 * ms, 2016 * ms}},
-		// reference/keepalive.md §7b e3: 33.82 s measured (11 firings of 3072 ms).
+		// docs/keepalive-models.md §6.2 e3: 33.82 s measured (11 firings of 3072 ms).
 		{"1/3/10 HZ=250 idle<intvl", s(1, 3, 10), PhaseCycling, 250, 0, Window{33792 * ms, 33792 * ms}, 10, Window{3072 * ms, 3072 * ms}},
 		{"1/1/10 HZ=250", s(1, 1, 10), PhaseCycling, 250, 0, Window{11264 * ms, 11264 * ms}, 10, Window{1024 * ms, 1024 * ms}},
 		// HZ=1000: 1000 jiffies is level 2 (gran 64): 1024 per firing.
 		{"1/1/3 HZ=1000", s(1, 1, 3), PhaseCycling, 1000, 0, Window{4096 * ms, 4096 * ms}, 3, Window{1024 * ms, 1024 * ms}},
-		// §7b b3: UTO 5000 with 1/1/3 died at 5.12 s after 4 probes: fifth firing ≥ 5000 ms.
+		// docs/keepalive-models.md §6.2 b3: UTO 5000 with 1/1/3 died at 5.12 s after 4 probes: fifth firing ≥ 5000 ms.
 		{"1/1/3 UTO 5s HZ=250", s(1, 1, 3), PhaseCycling, 250, 5 * time.Second, Window{5120 * ms, 5120 * ms}, 4, Window{1024 * ms, 1024 * ms}},
 	}
 	for _, tt := range tests {
@@ -55,7 +55,7 @@ func TestPredictLinuxTimerWheel(t *testing.T) {
 }
 
 func TestPredictLinuxWithoutHZ(t *testing.T) {
-	// The formula of reference §3/§8 with the re-arm-at-interval caveat, and
+	// The formula of docs/keepalive-models.md §3.1, §8 with the re-arm-at-interval caveat, and
 	// each firing up to 1/8 late.
 	p, err := Predict(Platform{OS: "linux"}, Settings{time.Second, 3 * time.Second, 10}, PhaseCycling, ModelOptions{})
 	if err != nil {
@@ -143,7 +143,7 @@ func TestWheelExpiry(t *testing.T) {
 }
 
 // TestDefaultsDeath: the stock "SO_KEEPALIVE only" death times of
-// reference/keepalive.md §1 (7875 s, 7210 s, 7800 s).
+// docs/keepalive-models.md §1 (7875 s, 7210 s, 7800 s).
 func TestDefaultsDeath(t *testing.T) {
 	for _, tt := range []struct {
 		os   string

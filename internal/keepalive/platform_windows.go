@@ -9,7 +9,7 @@ import (
 
 // localPlatform describes this host: windows and its build number from
 // RtlGetVersion, which ignores manifests (unlike GetVersionEx) and is what
-// decides which keepalive options exist (reference/windows-macos.md §3).
+// decides which keepalive options exist (docs/drop-mechanisms.md §3).
 var localPlatform = sync.OnceValue(func() Platform {
 	v := windows.RtlGetVersion()
 	return Platform{

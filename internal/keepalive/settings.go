@@ -49,7 +49,7 @@ func ShortDuration(d time.Duration) string {
 }
 
 // Windows builds where per-socket keepalive options appeared
-// (reference/keepalive.md §1; MS docs "IPPROTO_TCP socket options").
+// (docs/keepalive-models.md §1; MS docs "IPPROTO_TCP socket options").
 const (
 	// WindowsBuildKeepCnt is Windows 10 1703, the first build with TCP_KEEPCNT.
 	WindowsBuildKeepCnt = 15063
@@ -99,7 +99,7 @@ type Limits struct {
 	CountSettable bool
 	FixedCount    int
 	// IdleInherited says whether an accepted socket inherits the listener's
-	// idle time (false on macOS: reference/keepalive.md §2).
+	// idle time (false on macOS: docs/keepalive-models.md §2).
 	IdleInherited bool
 	// Mechanism names the API used to set the values, for reports.
 	Mechanism string
@@ -116,7 +116,7 @@ func LimitsFor(p Platform) (Limits, error) {
 	switch p.OS {
 	case "linux":
 		// tcp(7) and net/ipv4/tcp.c: MAX_TCP_KEEPIDLE/KEEPINTVL = 32767 s,
-		// MAX_TCP_KEEPCNT = 127; 0 is EINVAL [meas, reference §1].
+		// MAX_TCP_KEEPCNT = 127; 0 is EINVAL [meas, docs/keepalive-models.md §1].
 		return Limits{Platform: p, Unit: time.Second,
 			MinIdle: time.Second, MaxIdle: 32767 * time.Second,
 			MinInterval: time.Second, MaxInterval: 32767 * time.Second,
@@ -125,7 +125,7 @@ func LimitsFor(p Platform) (Limits, error) {
 	case "darwin":
 		// XNU tcp_usrreq.c:2443-2515: TCP_KEEPALIVE/TCP_KEEPINTVL in seconds,
 		// 0..UINT32_MAX/TCP_RETRANSHZ; 0 means "use the sysctl", so kalab
-		// requires ≥ 1. TCP_KEEPCNT 0..INT32_MAX (reference §1).
+		// requires ≥ 1. TCP_KEEPCNT 0..INT32_MAX (docs/keepalive-models.md §1).
 		return Limits{Platform: p, Unit: time.Second,
 			MinIdle: time.Second, MaxIdle: maxWinSeconds * time.Second,
 			MinInterval: time.Second, MaxInterval: maxWinSeconds * time.Second,
@@ -147,8 +147,9 @@ func LimitsFor(p Platform) (Limits, error) {
 			l.Mechanism = "WSAIoctl SIO_KEEPALIVE_VALS (ms)"
 		}
 		if p.Build == 0 || p.Build >= WindowsBuildKeepCnt {
-			// TCP_KEEPCNT: "the value can be from 0 to 255" per MS docs
-			// (reference §1 "≤255"); 0 would mean no probe at all.
+			// TCP_KEEPCNT: "illegal to set TCP_KEEPCNT to a value greater
+			// than 255" per MS docs
+			// (docs/keepalive-models.md §1); 0 would mean no probe at all.
 			l.MinCount, l.MaxCount, l.CountSettable = 1, 255, true
 			if l.Mechanism == "WSAIoctl SIO_KEEPALIVE_VALS (ms)" {
 				l.Mechanism += " + TCP_KEEPCNT"
@@ -214,7 +215,7 @@ func unitName(d time.Duration) string {
 }
 
 // Defaults are what a socket with only SO_KEEPALIVE gets from the OS's
-// stock configuration (reference/keepalive.md §1): Linux sysctls
+// stock configuration (docs/keepalive-models.md §1): Linux sysctls
 // tcp_keepalive_time/intvl/probes = 7200 s/75 s/9; Windows registry
 // KeepAliveTime/KeepAliveInterval = 2 h/1 s with the count fixed at 10 (Vista
 // and later); macOS net.inet.tcp.keepidle/keepintvl/keepcnt = 7200 s/75 s/8.

@@ -82,7 +82,7 @@ func TestLimitsInheritance(t *testing.T) {
 			t.Fatal(err)
 		}
 		if l.IdleInherited != tt.want {
-			t.Errorf("%s IdleInherited = %v, want %v (reference/keepalive.md §2)", tt.os, l.IdleInherited, tt.want)
+			t.Errorf("%s IdleInherited = %v, want %v (docs/keepalive-models.md §2)", tt.os, l.IdleInherited, tt.want)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 // setOptions puts SO_KEEPALIVE, TCP_KEEPALIVE (idle, s), TCP_KEEPINTVL and
 // TCP_KEEPCNT on fd (XNU bsd/netinet/tcp.h:226-241, tcp_usrreq.c:2443-2515).
 // On a listener only SO_KEEPALIVE, interval and count reach accepted sockets:
-// tcp_input.c:2885-2887 never copies t_keepidle (reference §2).
+// tcp_input.c:2885-2887 never copies t_keepidle (docs/keepalive-models.md §2).
 func setOptions(fd uintptr, s Settings) error {
 	opts := []struct {
 		name       string

@@ -9,7 +9,7 @@ import (
 
 // setOptions puts SO_KEEPALIVE and TCP_KEEPIDLE/KEEPINTVL/KEEPCNT (seconds,
 // tcp(7)) on fd. On a listener they are inherited by accepted sockets:
-// sk_clone_lock copies keepalive_time/intvl/probes (reference §2).
+// sk_clone_lock copies keepalive_time/intvl/probes (docs/keepalive-models.md §2).
 func setOptions(fd uintptr, s Settings) error {
 	opts := []struct {
 		name       string
@@ -61,8 +61,10 @@ func getOptions(fd uintptr) (Effective, error) {
 		return e, err
 	}
 	e.Count = known(cnt)
-	// TCP_USER_TIMEOUT is not readable on every socket (EOPNOTSUPP on a
-	// listener, kernel 6.18 [meas]): unknown then, not an error.
+	// TCP_USER_TIMEOUT is not readable on every socket: Go ≥ 1.24 listens
+	// with MPTCP by default, and an MPTCP listener answers EOPNOTSUPP
+	// (net/mptcp/sockopt.c; kernel 6.18 [meas]; docs/keepalive-models.md
+	// §4): unknown then, not an error.
 	uto, err := get(unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT")
 	if err != nil {
 		e.Notes = append(e.Notes, err.Error())
@@ -71,7 +73,7 @@ func getOptions(fd uintptr) (Effective, error) {
 	e.UserTimeout = known(time.Duration(uto) * time.Millisecond)
 	if uto != 0 {
 		// tcp_keepalive_timer: with a user timeout, TCP_KEEPCNT is ignored
-		// (reference §4, Cloudflare 2019).
+		// (docs/keepalive-models.md §4, Cloudflare 2019).
 		e.Notes = append(e.Notes, "TCP_USER_TIMEOUT is set: Linux ignores TCP_KEEPCNT and kills the connection at the first probe firing after the user timeout")
 	}
 	return e, nil

@@ -12,9 +12,9 @@ import (
 // it uses setsockopt TCP_KEEPIDLE/TCP_KEEPINTVL in seconds; before that only
 // WSAIoctl(SIO_KEEPALIVE_VALS) in milliseconds exists. TCP_KEEPCNT needs 1703+
 // (build 15063); before that the count is fixed at 10 and is not touched
-// (MS docs "IPPROTO_TCP socket options", "SIO_KEEPALIVE_VALS"; reference §1).
+// (MS docs "IPPROTO_TCP socket options", "SIO_KEEPALIVE_VALS"; docs/keepalive-models.md §1).
 // Go's own SetKeepAliveConfig calls TCP_KEEPCNT unconditionally and fails on
-// old builds after applying idle/interval (reference §5); kalab does not.
+// old builds after applying idle/interval (docs/keepalive-models.md §5); kalab does not.
 func setOptions(fd uintptr, s Settings) error {
 	h := windows.Handle(fd)
 	p := LocalPlatform()

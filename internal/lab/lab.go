@@ -5,7 +5,7 @@
 // thread and setns, never with `ip netns exec`.
 //
 // The root namespace has no route to the lab: a dial from it would go to the
-// default gateway, off the machine (reference/linux-lab.md §1). So nothing
+// default gateway, off the machine (docs/linux-lab.md §1). So nothing
 // that talks to lab addresses may run in the root namespace, and while any
 // lab exists the root namespace holds a `blackhole 198.18.0.0/15` route as a
 // safety net; the last lab to go removes it.

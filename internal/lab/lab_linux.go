@@ -122,7 +122,7 @@ func New(cfg Config) (l *Lab, err error) {
 
 // wire creates the veth pair straight into the host (peer named eth0 in the
 // host, port p<i> on the bridge), addresses it and brings eth0 and lo up (lo
-// starts down in a new namespace). reference/linux-lab.md §1.
+// starts down in a new namespace). docs/linux-lab.md §1.
 func wire(sw *netlink.Handle, br *netlink.Bridge, h *Host, bits int) error {
 	port := fmt.Sprintf("p%d", h.Index)
 	veth := &netlink.Veth{
@@ -293,7 +293,7 @@ func alive(pid int) bool {
 
 // removeNamespace kills processes inside the named namespace, then unmounts
 // and removes it. The kernel frees the namespace (and its veth ends) once
-// the last reference is gone (reference/linux-lab.md §1).
+// the last reference is gone (docs/linux-lab.md §1).
 func removeNamespace(name string) error {
 	var st unix.Stat_t
 	if err := unix.Stat(filepath.Join(netnsDir, name), &st); err == nil {

@@ -37,7 +37,7 @@ const (
 	MaxInterval = time.Second
 	// DefaultStallFactor × Interval is StallAfter when it is zero: one or
 	// two lost echoes are jitter, five in a row are a loss
-	// (reference/serf-probing-release.md §2.3).
+	// (docs/cluster-and-probing.md §2.3).
 	DefaultStallFactor = 5
 	// MinStallFactor × Interval is the shortest StallAfter allowed: a
 	// shorter one fires between two healthy replies.
@@ -140,7 +140,7 @@ type Monitor struct {
 }
 
 // privilegeOrder lists the socket kinds to try, in order
-// (reference/serf-probing-release.md §2.1, after blackbox_exporter
+// (docs/cluster-and-probing.md §2.1, after blackbox_exporter
 // prober/icmp.go:105-130): Windows has no ICMP datagram socket ("requested
 // protocol has not been configured"), so only raw; Linux and macOS try the
 // unprivileged datagram socket first (Linux: only if the gid is inside

@@ -19,7 +19,7 @@ const (
 )
 
 // goDefault is what Go's accept path re-applies unless told not to
-// (net/tcpsock.go newTCPConn; reference/keepalive.md §5, §8).
+// (net/tcpsock.go newTCPConn; docs/keepalive-models.md §5).
 var goDefault = keepalive.GoDefault
 
 // EffectiveSeen is one distinct set of effective options in a group.
@@ -89,7 +89,7 @@ func compareEffective(req keepalive.Settings, e keepalive.Effective) (string, []
 	return EffectiveAsRequested, nil
 }
 
-// explainDifference names the causes reference/keepalive.md documents.
+// explainDifference names the causes docs/keepalive-models.md §2 and §5 document.
 func explainDifference(g *Group, e keepalive.Effective, status string) string {
 	if status != EffectiveDiffers {
 		return ""

@@ -188,9 +188,9 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 
 // wheelText explains a Linux group's distance from the textbook formula:
 // with probes cycling, death comes max(idle, interval) + count×interval
-// after the last ACK (reference/keepalive.md §3 caveat); what the kernel
+// after the last ACK (docs/keepalive-models.md §3.1); what the kernel
 // adds beyond that is the timer wheel rounding each re-arm up
-// (reference/linux-lab.md §6), which the HZ model includes.
+// (docs/linux-lab.md §6), which the HZ model includes.
 func wheelText(g *Group) string {
 	if g.OS != "linux" || g.Model == nil || g.Model.HZ == 0 || g.FromT0 == nil {
 		return ""

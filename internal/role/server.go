@@ -287,7 +287,7 @@ func (t *t0Tracker) result() (tcpinfo.Info, time.Time, []time.Time, bool) {
 func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at time.Time, err error, t0 *t0Tracker) {
 	if t0 != nil {
 		// The final sample, before anything slower: TCP_INFO stays
-		// readable after the error until Close (reference/linux-lab.md §5).
+		// readable after the error until Close (docs/linux-lab.md §5).
 		if i, ierr := tcpinfo.Get(conn); ierr == nil {
 			t0.add(i)
 		}

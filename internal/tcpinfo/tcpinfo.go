@@ -16,7 +16,7 @@ var ErrUnsupported = errors.New("not supported")
 
 // Info is a snapshot of one connection. The Last* fields are ages relative
 // to At; on Linux they have jiffy resolution (4 ms at HZ=250,
-// reference/linux-lab.md §5).
+// docs/linux-lab.md §5).
 type Info struct {
 	// At is the local wall-clock time taken right after the getsockopt
 	// returned; the ages below count back from it.

@@ -4,7 +4,7 @@
 // fields, a wrong version or trailing data are errors.
 //
 // Serf answers a query with one UDP packet and checks sizes only on the
-// sender (reference/serf-probing-release.md §1.3), so every message must fit
+// sender (docs/cluster-and-probing.md §1.3), so every message must fit
 // the budgets below; tests enforce them for the largest realistic values.
 package wire
 
