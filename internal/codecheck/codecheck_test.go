@@ -127,6 +127,47 @@ func TestNoOutsideCitations(t *testing.T) {
 	}
 }
 
+// TestShippedDocsSelfContained: docs, configs and scripts never point at
+// files outside the repository, and nothing under internal/, coordinator/
+// or agent/ (test data included) calls the published measurement "seed".
+func TestShippedDocsSelfContained(t *testing.T) {
+	outside := regexp.MustCompile(`\.\./shared|shared/reference|reference/[a-z-]+\.md`)
+	seed := regexp.MustCompile(`(?i)\bseed`)
+	walk := func(dir string, check func(path string, b []byte)) {
+		err := filepath.WalkDir(filepath.Join(root(t), dir), func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			check(p, b)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"docs", "configs", "scripts", "README.md", "goreleaser.yaml"} {
+		walk(d, func(p string, b []byte) {
+			if m := outside.Find(b); m != nil {
+				t.Errorf("%s points outside the repository: %q", rel(t, p), m)
+			}
+		})
+	}
+	for _, d := range []string{"internal", "coordinator", "agent"} {
+		walk(d, func(p string, b []byte) {
+			if strings.HasSuffix(p, "codecheck_test.go") {
+				return
+			}
+			if m := seed.Find(b); m != nil {
+				t.Errorf("%s says %q: name the published measurement's source instead", rel(t, p), m)
+			}
+		})
+	}
+}
+
 // TestDocumented: every package has a doc comment and every exported
 // identifier (type, function, method, constant, variable, struct field of
 // an exported type) has one, in non-test files.

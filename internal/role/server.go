@@ -22,7 +22,7 @@ import (
 	"github.com/kalab-dev/kalab/internal/tcpinfo"
 )
 
-// Greeting is what the server writes after accept (the seed's 4 bytes).
+// Greeting is what the server writes after accept (4 bytes, as in the published Windows measurement's server).
 var Greeting = []byte("kalb")
 
 // ServerConfig describes one server role.
