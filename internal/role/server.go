@@ -22,7 +22,8 @@ import (
 	"github.com/kalab-dev/kalab/internal/tcpinfo"
 )
 
-// Greeting is what the server writes after accept (4 bytes, as in the published Windows measurement's server).
+// Greeting is what the server writes after accept; the client reads it
+// before it reports the connection ready, so data has crossed both ways.
 var Greeting = []byte("kalb")
 
 // ServerConfig describes one server role.
