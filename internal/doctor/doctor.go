@@ -34,12 +34,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	probing "github.com/prometheus-community/pro-bing"
 	"github.com/spf13/cobra"
 
 	"github.com/kalab-dev/kalab/internal/agentd"
 	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/fault"
+	"github.com/kalab-dev/kalab/internal/probe"
 	"github.com/kalab-dev/kalab/internal/version"
 )
 
@@ -125,7 +125,7 @@ func Run(ctx context.Context, opt Options) Report {
 		timeout = time.Second
 	}
 	results := map[bool]error{}
-	for _, priv := range icmpOrder(runtime.GOOS) {
+	for _, priv := range probe.PrivilegeOrder(runtime.GOOS) {
 		results[priv] = icmpTry(ctx, priv, timeout)
 	}
 	r.Checks = append(r.Checks, icmpCheck(runtime.GOOS, results, icmpNote()))
@@ -301,34 +301,20 @@ func agentPath() string {
 	return exe
 }
 
-// icmpOrder is the socket kinds the agent's ICMP monitor tries, in order
-// (internal/probe privilegeOrder: Windows has only the raw kind through
-// pro-bing; elsewhere the unprivileged datagram socket comes first).
-func icmpOrder(goos string) []bool {
-	if goos == "windows" {
-		return []bool{true}
-	}
-	return []bool{false, true}
-}
-
+// icmpMode names a socket kind for the doctor's report.
 func icmpMode(privileged bool) string {
 	if privileged {
-		return "privileged (raw)"
+		return probe.ModeName(true) + " (raw)"
 	}
-	return "unprivileged (datagram)"
+	return probe.ModeName(false) + " (datagram)"
 }
 
 // icmpTry pings 127.0.0.1 with one socket kind and says whether a reply
 // came back within timeout.
 func icmpTry(ctx context.Context, privileged bool, timeout time.Duration) error {
-	p := probing.New("127.0.0.1")
-	p.SetNetwork("ip4")
-	p.SetPrivileged(privileged)
+	p := probe.NewPinger(netip.AddrFrom4([4]byte{127, 0, 0, 1}), privileged, 50*time.Millisecond)
 	p.Count = 2
-	p.Interval = 50 * time.Millisecond
 	p.Timeout = timeout
-	p.RecordRtts, p.RecordTTLs = false, false
-	p.SetLogger(probing.NoopLogger{})
 	if err := p.RunWithContext(ctx); err != nil {
 		return err
 	}
@@ -339,13 +325,13 @@ func icmpTry(ctx context.Context, privileged bool, timeout time.Duration) error 
 }
 
 // icmpCheck says which socket the agent's ICMP monitor will use (the first
-// that works in icmpOrder) and why the others fail. note is an OS fact
+// that works in probe.PrivilegeOrder) and why the others fail. note is an OS fact
 // that explains a failure (Linux: ping_group_range).
 func icmpCheck(goos string, results map[bool]error, note string) Check {
 	c := Check{Name: "icmp"}
 	var parts []string
 	use := ""
-	for _, priv := range icmpOrder(goos) {
+	for _, priv := range probe.PrivilegeOrder(goos) {
 		err, tried := results[priv]
 		switch {
 		case !tried:

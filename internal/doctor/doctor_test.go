@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kalab-dev/kalab/internal/probe"
 	"github.com/kalab-dev/kalab/internal/testkit"
 
 	"github.com/kalab-dev/kalab/internal/agentd"
@@ -134,10 +135,10 @@ func TestICMPCheck(t *testing.T) {
 			}
 		})
 	}
-	if o := icmpOrder("windows"); len(o) != 1 || !o[0] {
+	if o := probe.PrivilegeOrder("windows"); len(o) != 1 || !o[0] {
 		t.Errorf("windows order %v: want raw only", o)
 	}
-	if o := icmpOrder("linux"); len(o) != 2 || o[0] || !o[1] {
+	if o := probe.PrivilegeOrder("linux"); len(o) != 2 || o[0] || !o[1] {
 		t.Errorf("linux order %v: want datagram, then raw", o)
 	}
 }

@@ -139,21 +139,23 @@ type Monitor struct {
 	stopOnce  sync.Once
 }
 
-// privilegeOrder lists the socket kinds to try, in order
+// PrivilegeOrder lists the socket kinds to try on goos, in order
 // (docs/cluster-and-probing.md §2.1, after blackbox_exporter
 // prober/icmp.go:105-130): Windows has no ICMP datagram socket ("requested
 // protocol has not been configured"), so only raw; Linux and macOS try the
 // unprivileged datagram socket first (Linux: only if the gid is inside
 // net.ipv4.ping_group_range, which is per network namespace and "1 0" by
 // default, so root in a fresh namespace falls back to raw).
-func privilegeOrder() []bool {
-	if runtime.GOOS == "windows" {
+// The agent's monitor and `agent doctor` both follow it.
+func PrivilegeOrder(goos string) []bool {
+	if goos == "windows" {
 		return []bool{true}
 	}
 	return []bool{false, true}
 }
 
-func modeName(privileged bool) string {
+// ModeName names a socket kind as Report.Mode does.
+func ModeName(privileged bool) string {
 	if privileged {
 		return ModePrivileged
 	}
@@ -182,14 +184,14 @@ func Start(ctx context.Context, cfg Config) (*Monitor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start ICMP monitor of %s: %w", cfg.Target, err)
 	}
-	order := privilegeOrder()
+	order := PrivilegeOrder(runtime.GOOS)
 	var errs []error
 	for i, priv := range order {
 		m, opened, err := start(ctx, cfg, priv)
 		if err == nil {
 			return m, nil
 		}
-		errs = append(errs, fmt.Errorf("%s socket: %w", modeName(priv), err))
+		errs = append(errs, fmt.Errorf("%s socket: %w", ModeName(priv), err))
 		// Fall back only when the socket could not be opened: once it is
 		// open, the other kind would fail the same way (route, target).
 		if opened || ctx.Err() != nil || i == len(order)-1 {
@@ -202,6 +204,29 @@ func Start(ctx context.Context, cfg Config) (*Monitor, error) {
 	return nil, fmt.Errorf("start ICMP monitor of %s: %w", cfg.Target, errs[0])
 }
 
+// NewPinger sets up a pro-bing pinger of target with one socket kind the
+// way kalab uses it everywhere (the monitor, `agent doctor`): no DNS, no
+// unbounded RTT/TTL history, no log output. The caller sets Count,
+// Timeout and callbacks.
+func NewPinger(target netip.Addr, privileged bool, interval time.Duration) *probing.Pinger {
+	// probing.New, not NewPinger: target is an address literal, which
+	// RunWithContext resolves without DNS (net.ResolveIPAddr, ping.go:418).
+	p := probing.New(target.String())
+	if target.Is4() {
+		p.SetNetwork("ip4")
+	} else {
+		p.SetNetwork("ip6")
+	}
+	p.SetPrivileged(privileged)
+	p.Interval = interval
+	// Both default to true and grow without bound (ping.go:118-119).
+	p.RecordRtts, p.RecordTTLs = false, false
+	// Send errors after the first are logged through Fatalf, which only
+	// prints and goes on (ping.go:661-676); kalab has its own logs.
+	p.SetLogger(probing.NoopLogger{})
+	return p
+}
+
 // start runs one pinger with one socket kind and waits until its socket is
 // open (OnSetup) and its first echo went out (OnSend), or until it failed.
 // opened reports whether the socket had been opened when it failed.
@@ -209,26 +234,12 @@ func start(ctx context.Context, cfg Config, privileged bool) (m *Monitor, opened
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
-	// probing.New, not NewPinger: Target is an address literal, which
-	// RunWithContext resolves without DNS (net.ResolveIPAddr, ping.go:418).
-	p := probing.New(cfg.Target.String())
-	if cfg.Target.Is4() {
-		p.SetNetwork("ip4")
-	} else {
-		p.SetNetwork("ip6")
-	}
-	p.SetPrivileged(privileged)
-	p.Interval = cfg.Interval
-	// Both default to true and grow without bound (ping.go:118-119).
-	p.RecordRtts, p.RecordTTLs = false, false
-	// Send errors after the first are logged through Fatalf, which only
-	// prints and goes on (ping.go:661-676); the agent has its own logs.
-	p.SetLogger(probing.NoopLogger{})
+	p := NewPinger(cfg.Target, privileged, cfg.Interval)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	m = &Monitor{
 		cfg:       cfg,
-		mode:      modeName(privileged),
+		mode:      ModeName(privileged),
 		pinger:    p,
 		cancel:    cancel,
 		t:         &tracker{stallAfter: cfg.StallAfter},
