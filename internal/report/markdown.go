@@ -2,8 +2,10 @@ package report
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/results"
@@ -21,126 +23,107 @@ const howToRead = "How to read: every time is detection − anchor, shown as med
 	"*emulated* = a vm-pause played by a host drop + SIGSTOP. n/a = no value. " +
 	"Charts and one timeline per run are in report.html."
 
+//go:embed markdown.tmpl
+var markdownTmpl string
+
+// mdTemplate renders report.md from an mdView; the view holds every cell
+// already formatted, so the template only lays out.
+var mdTemplate = template.Must(template.New("report.md").Funcs(template.FuncMap{"join": strings.Join}).Parse(markdownTmpl))
+
+// mdTable is one Markdown table: header cells, the alignment line, rows.
+type mdTable struct {
+	Head  []string
+	Align string
+	Rows  [][]string
+}
+
+// mdView is everything report.md shows, formatted.
+type mdView struct {
+	Title, Header, Fixtures, HowToRead string
+	Sections                           []FindingSection
+	Groups, Times, Reference, Hosts    mdTable
+	ReferenceSource                    string
+	Deviations                         []string
+	Runs                               mdTable
+}
+
 // Markdown renders the report as report.md: the same tables and findings
 // as report.html, without the charts, for pasting into issues.
 func (r *Report) Markdown() []byte {
 	var b bytes.Buffer
-	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	title := "kalab report"
+	if err := mdTemplate.Execute(&b, r.markdownView()); err != nil {
+		// The view is plain strings: a failure is a bug in markdown.tmpl.
+		panic(fmt.Sprintf("report.md template: %v", err))
+	}
+	return b.Bytes()
+}
+
+func (r *Report) markdownView() mdView {
+	v := mdView{Title: "kalab report", HowToRead: howToRead, Sections: r.sections, Deviations: deviationLines(r)}
 	if len(r.Experiments) > 0 {
-		title += ": " + strings.Join(r.Experiments, ", ")
+		v.Title += ": " + strings.Join(r.Experiments, ", ")
 	}
-	p("# %s\n\n", title)
-	gen := ""
 	if !r.Generated.IsZero() {
-		gen = "Generated " + r.Generated.UTC().Format(time.RFC3339) + " · "
+		v.Header = "Generated " + r.Generated.UTC().Format(time.RFC3339) + " · "
 	}
-	p("%sreport schema %d · %s in %s.\n\n", gen, r.Schema, plural(len(r.Runs), "run"), plural(len(r.Groups), "group"))
+	v.Header += fmt.Sprintf("report schema %d · %s in %s.", r.Schema, plural(len(r.Runs), "run"), plural(len(r.Groups), "group"))
 	if n := countSource(r.Runs, SourceFixture); n > 0 {
-		p("> **Fixtures:** %d of %s are built from the model, not measured (source \"fixture\"). They are not measurements.\n\n",
+		v.Fixtures = fmt.Sprintf("> **Fixtures:** %d of %s are built from the model, not measured (source \"fixture\"). They are not measurements.",
 			n, plural(len(r.Runs), "run"))
 	}
-	p("%s\n\n", howToRead)
-
-	p("## Findings\n\n")
-	if len(r.sections) == 0 {
-		p("None.\n\n")
-	}
-	for _, s := range r.sections {
-		p("### %s\n\n", s.Title)
-		for _, f := range s.Items {
-			p("- %s\n", f)
-		}
-		p("\n")
-	}
-
-	p("## Groups\n\n")
-	if len(r.Groups) == 0 {
-		p("No results.\n\n")
-	} else {
-		p("| group | server | settings | mode | fault | source | runs | expect | outcomes | vs model | effective options | errors |\n")
-		p("|---|---|---|---|---|---|---:|---|---|---|---|---|\n")
-		for _, g := range r.Groups {
-			p("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |\n",
-				g.ID, cell(g.Server), g.Requested.Short(), cell(string(g.Mode)),
-				cell(faultName(g.FaultKind, g.FaultScope, false)), sourceLabel(g.Source, g.Emulated), g.Runs,
-				cell(string(g.Expect)), outcomesText(g.Outcomes), cell(vsModelText(g.VsModel)),
-				cell(effectiveText(g.Effective)), cell(talliesText(g.Errors)))
-		}
-		p("\n## Detection times\n\n")
-		p("| group | model from T0 | from T0 | lateness | model after fault | after fault | after ping loss |\n")
-		p("|---|---|---|---|---|---|---|\n")
-		for _, g := range r.Groups {
-			mT0, mAF := na, na
-			if g.Model != nil {
-				mT0, mAF = fmtWindow(g.Model.FromT0), fmtWindow(g.Model.AfterFault)
-				if g.Model.HZ > 0 {
-					mT0 += fmt.Sprintf(" (HZ=%d)", g.Model.HZ)
-				}
-				if g.Model.Settings != g.Requested {
-					mT0 += " for " + g.Model.Settings.Short()
-				}
+	v.Groups = mdTable{Head: []string{"group", "server", "settings", "mode", "fault", "source", "runs", "expect", "outcomes", "vs model", "effective options", "errors"},
+		Align: "|---|---|---|---|---|---|---:|---|---|---|---|---|"}
+	v.Times = mdTable{Head: []string{"group", "model from T0", "from T0", "lateness", "model after fault", "after fault", "after ping loss"},
+		Align: "|---|---|---|---|---|---|---|"}
+	for _, g := range r.Groups {
+		v.Groups.Rows = append(v.Groups.Rows, []string{g.ID, cell(g.Server), g.Requested.Short(), cell(string(g.Mode)),
+			cell(faultName(g.FaultKind, g.FaultScope, false)), sourceLabel(g.Source, g.Emulated), itoa(g.Runs),
+			cell(string(g.Expect)), outcomesText(g.Outcomes), cell(vsModelText(g.VsModel)),
+			cell(effectiveText(g.Effective)), cell(talliesText(g.Errors))})
+		mT0, mAF := na, na
+		if g.Model != nil {
+			mT0, mAF = fmtWindow(g.Model.FromT0), fmtWindow(g.Model.AfterFault)
+			if g.Model.HZ > 0 {
+				mT0 += fmt.Sprintf(" (HZ=%d)", g.Model.HZ)
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s |\n", g.ID, mT0, fmtStats(g.FromT0), fmtStats(g.Lateness),
-				mAF, fmtStats(g.AfterFault), fmtStats(g.AfterPingLoss))
+			if g.Model.Settings != g.Requested {
+				mT0 += " for " + g.Model.Settings.Short()
+			}
 		}
-		p("\n")
+		v.Times.Rows = append(v.Times.Rows, []string{g.ID, mT0, fmtStats(g.FromT0), fmtStats(g.Lateness),
+			mAF, fmtStats(g.AfterFault), fmtStats(g.AfterPingLoss)})
 	}
-
-	p("## Reference: the published Windows measurement\n\n")
-	p("| OS | settings | published | measured from | Windows model (idle + count×interval) | Linux model (from last ACK) | Linux at HZ=250 | note |\n")
-	p("|---|---|---|---|---|---|---|---|\n")
+	v.Reference = mdTable{Head: []string{"OS", "settings", "published", "measured from", "Windows model (idle + count×interval)", "Linux model (from last ACK)", "Linux at HZ=250", "note"},
+		Align: "|---|---|---|---|---|---|---|---|"}
 	for _, ref := range r.Reference {
-		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", serverName(ref.OS, ""), ref.Settings.Short(),
+		v.Reference.Rows = append(v.Reference.Rows, []string{serverName(ref.OS, ""), ref.Settings.Short(),
 			fmtDur(ref.Published), cell(ref.Anchor), fmtDur(ref.WindowsModel), fmtDur(ref.LinuxModel),
-			fmtDur(ref.LinuxModelHZ250), cell(ref.Note))
+			fmtDur(ref.LinuxModelHZ250), cell(ref.Note)})
 	}
 	if len(r.Reference) > 0 {
-		p("\nSource: %s, <%s>.\n", r.Reference[0].Source, r.Reference[0].URL)
+		v.ReferenceSource = r.Reference[0].Source + ", <" + r.Reference[0].URL + ">"
 	}
-
-	p("\n## Hosts\n\n")
-	if len(r.Hosts) == 0 {
-		p("No hosts.\n")
-	} else {
-		p("| host | source | roles | OS | build | arch | HZ | kalab | privileged | capabilities | clock offset | offset bound | runs |\n")
-		p("|---|---|---|---|---|---|---:|---|---|---|---|---|---:|\n")
-		for _, h := range r.Hosts {
-			v := hostViewOf(h)
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", cell(h.Name), sourceLabel(h.Source, false),
-				strings.Join(h.Roles, ", "), cell(h.OSName), v.Build, cell(h.Arch), v.HZ, cell(h.Kalab), v.Privilege,
-				cell(v.Caps), v.Offset, v.Bound, h.Runs)
-		}
+	v.Hosts = mdTable{Head: []string{"host", "source", "roles", "OS", "build", "arch", "HZ", "kalab", "privileged", "capabilities", "clock offset", "offset bound", "runs"},
+		Align: "|---|---|---|---|---|---|---:|---|---|---|---|---|---:|"}
+	for _, h := range r.Hosts {
+		hv := hostViewOf(h)
+		v.Hosts.Rows = append(v.Hosts.Rows, []string{cell(h.Name), sourceLabel(h.Source, false),
+			strings.Join(h.Roles, ", "), cell(h.OSName), hv.Build, cell(h.Arch), hv.HZ, cell(h.Kalab), hv.Privilege,
+			cell(hv.Caps), hv.Offset, hv.Bound, itoa(h.Runs)})
 	}
-
-	p("\n## Deviations\n\n")
-	devs := deviationLines(r)
-	if len(devs) == 0 {
-		p("None: every run passed, inside its model window, with the options it asked for.\n")
-	}
-	for _, d := range devs {
-		p("- %s\n", d)
-	}
-
-	p("\n## Runs\n\n")
-	if len(r.Runs) == 0 {
-		p("No runs.\n")
-		return b.Bytes()
-	}
-	p("| run | group | source | server | settings | mode | fault | outcome | why | from T0 | after fault | after ping loss | errno | probes | failure | vs model | effective |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---:|---|---|---|\n")
+	v.Runs = mdTable{Head: []string{"run", "group", "source", "server", "settings", "mode", "fault", "outcome", "why", "from T0", "after fault", "after ping loss", "errno", "probes", "failure", "vs model", "effective"},
+		Align: "|---|---|---|---|---|---|---|---|---|---|---|---|---|---:|---|---|---|"}
 	for _, run := range r.Runs {
 		probes := na
 		if run.Probes != nil {
 			probes = itoa(*run.Probes)
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			cell(run.Label()), run.Group, sourceLabel(run.Source, run.Emulated), cell(run.Server), run.Settings,
+		v.Runs.Rows = append(v.Runs.Rows, []string{cell(run.Label()), run.Group, sourceLabel(run.Source, run.Emulated), cell(run.Server), run.Settings,
 			cell(string(run.Mode)), cell(run.Fault), cell(run.Outcome), cell(run.Why), fmtOpt(run.FromT0),
 			fmtOpt(run.AfterFault), fmtOpt(run.AfterPingLoss), cell(run.Errno), probes, cell(run.Failure),
-			deviationText(run.Deviation), cell(effectiveRunText(run)))
+			deviationText(run.Deviation), cell(effectiveRunText(run))})
 	}
-	return b.Bytes()
+	return v
 }
 
 // deviationLines list every run a reader should look at, each linking to
