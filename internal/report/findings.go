@@ -72,24 +72,27 @@ func measured(g *Group) []results.Result {
 	return out
 }
 
-func detectionFindings(g *Group, refs []ReferenceRow) []string {
-	runs := measured(g)
-	if len(runs) == 0 {
-		return nil
-	}
-	var detected, missed []string
-	var afterFault []time.Duration
-	held := time.Duration(-1) // shortest time a fault was held without detection
-	for _, res := range runs {
+// detectionOutcome is what a group's measured runs show about detection.
+type detectionOutcome struct {
+	runs             []results.Result
+	detected, missed []string        // run labels
+	afterFault       []time.Duration // of the detected runs
+	held             time.Duration   // shortest time a fault was held undetected; −1 if none
+	errText          string          // ", ETIMEDOUT/…" or ""
+}
+
+func outcomeOf(g *Group) detectionOutcome {
+	o := detectionOutcome{runs: measured(g), held: -1}
+	for _, res := range o.runs {
 		if res.Detected {
-			detected = append(detected, res.Label())
-			afterFault = appendSet(afterFault, res.Measured.AfterFault)
+			o.detected = append(o.detected, res.Label())
+			o.afterFault = appendSet(o.afterFault, res.Measured.AfterFault)
 			continue
 		}
-		missed = append(missed, res.Label())
+		o.missed = append(o.missed, res.Label())
 		if a := res.Anchors; a.Fault != nil && a.Healed != nil {
-			if d := a.Healed.Sub(*a.Fault); held < 0 || d < held {
-				held = d
+			if d := a.Healed.Sub(*a.Fault); o.held < 0 || d < o.held {
+				o.held = d
 			}
 		}
 	}
@@ -97,90 +100,123 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 	for _, e := range g.Errors {
 		errs = append(errs, e.Name)
 	}
-	errText := ""
 	if len(errs) > 0 {
-		errText = ", " + strings.Join(errs, "/")
+		o.errText = ", " + strings.Join(errs, "/")
 	}
+	return o
+}
 
+// detectionFindings says what a group's runs show, by what they were
+// expected to do, then compares with the published figures.
+func detectionFindings(g *Group, refs []ReferenceRow) []string {
+	o := outcomeOf(g)
+	if len(o.runs) == 0 {
+		return nil
+	}
 	var out []string
 	switch g.Expect {
 	case results.ExpectNotDetected:
-		what := "the fault"
-		if g.FaultKind == results.KindPause {
-			what = "the paused process"
-		}
-		if len(detected) > 0 {
-			return []string{fmt.Sprintf("%s: %d of %s detected %s: %s", g.Label, len(detected),
-				plural(len(runs), "run"), what, strings.Join(detected, ", "))}
-		}
-		var extra []string
-		if held >= 0 {
-			extra = append(extra, "fault held ≥ "+fmtDur(held))
-		}
-		if g.Model != nil {
-			extra = append(extra, "model after fault ≤ "+fmtDur(g.Model.AfterFault.Max))
-		}
-		tail := ""
-		if len(extra) > 0 {
-			tail = "; " + strings.Join(extra, ", ")
-		}
-		out = append(out, fmt.Sprintf("%s: no run detected %s within the model window + margin (%s%s)",
-			g.Label, what, plural(len(runs), "run"), tail))
-
+		return notDetectedFindings(g, o)
 	case results.ExpectImmediate:
-		st := stats(afterFault)
-		if st == nil {
-			return []string{fmt.Sprintf("%s: no run detected the fault (%s)", g.Label, plural(len(runs), "run"))}
-		}
-		verdict := fmt.Sprintf("immediate (≤ %s)", fmtDur(results.ImmediateBound))
-		if st.Max > results.ImmediateBound {
-			verdict = fmt.Sprintf("not immediate: max %s exceeds %s", fmtDur(st.Max), fmtDur(results.ImmediateBound))
-		}
-		out = append(out, fmt.Sprintf("%s: detection − fault = %s%s, %s", g.Label, inlineStats(st), errText, verdict))
+		out = immediateFindings(g, o)
+	default:
+		out = inWindowFindings(g, o)
+	}
+	if len(o.detected) == 0 {
+		return out // "no run detected …" says it all
+	}
+	if len(o.missed) > 0 {
+		out = append(out, fmt.Sprintf("%s: %d of %s not detected: %s", g.Label, len(o.missed),
+			plural(len(o.runs), "run"), strings.Join(o.missed, ", ")))
+	}
+	return append(out, publishedFindings(g, refs)...)
+}
 
-	default: // detected in the model window
-		if len(detected) == 0 {
-			return []string{fmt.Sprintf("%s: no run detected the silent peer (%s)", g.Label, plural(len(runs), "run"))}
+// notDetectedFindings: a paused process's kernel still answers, so no run
+// may detect it.
+func notDetectedFindings(g *Group, o detectionOutcome) []string {
+	what := "the fault"
+	if g.FaultKind == results.KindPause {
+		what = "the paused process"
+	}
+	if len(o.detected) > 0 {
+		return []string{fmt.Sprintf("%s: %d of %s detected %s: %s", g.Label, len(o.detected),
+			plural(len(o.runs), "run"), what, strings.Join(o.detected, ", "))}
+	}
+	var extra []string
+	if o.held >= 0 {
+		extra = append(extra, "fault held ≥ "+fmtDur(o.held))
+	}
+	if g.Model != nil {
+		extra = append(extra, "model after fault ≤ "+fmtDur(g.Model.AfterFault.Max))
+	}
+	tail := ""
+	if len(extra) > 0 {
+		tail = "; " + strings.Join(extra, ", ")
+	}
+	return []string{fmt.Sprintf("%s: no run detected %s within the model window + margin (%s%s)",
+		g.Label, what, plural(len(o.runs), "run"), tail)}
+}
+
+// immediateFindings: a killed client's kernel closes the connection.
+func immediateFindings(g *Group, o detectionOutcome) []string {
+	st := stats(o.afterFault)
+	if st == nil {
+		return []string{fmt.Sprintf("%s: no run detected the fault (%s)", g.Label, plural(len(o.runs), "run"))}
+	}
+	verdict := fmt.Sprintf("immediate (≤ %s)", fmtDur(results.ImmediateBound))
+	if st.Max > results.ImmediateBound {
+		verdict = fmt.Sprintf("not immediate: max %s exceeds %s", fmtDur(st.Max), fmtDur(results.ImmediateBound))
+	}
+	return []string{fmt.Sprintf("%s: detection − fault = %s%s, %s", g.Label, inlineStats(st), o.errText, verdict)}
+}
+
+// inWindowFindings: a silent peer must be detected inside the model
+// window; the tightest anchor (T0) is stated with the model beside it.
+func inWindowFindings(g *Group, o detectionOutcome) []string {
+	if len(o.detected) == 0 {
+		return []string{fmt.Sprintf("%s: no run detected the silent peer (%s)", g.Label, plural(len(o.runs), "run"))}
+	}
+	if g.FromT0 == nil {
+		if st := stats(o.afterFault); st != nil {
+			return []string{fmt.Sprintf("%s: detection − fault = %s%s", g.Label, inlineStats(st), o.errText)}
 		}
-		if g.FromT0 != nil {
-			anchor := "T0 (last peer activity)"
-			if g.OS == "linux" {
-				anchor = "last ACK"
-			}
-			s := fmt.Sprintf("%s: detection − %s = %s%s", g.Label, anchor, inlineStats(g.FromT0), errText)
-			if g.Model != nil {
-				s += ", model " + fmtWindow(g.Model.FromT0)
-				switch {
-				case g.Model.HZ > 0:
-					s += fmt.Sprintf(" at HZ=%d", g.Model.HZ)
-				case g.OS == "linux":
-					s += " (HZ unknown)"
-				}
-				if g.Model.Settings != g.Requested {
-					s += " for the effective " + g.Model.Settings.Short()
-				}
-			}
-			if g.Lateness != nil {
-				s += " (lateness " + latenessText(g.Lateness) + ")"
-			}
-			s += wheelText(g)
-			out = append(out, s)
-		} else if st := stats(afterFault); st != nil {
-			out = append(out, fmt.Sprintf("%s: detection − fault = %s%s", g.Label, inlineStats(st), errText))
+		return nil
+	}
+	anchor := "T0 (last peer activity)"
+	if g.OS == "linux" {
+		anchor = "last ACK"
+	}
+	s := fmt.Sprintf("%s: detection − %s = %s%s", g.Label, anchor, inlineStats(g.FromT0), o.errText)
+	if g.Model != nil {
+		s += ", model " + fmtWindow(g.Model.FromT0)
+		switch {
+		case g.Model.HZ > 0:
+			s += fmt.Sprintf(" at HZ=%d", g.Model.HZ)
+		case g.OS == "linux":
+			s += " (HZ unknown)"
+		}
+		if g.Model.Settings != g.Requested {
+			s += " for the effective " + g.Model.Settings.Short()
 		}
 	}
-	if len(missed) > 0 && g.Expect != results.ExpectNotDetected {
-		out = append(out, fmt.Sprintf("%s: %d of %s not detected: %s", g.Label, len(missed),
-			plural(len(runs), "run"), strings.Join(missed, ", ")))
+	if g.Lateness != nil {
+		s += " (lateness " + latenessText(g.Lateness) + ")"
 	}
-	// The published Windows figures are timed from "host went silent": the
-	// ping-loss anchor.
-	if g.AfterPingLoss != nil {
-		for _, ref := range refs {
-			if ref.OS == g.OS && ref.Settings == g.Requested {
-				out = append(out, fmt.Sprintf("%s: detection − ping loss = %s vs the published %s (Jeong Seong-tae; same anchor: host went silent)",
-					g.Label, inlineStats(g.AfterPingLoss), fmtDur(ref.Published)))
-			}
+	return []string{s + wheelText(g)}
+}
+
+// publishedFindings compares a group with the published Windows figures,
+// which are timed from "host went silent": the ping-loss anchor.
+func publishedFindings(g *Group, refs []ReferenceRow) []string {
+	if g.AfterPingLoss == nil {
+		return nil
+	}
+	var out []string
+	for _, ref := range refs {
+		if ref.OS == g.OS && ref.Settings == g.Requested {
+			out = append(out, fmt.Sprintf("%s: detection − ping loss = %s vs the published %s (Jeong Seong-tae; same anchor: host went silent)",
+				g.Label, inlineStats(g.AfterPingLoss), fmtDur(ref.Published)))
 		}
 	}
 	return out
