@@ -54,7 +54,7 @@ const (
 type State string
 
 const (
-	OK   State = "ok"
+	OK   State = "ok"   // the check passed
 	Info State = "info" // nothing to judge: a fact or a step to take by hand
 	Warn State = "warn" // results are weaker, the agent still runs
 	Fail State = "fail" // the agent cannot run or serve experiments: exit 2
@@ -62,7 +62,10 @@ const (
 
 // Check is one host check.
 type Check struct {
-	Name   string `json:"name"`
+	// Name says what was checked ("config", "key file", "icmp", …).
+	Name string `json:"name"`
+	// State is the verdict; Detail what was found; Fix the command or
+	// change that would make a warn or fail pass (empty when none).
 	State  State  `json:"state"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
@@ -70,6 +73,8 @@ type Check struct {
 
 // FaultKind is whether this host can apply one fault kind.
 type FaultKind struct {
+	// Kind is the fault kind (fault.Cap*); Ready whether this host can
+	// apply it now, Why when it cannot.
 	Kind  string `json:"kind"`
 	Ready bool   `json:"ready"`
 	// Required kinds decide the exit code; vm-pause is required only with
@@ -80,12 +85,17 @@ type FaultKind struct {
 
 // Report is what `agent doctor` prints.
 type Report struct {
-	OS      string      `json:"os"`
-	Arch    string      `json:"arch"`
-	Version string      `json:"version"`
-	Checks  []Check     `json:"checks"`
-	Faults  []FaultKind `json:"faults"`
-	Exit    int         `json:"exit"`
+	// OS, Arch and Version describe the host (Version: kernel release,
+	// Windows build or macOS version).
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+	Version string `json:"version"`
+	// Checks are the host checks in the order printed; Faults what each
+	// fault kind needs here.
+	Checks []Check     `json:"checks"`
+	Faults []FaultKind `json:"faults"`
+	// Exit is the exit code the report implies (0, ExitWarn, ExitCannotRun).
+	Exit int `json:"exit"`
 }
 
 // Options of Run.
@@ -467,7 +477,10 @@ func (r Report) WriteText(w io.Writer) error {
 
 // ExitError carries a non-zero doctor exit code to the main, which exits
 // with it without printing more (the report said it all).
-type ExitError struct{ Code int }
+type ExitError struct {
+	// Code is the exit status.
+	Code int
+}
 
 func (e *ExitError) Error() string { return "doctor: exit " + strconv.Itoa(e.Code) }
 

@@ -40,7 +40,10 @@ func (o Options) logf(format string, args ...any) {
 }
 
 // ErrExit carries the coordinator child's exit status.
-type ErrExit struct{ Code int }
+type ErrExit struct {
+	// Code is the child's exit status, passed on as the command's own.
+	Code int
+}
 
 func (e *ErrExit) Error() string {
 	return fmt.Sprintf("coordinator in the lab exited with status %d", e.Code)

@@ -26,6 +26,7 @@ import (
 // Chart is one SVG chart for report.html, rendered by gonum/plot and
 // inlined so the page needs no network and no other file.
 type Chart struct {
+	// ID is the chart's HTML anchor; Title its caption.
 	ID    string
 	Title string
 	// Note says how to read the axis (log scale, zoomed).
@@ -334,6 +335,7 @@ type TimelineEvent struct {
 // Timeline is one run's chart and the instants it shows, for the caption.
 type Timeline struct {
 	Chart
+	// Run is the run's unique id.
 	Run string
 	// Zero names the instant the axis counts from ("fault" or "accept").
 	Zero   string

@@ -29,6 +29,8 @@ const (
 // exposes the last peer activity, else after the fault (mapped across
 // clocks).
 type Deviation struct {
+	// Anchor is the anchor compared ("from T0" or "after fault"); Window
+	// the model's window for it.
 	Anchor string           `json:"anchor"`
 	Window keepalive.Window `json:"window"`
 	// By is measured − window max when late, measured − window min when
@@ -89,6 +91,10 @@ func jiffy(hz int) time.Duration {
 
 // VsModel summarises a group's deviations.
 type VsModel struct {
+	// Compared runs had an anchor and a model; of them, Inside lay in the
+	// window, WithinResolution outside by no more than the measurement's
+	// resolution (one kernel tick for T0, the clock bound after the
+	// fault), and Early and Late beyond it.
 	Compared         int `json:"compared"`
 	Inside           int `json:"inside"`
 	WithinResolution int `json:"within_resolution"`

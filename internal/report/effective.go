@@ -24,6 +24,8 @@ var goDefault = keepalive.GoDefault
 
 // EffectiveSeen is one distinct set of effective options in a group.
 type EffectiveSeen struct {
+	// Effective are the options read back; Runs how many runs had them;
+	// Status compares them with the request (Effective* constants).
 	Effective keepalive.Effective `json:"effective"`
 	Runs      int                 `json:"runs"`
 	Status    string              `json:"status"`

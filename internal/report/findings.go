@@ -16,6 +16,7 @@ const findingsPerGroup = "group"
 // FindingSection is a titled list of findings; report.json keeps the flat
 // list, report.html and report.md show the sections.
 type FindingSection struct {
+	// Title heads the section.
 	Title string
 	// Class styles the list in report.html: "cross" (headline), "group" or
 	// "detail".

@@ -14,6 +14,8 @@ import (
 // Results from different days may disagree on a host's facts (an upgrade);
 // each distinct OS version, agent version or capability set is its own row.
 type HostRow struct {
+	// Name is the agent's node name; Source where its runs came from
+	// (hosts, lab, fixture).
 	Name      string   `json:"name"`
 	Source    string   `json:"source"`
 	Roles     []string `json:"roles"` // "server", "client"

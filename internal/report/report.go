@@ -34,6 +34,7 @@ const (
 
 // Report is the whole report, as written to report.json.
 type Report struct {
+	// Schema versions report.json (docs/report-json.md).
 	Schema int `json:"schema"`
 	// Generated is when Build ran (UTC); tests overwrite it with a fixed time.
 	Generated   time.Time      `json:"generated,omitzero"`
@@ -90,6 +91,7 @@ type Group struct {
 
 // Model is the part of a keepalive.Prediction a report shows.
 type Model struct {
+	// FromRun is the run whose read-back options the model used.
 	FromRun    string             `json:"from_run"`
 	Settings   keepalive.Settings `json:"settings"` // the (effective) settings the model used
 	FromT0     keepalive.Window   `json:"from_t0"`
@@ -100,6 +102,7 @@ type Model struct {
 
 // Stats summarise one measured duration over a group's runs.
 type Stats struct {
+	// Count runs had the value; Median, Min and Max are over them.
 	Count  int           `json:"count"`
 	Median time.Duration `json:"median_ns"`
 	Min    time.Duration `json:"min_ns"`
@@ -111,12 +114,15 @@ type Stats struct {
 
 // Tally counts one name.
 type Tally struct {
+	// Name is what was counted (an errno name); N how often.
 	Name string `json:"name"`
 	N    int    `json:"n"`
 }
 
 // Outcomes count runs per outcome.
 type Outcomes struct {
+	// Pass, Deviation, Failed and Unconfirmed count runs with that
+	// results.Outcome*.
 	Pass        int `json:"pass"`
 	Deviation   int `json:"deviation"`
 	Failed      int `json:"failed"`
