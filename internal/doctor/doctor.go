@@ -94,7 +94,8 @@ type Report struct {
 	// fault kind needs here.
 	Checks []Check     `json:"checks"`
 	Faults []FaultKind `json:"faults"`
-	// Exit is the exit code the report implies (0, ExitWarn, ExitCannotRun).
+	// Exit is the exit code the report implies (ExitReady, ExitNotReady or
+	// ExitCannotRun).
 	Exit int `json:"exit"`
 }
 

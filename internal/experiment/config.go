@@ -1,6 +1,7 @@
 // Package experiment reads an experiment's TOML file strictly, expands it
-// into the matrix of runs, and (with the executor, next) drives them.
-// Every key is documented in configs/README.md with its default and range.
+// into the matrix of runs, drives them on the cluster (the executor) and
+// writes results and the report (Run). Every key is documented on Config
+// and in configs/README.md with its default and range.
 package experiment
 
 import (
