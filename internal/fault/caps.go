@@ -3,9 +3,15 @@ package fault
 // Capability says whether this host can apply a fault kind now, and if not,
 // why (missing privilege, missing kernel feature, no hypervisor hook).
 type Capability struct {
+	// Kind is the fault kind checked, one of the Cap* names below.
 	Kind string `json:"kind"`
-	OK   bool   `json:"ok"`
-	Why  string `json:"why,omitempty"`
+	// OK is true when this host can apply Kind right now; the agent's caps
+	// tag lists only the kinds with OK set.
+	OK bool `json:"ok"`
+	// Why is the mechanism that will be used when OK (e.g. "nftables table
+	// inet kalab"), otherwise the reason it cannot be (missing privilege,
+	// unsupported OS, mechanism unavailable, no hypervisor hook).
+	Why string `json:"why,omitempty"`
 }
 
 // Fault kinds as the cluster names them ("drop-host" is drop with scope
