@@ -22,7 +22,8 @@ import (
 // Config is one experiment file.
 type Config struct {
 	// Name labels results and reports. Required.
-	Name        string `toml:"name"`
+	Name string `toml:"name"`
+	// Description is free text for the report. Default "", any value.
 	Description string `toml:"description"`
 	// Repetitions of every (settings, fault) cell. Default 1, 1..100.
 	Repetitions int `toml:"repetitions"`
@@ -34,17 +35,30 @@ type Config struct {
 	MaxRun time.Duration `toml:"max_run"`
 	// Settle is how long the connection idles before the fault, so that
 	// keepalive probes are cycling. Default: max(idle, interval) × 2 + 500ms
-	// per settings entry when 0; allowed 0..1h.
+	// per settings entry and OS when 0, from the values the server is
+	// predicted to apply (keepalive.Applied); allowed 0..1h.
 	Settle time.Duration `toml:"settle"`
 	// Margin extends the observation of faults that must NOT be detected
 	// (pause) beyond the model window. Default 5s, 0..1h.
 	Margin time.Duration `toml:"margin"`
 
+	// Server is the [server] table: which agents hold the keepalive socket
+	// and the keepalive mode. Default: every agent, mode "listener" (also
+	// when written as ""); server.select.os, when given, must match at
+	// least one of linux, windows, darwin.
 	Server Side `toml:"server"`
+	// Client is the [client] table: which agents are silenced. Default:
+	// every agent (never the run's server agent itself). Only select is
+	// used: a non-empty client.mode is an error.
 	Client Side `toml:"client"`
 
+	// Settings are the [[settings]] tables, each a keepalive setting to
+	// measure. At least one is required.
 	Settings []SettingsEntry `toml:"settings"`
-	Faults   []FaultEntry    `toml:"faults"`
+	// Faults are the [[faults]] tables, each a way to silence the client.
+	// At least one is required; every settings entry is run with every
+	// fault.
+	Faults []FaultEntry `toml:"faults"`
 
 	path string
 	src  []byte
@@ -54,6 +68,10 @@ type Config struct {
 // regular expression that must match the whole tag value (kalab anchors it:
 // serf's own FilterTags does not).
 type Side struct {
+	// Select maps a serf tag (os, arch, os_version, …) to a regular
+	// expression (Go RE2 syntax) its value must match in full. Default
+	// empty: every agent qualifies. An expression that does not compile is
+	// an error naming the key.
 	Select map[string]string `toml:"select"`
 	// Mode is the server's keepalive mode: "listener" (default),
 	// "listener-go-default" or "per-connection". Not valid for the client.
@@ -62,9 +80,20 @@ type Side struct {
 
 // SettingsEntry is one [[settings]] table.
 type SettingsEntry struct {
+	// Idle and Interval are the keepalive idle time and probe interval, as
+	// Go duration strings. No default: both are required (0 is refused).
+	// Each is checked against every OS server.select.os can match, with
+	// the Windows build unknown and so taken as 1709 or later: whole
+	// seconds everywhere, 1s..32767s on linux, 1s..1193h2m47s (4294967 s)
+	// on windows and darwin. With no os selector all three apply, so
+	// 1s..32767s.
 	Idle     time.Duration `toml:"idle"`
 	Interval time.Duration `toml:"interval"`
-	Count    int           `toml:"count"`
+	// Count is the number of unanswered probes before the kill. No
+	// default: 0 is refused. Allowed 1..127 on linux, 1..255 on windows,
+	// 1..2147483647 on darwin, checked like Idle for every OS the server
+	// selection can match (with no os selector: 1..127).
+	Count int `toml:"count"`
 	// Mode overrides server.mode for this entry.
 	Mode string `toml:"mode"`
 }

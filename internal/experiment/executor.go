@@ -32,12 +32,25 @@ type Progress interface {
 
 // Executor runs an experiment against the cluster the node belongs to.
 type Executor struct {
-	Node     *cluster.Node
-	Config   *Config
-	Store    *results.Store
-	Lab      bool
+	// Node is the coordinator's started serf member: runs go to the alive
+	// members tagged role=agent that the selections match, and every
+	// command to them goes through Node.Call. Required.
+	Node *cluster.Node
+	// Config is the parsed and validated experiment (Load or Parse).
+	// Required.
+	Config *Config
+	// Store receives every result as its run ends; an append error is
+	// returned by Run but does not stop the other runs. Required.
+	Store *results.Store
+	// Lab is copied into every result (results.Result.Lab): true when the
+	// agents are hosts of the Linux netns lab, not real machines.
+	Lab bool
+	// Progress is told when runs start and end; nil runs silently.
 	Progress Progress
-	Log      *slog.Logger
+	// Log receives the executor's own records (agents found, failed runs).
+	// Required: Run does not check for nil (experiment.Run passes a
+	// discarding logger when its caller has none).
+	Log *slog.Logger
 }
 
 // agentInfo is an agent chosen for runs, with its clock offset.

@@ -13,13 +13,24 @@ import (
 
 // JoinOptions say how the coordinator joins the cluster.
 type JoinOptions struct {
+	// Bind is the host:port the coordinator's serf member listens on (TCP
+	// and UDP; port 0 picks one); Advertise is the host:port agents reach
+	// it at, needed when Bind's host is 0.0.0.0 (empty: Bind's address).
 	Bind, Advertise string
-	Join            []string
-	KeyFile         string
+	// Join are agents' serf addresses (host:port). At least one is
+	// required; the join is retried every 250 ms until it succeeds with
+	// ExpectAgents agents alive or WaitAgents (default 30s) runs out.
+	Join []string
+	// KeyFile is the path of the base64 gossip key file (coordinator
+	// keygen), 16, 24 or 32 bytes once decoded: required, since kalab
+	// never runs an unencrypted cluster.
+	KeyFile string
 	// ExpectAgents waits (up to WaitAgents) until that many agents are alive.
 	ExpectAgents int
 	WaitAgents   time.Duration
-	Log          *slog.Logger
+	// Log receives serf's and the cluster node's records; nil discards
+	// them.
+	Log *slog.Logger
 }
 
 // JoinCluster makes the coordinator a serf member (tag role=coordinator)

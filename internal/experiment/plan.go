@@ -13,11 +13,19 @@ import (
 // Cell is one (settings, fault) combination for one OS, before agents are
 // chosen; repetitions and agent pairs multiply it into runs.
 type Cell struct {
-	OS       string
+	// OS is the server OS the cell is for (a GOOS value that
+	// server.select.os can match); runs use only servers of that OS.
+	OS string
+	// Settings are the [[settings]] entry's values as requested; the model
+	// below uses what the server is predicted to apply instead.
 	Settings keepalive.Settings
-	Mode     keepalive.Mode
-	Fault    FaultEntry
-	Expect   results.Expectation
+	// Mode is the entry's mode, or server.mode when the entry has none.
+	Mode keepalive.Mode
+	// Fault is the [[faults]] entry, with the drop scope defaulted.
+	Fault FaultEntry
+	// Expect is what Fault should lead to: detection in the window,
+	// none (pause), or an immediate close (kill).
+	Expect results.Expectation
 	// Model is the Linux-exact / documented prediction for the cycling phase
 	// with the requested settings (the executor re-predicts from the
 	// read-back values).

@@ -22,6 +22,10 @@ import (
 
 // Flow is one TCP connection as seen from the host that applies the fault.
 type Flow struct {
+	// Local and Remote are this host's end and the peer's end (for the
+	// agent, its client's address and the server's). Both need an address
+	// and a non-zero port, and both must be IPv4 or both IPv6, or the drop
+	// is refused.
 	Local  netip.AddrPort `json:"local"`
 	Remote netip.AddrPort `json:"remote"`
 }
@@ -136,20 +140,35 @@ func (a *Active) HealedAt() (at time.Time, byDeadman bool) {
 // Known is false where the OS keeps no per-rule counters (WFP); Evidence
 // then carries what supporting evidence there is.
 type Counters struct {
-	Known      bool   `json:"known"`
-	InPackets  uint64 `json:"in_packets"`
-	InBytes    uint64 `json:"in_bytes"`
+	// Known is true when the OS counted the run's rules (nftables on Linux,
+	// pf on macOS; a run with no rules left counts zero); false on Windows.
+	Known bool `json:"known"`
+	// InPackets and InBytes are what the rules dropped on the way into this
+	// host (from the peer). InBytes is filled on Linux only: pf's rule
+	// listing is read for packets, WFP counts nothing.
+	InPackets uint64 `json:"in_packets"`
+	InBytes   uint64 `json:"in_bytes"`
+	// OutPackets and OutBytes are the same for packets leaving this host
+	// toward the peer; OutBytes is likewise Linux only.
 	OutPackets uint64 `json:"out_packets"`
 	OutBytes   uint64 `json:"out_bytes"`
-	Evidence   string `json:"evidence,omitempty"`
+	// Evidence is the supporting evidence when Known is false: on Windows
+	// the number of WFP drop events that name the run's filters, from a
+	// small machine-wide ring, so a low count proves nothing
+	// (docs/drop-mechanisms.md §2). Empty elsewhere.
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // DropSpec describes a drop of one flow, both directions.
 type DropSpec struct {
 	// Run tags the rules so that Heal removes exactly these.
-	Run  string
+	Run string
+	// Flow is the one connection to silence; its packets are dropped in
+	// both directions.
 	Flow Flow
-	TTL  time.Duration
+	// TTL is how long the drop may last before the deadman heals it:
+	// 1ns..MaxTTL, anything else is refused.
+	TTL time.Duration
 	// NetNS is, on Linux, a file descriptor of the network namespace to act
 	// in; 0 means the agent's own (opened from /proc/self/ns/net, never the
 	// calling thread's, which may have been switched).
@@ -183,6 +202,7 @@ func (s DropSpec) validate() error {
 // the control port (serf, TCP and UDP, either direction), so the agent can
 // still be told to heal.
 type HostDropSpec struct {
+	// Run tags the rules so that Heal removes exactly these.
 	Run string
 	// Peer is the host to go silent toward (the experiment's server):
 	// everything to and from it is dropped but serf's port, and the rest of
@@ -190,7 +210,8 @@ type HostDropSpec struct {
 	Peer netip.Addr
 	// KeepPort is serf's port; 0 is refused (the agent would be cut off).
 	KeepPort uint16
-	TTL      time.Duration
+	// TTL bounds the drop as in DropSpec: 1ns..MaxTTL.
+	TTL time.Duration
 	// NetNS as in DropSpec.
 	NetNS int
 }

@@ -43,7 +43,14 @@ func Kill(p *os.Process) (how string, err error) {
 // argv templates (no shell) where "{vm}" is replaced by VM. Commands never
 // come from the network.
 type Hypervisor struct {
-	VM     string   `toml:"vm"`
+	// VM is the hypervisor's name for the VM to pause, substituted for
+	// "{vm}" in Pause and Resume. Empty (the default) leaves vm-pause
+	// unavailable.
+	VM string `toml:"vm"`
+	// Pause is the argv PauseVM runs, e.g. ["virsh", "suspend", "{vm}"];
+	// Resume is the argv Heal (or the deadman when the TTL runs out) runs to
+	// undo it. Both are required for the hook to count as configured; a
+	// non-zero exit fails the fault (or the heal) with the command's output.
 	Pause  []string `toml:"pause"`
 	Resume []string `toml:"resume"`
 }

@@ -9,7 +9,11 @@ import (
 // Opt is one option read back from a socket. Known is false where the OS
 // cannot report the value: kalab says "unknown", it never guesses.
 type Opt[T any] struct {
+	// Value is the option as read back, in Go units (a Duration, a count, a
+	// flag); meaningless when Known is false.
 	Value T
+	// Known is false when the OS could not report the option; JSON then
+	// holds the string "unknown" instead of a value.
 	Known bool
 }
 
@@ -43,10 +47,22 @@ func (o *Opt[T]) UnmarshalJSON(b []byte) error {
 // Effective is what the kernel really applied to one socket, read back with
 // getsockopt.
 type Effective struct {
-	Enabled  Opt[bool]          `json:"enabled"`
+	// Enabled is SO_KEEPALIVE on the socket. When it is off the kernel
+	// sends no keepalive probes whatever Idle, Interval and Count say, and
+	// Settings reports false.
+	Enabled Opt[bool] `json:"enabled"`
+	// Idle and Interval are the keepalive idle time and probe interval
+	// (TCP_KEEPIDLE/TCP_KEEPINTVL; TCP_KEEPALIVE for idle on macOS), read in
+	// seconds. On macOS a socket value of 0 means the sysctl applies, and
+	// that value is reported with a note. Unknown on Windows before build
+	// 16299, where SIO_KEEPALIVE_VALS set them and cannot be read back
+	// (docs/keepalive-models.md §1).
 	Idle     Opt[time.Duration] `json:"idle"`
 	Interval Opt[time.Duration] `json:"interval"`
-	Count    Opt[int]           `json:"count"`
+	// Count is the probe count (TCP_KEEPCNT). On Windows before build 15063
+	// it is reported as the fixed 10, with a note, because the OS allows no
+	// other value.
+	Count Opt[int] `json:"count"`
 	// UserTimeout caps unacknowledged data: Linux TCP_USER_TIMEOUT,
 	// macOS TCP_RXT_CONNDROPTIME, Windows TCP_MAXRT (UserTimeoutOpt names it).
 	// 0 means "not set" (the OS default applies).

@@ -70,8 +70,16 @@ func ListenConfig(s Settings, mode Mode) net.ListenConfig {
 // Listener accepts TCP connections with keepalive applied per mode.
 type Listener struct {
 	net.Listener
+	// Settings are what Listen was asked for. In ModePerConn AcceptTCP puts
+	// them on every accepted connection; in ModeListener they sit on the
+	// listening socket and accepted ones inherit them (except idle on
+	// macOS: docs/keepalive-models.md §2); in ModeListenerGoDefault Go's
+	// accept path overwrites them with GoDefault.
 	Settings Settings
-	Mode     Mode
+	// Mode is the mode Listen opened the socket in. Only ModePerConn
+	// makes AcceptTCP do anything more than accept: the listener modes did
+	// their work when the listening socket was created.
+	Mode Mode
 }
 
 // Listen opens a TCP listener on address with keepalive set per mode.

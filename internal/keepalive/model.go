@@ -22,6 +22,9 @@ const (
 
 // Window is a closed interval of durations.
 type Window struct {
+	// Min and Max are the earliest and latest duration, both included
+	// (nanoseconds in JSON). Min == Max is an exact prediction; a Min of 0
+	// means no lower bound (e.g. a first-idle Cycle).
 	Min time.Duration `json:"min"`
 	Max time.Duration `json:"max"`
 }
@@ -39,9 +42,15 @@ func (w Window) String() string {
 
 // Prediction is the model's answer for one OS, settings and phase.
 type Prediction struct {
+	// Platform is the OS (and Windows build) whose rule was applied.
 	Platform Platform `json:"platform"`
+	// Settings are the values the model used: the ones passed to Predict,
+	// except that a Windows build before 15063 gets the fixed count of 10.
 	Settings Settings `json:"settings"`
-	Phase    Phase    `json:"phase"`
+	// Phase is the connection's state when the peer went silent; it picks
+	// T0 and, on Linux, changes the result when interval > idle
+	// (docs/keepalive-models.md §3.1).
+	Phase Phase `json:"phase"`
 	// FromT0 is detection − T0 (last peer activity): the tightest comparison,
 	// with no clock skew.
 	FromT0 Window `json:"from_t0"`

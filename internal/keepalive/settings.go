@@ -65,6 +65,9 @@ const (
 // Platform says which kernel rules apply: the OS (a GOOS value) and, on
 // Windows, the build number, because options appeared build by build.
 type Platform struct {
+	// OS is a GOOS value. Only "linux", "windows" and "darwin" have rules:
+	// LimitsFor, Defaults and Predict return an unsupported error for any
+	// other.
 	OS string `json:"os"`
 	// Build is the Windows build number (RtlGetVersion); 0 means unknown and
 	// is treated as the newest behaviour only where that is safe to say.
@@ -86,14 +89,22 @@ func (p Platform) String() string {
 // Limits describe what a platform accepts for each setting, in the units the
 // kernel takes.
 type Limits struct {
+	// Platform is the platform the limits were computed for.
 	Platform Platform
 	// Unit is the granularity the kernel takes idle and interval in; values
 	// that are not a multiple of it are rejected rather than silently rounded
 	// (Go rounds up: net/tcpsockopt_unix.go).
-	Unit                     time.Duration
+	Unit time.Duration
+	// MinIdle..MaxIdle and MinInterval..MaxInterval are the accepted
+	// ranges, both ends included: 1s..32767s on Linux; 1s..4294967s on
+	// macOS and on Windows 1709+ (or build unknown); 1ms..(2^32−1)ms on older
+	// Windows (docs/keepalive-models.md §1).
 	MinIdle, MaxIdle         time.Duration
 	MinInterval, MaxInterval time.Duration
-	MinCount, MaxCount       int
+	// MinCount..MaxCount is the accepted probe count: 1..127 on Linux,
+	// 1..2^31−1 on macOS, 1..255 on Windows 1703+ (or build unknown), and
+	// exactly FixedCount before that.
+	MinCount, MaxCount int
 	// CountSettable is false where the OS fixes the probe count (Windows
 	// before 1703); FixedCount is then what the kernel uses.
 	CountSettable bool
@@ -166,9 +177,16 @@ func LimitsFor(p Platform) (Limits, error) {
 // FieldError says which setting is out of range, on which OS, and what is
 // allowed. Validate joins one per bad field.
 type FieldError struct {
-	Field   string
-	Value   string
-	OS      string
+	// Field is the setting's name: "idle", "interval" or "count" (the
+	// [[settings]] key in an experiment file).
+	Field string
+	// Value is the rejected value as written: a Duration string or a count.
+	Value string
+	// OS is the platform that refuses it, as Platform.String prints it
+	// (e.g. "windows (build 14393)").
+	OS string
+	// Allowed is what would be accepted: a "lo..hi" range, the unit values
+	// must be whole multiples of, or the only count an old Windows takes.
 	Allowed string
 }
 
