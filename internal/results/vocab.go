@@ -65,6 +65,9 @@ const (
 	OutcomeFailed = "failed"
 	// OutcomeUnconfirmed: the fault could not be shown to bite.
 	OutcomeUnconfirmed = "unconfirmed"
+	// OutcomeInterrupted: the experiment was stopped (Ctrl-C) while the
+	// run was in progress; `experiment run --resume` runs it again.
+	OutcomeInterrupted = "interrupted"
 )
 
 // IsKeepaliveDetection reports whether an errno name is a keepalive

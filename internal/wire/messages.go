@@ -55,6 +55,10 @@ type StatusResp struct {
 	// Active is how many runs the agent holds state for (prepared and not
 	// yet cleaned up); non-zero on an idle cluster points at leftovers.
 	Active int `json:"active_runs"`
+	// BootID is random per agent process start: when it changes during a
+	// run, the agent restarted and lost the run's state (the coordinator
+	// fails the run at once instead of waiting for it).
+	BootID string `json:"boot_id,omitempty"`
 }
 
 // PrepareServerReq starts the server role for a run: listen, accept one
