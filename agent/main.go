@@ -25,7 +25,7 @@ func main() {
 
 func run() int {
 	root := &cobra.Command{Use: "agent", Short: "kalab host agent", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(agentd.RunCommand(), service.Command(), doctor.Command(), &cobra.Command{
+	root.AddCommand(agentd.RunCommand(), agentd.DeadmanCommand(), service.Command(), doctor.Command(), &cobra.Command{
 		Use: "version", Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "agent", version.String()) },
 	})

@@ -19,11 +19,11 @@ import (
 
 func runCmd() *cobra.Command {
 	var path, out, agentBin string
-	var inLab, labMember bool
+	var inLab, labMember, resume bool
 	var cf clusterFlags
 	var lf logFlags
 	cmd := &cobra.Command{
-		Use:   "run -c FILE [--lab] [-o DIR]",
+		Use:   "run -c FILE [--lab] [-o DIR] [--resume]",
 		Short: "Run an experiment on the cluster (or, with --lab, on this Linux machine's netns lab) and write the report",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -36,8 +36,13 @@ func runCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if resume { // fail before joining, or building a lab, when there is nothing to resume
+				if _, err := experiment.FindResumable(filepath.Join(out, experiment.ResultsFile), c); err != nil {
+					return err
+				}
+			}
 			if inLab && !labMember {
-				return runInLab(ctx, path, out, agentBin, lf)
+				return runInLab(ctx, path, out, agentBin, lf, resume)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "experiment %s: %d cells × %d repetitions per agent pair, expected %s\n",
 				c.Name, len(cells), c.Repetitions, c.Total(cells).Round(time.Second))
@@ -51,9 +56,9 @@ func runCmd() *cobra.Command {
 			}
 			prog := progress.New(os.Stderr)
 			sum, err := experiment.Run(ctx, experiment.RunOptions{Config: c, Out: out, Join: cf.options(log),
-				Lab: labMember, Progress: prog, Log: log})
+				Lab: labMember, Resume: resume, Progress: prog, Log: log, Notes: os.Stderr})
 			prog.Wait()
-			if len(sum.Results) > 0 || err == nil {
+			if len(sum.Results) > 0 || sum.Interrupted || err == nil {
 				fmt.Fprint(cmd.OutOrStdout(), sum)
 			}
 			if err != nil {
@@ -67,6 +72,7 @@ func runCmd() *cobra.Command {
 	}
 	configFlag(cmd, &path)
 	cmd.Flags().StringVarP(&out, "out", "o", "", "output directory (default out/<name>): results.jsonl, report.html, report.md, report.json, runs.csv")
+	cmd.Flags().BoolVar(&resume, "resume", false, "finish the interrupted execution of this same file in the output directory: run only its unrecorded and interrupted runs")
 	cmd.Flags().BoolVar(&inLab, "lab", false, "build a netns lab on this machine (Linux, root), run there, tear it down")
 	cmd.Flags().StringVar(&agentBin, "agent-bin", "", "agent binary the lab starts (default: agent beside this coordinator, or on PATH)")
 	cmd.Flags().BoolVar(&labMember, "lab-member", false, "internal: this process runs inside the lab")
@@ -77,12 +83,15 @@ func runCmd() *cobra.Command {
 }
 
 // runInLab re-runs this command inside a fresh netns lab.
-func runInLab(ctx context.Context, path, out, agentBin string, lf logFlags) error {
+func runInLab(ctx context.Context, path, out, agentBin string, lf logFlags, resume bool) error {
 	bin, err := labrun.FindAgent(agentBin)
 	if err != nil {
 		return err
 	}
 	args := []string{"experiment", "run", "-c", path, "--out", out}
+	if resume {
+		args = append(args, "--resume")
+	}
 	if lf.format != "" {
 		args = append(args, "--log-format", lf.format)
 	}

@@ -19,8 +19,8 @@ func configFlag(cmd *cobra.Command, path *string) {
 
 // clusterFlags are how the coordinator joins a cluster.
 type clusterFlags struct {
-	bind, advertise, join, keyFile string
-	expectAgents                   int
+	bind, advertise, join, keyFile, signingKey string
+	expectAgents                               int
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command, expectAgents int) {
@@ -29,6 +29,7 @@ func (f *clusterFlags) add(cmd *cobra.Command, expectAgents int) {
 	fs.StringVar(&f.advertise, "advertise", "", "address agents reach the coordinator at (needed when bind is 0.0.0.0)")
 	fs.StringVar(&f.join, "join", "", "comma-separated agent addresses host:port")
 	fs.StringVar(&f.keyFile, "key-file", "", "gossip key file (coordinator keygen)")
+	fs.StringVar(&f.signingKey, "signing-key", "", "the coordinator's command signing key (default: coordinator.key beside --key-file)")
 	fs.IntVar(&f.expectAgents, "expect-agents", expectAgents, "wait until this many agents are alive")
 }
 
@@ -37,7 +38,7 @@ func (f *clusterFlags) options(log *slog.Logger) experiment.JoinOptions {
 	if f.join != "" {
 		join = strings.Split(f.join, ",")
 	}
-	return experiment.JoinOptions{Bind: f.bind, Advertise: f.advertise, Join: join, KeyFile: f.keyFile,
+	return experiment.JoinOptions{Bind: f.bind, Advertise: f.advertise, Join: join, KeyFile: f.keyFile, SigningKeyFile: f.signingKey,
 		ExpectAgents: f.expectAgents, Log: log}
 }
 

@@ -17,7 +17,9 @@ func membersCmd() *cobra.Command {
 		Short: "Join the cluster and list the alive members with their tags",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			node, err := experiment.JoinCluster(context.Background(), cf.options(logging.Discard()))
+			o := cf.options(logging.Discard())
+			o.Status = cmd.ErrOrStderr() // what the join waits for, every few seconds
+			node, err := experiment.JoinCluster(context.Background(), o)
 			if err != nil {
 				return err
 			}

@@ -41,15 +41,27 @@ type Agent struct {
 	ip       netip.Addr
 	serfPort uint16
 
+	bootID   string
+	stop     chan struct{}
+	stopOnce sync.Once
+
 	mu   sync.Mutex
 	runs map[string]*runState
 }
 
+// runState is what the agent holds for one run until cleanup or its TTL.
 type runState struct {
 	server *role.Server
 	client *role.Client
 	fault  *fault.Active
 	kind   string
+	// applying is set while a fault is being applied outside the lock.
+	applying bool
+	// until is when the run's roles end at the latest (the largest TTL
+	// asked for); the janitor removes the state after it.
+	until time.Time
+	// journal is the fault's journal entry (empty without data_dir).
+	journal string
 }
 
 // New validates the config; no side effects.
@@ -63,7 +75,8 @@ func New(cfg Config) (*Agent, error) {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: lg.With("agent", cfg.Name), ip: ap.Addr(), serfPort: ap.Port(), runs: map[string]*runState{}}, nil
+	return &Agent{cfg: cfg, log: lg.With("agent", cfg.Name), ip: ap.Addr(), serfPort: ap.Port(), runs: map[string]*runState{},
+		bootID: newBootID(), stop: make(chan struct{})}, nil
 }
 
 // capabilities and isPrivileged are variables so tests can fake the OS.
@@ -110,12 +123,17 @@ func (a *Agent) Start() error {
 		a.hz = hz
 		a.log.Info("kernel tick rate", "hz", hz, "source", src)
 	}
+	a.replayJournal()
 	key, err := cluster.ReadKeyFile(a.cfg.KeyFile)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	verify, err := cluster.ReadVerifyKey(a.cfg.CoordinatorKey)
+	if err != nil {
+		return fmt.Errorf("agent: coordinator_key: %w", err)
+	}
 	node, err := cluster.New(cluster.Config{
-		Name: a.cfg.Name, Bind: a.cfg.Bind, Advertise: a.cfg.Advertise, Key: key, Logger: a.log,
+		Name: a.cfg.Name, Bind: a.cfg.Bind, Advertise: a.cfg.Advertise, Key: key, Logger: a.log, VerifyKey: verify,
 		Tags: map[string]string{
 			cluster.TagRole: "agent", cluster.TagOS: runtime.GOOS, cluster.TagArch: runtime.GOARCH,
 			cluster.TagVersion: a.plat.Version, cluster.TagKalab: version.Version, cluster.TagCaps: a.caps(),
@@ -129,16 +147,40 @@ func (a *Agent) Start() error {
 	if err := node.Start(); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	if err := node.Join(a.cfg.Join); err != nil {
-		a.log.Warn("join failed; waiting to be joined", "err", err)
-	}
-	a.log.Info("agent started", "bind", a.cfg.Bind, "caps", a.caps(), "os", a.plat.String())
+	go a.janitor(a.stop)
+	go a.retryJoin(a.stop)
+	a.log.Info("agent started", "bind", a.cfg.Bind, "caps", a.caps(), "os", a.plat.String(), "boot_id", a.bootID)
 	return nil
+}
+
+// retryJoin joins the configured members, retrying with backoff (1 s
+// doubling to 1 min) until this agent has a peer, so services start in any
+// order (serf's and Consul's retry_join).
+func (a *Agent) retryJoin(stop <-chan struct{}) {
+	if len(a.cfg.Join) == 0 {
+		return
+	}
+	wait := time.Second
+	for {
+		err := a.node.Join(a.cfg.Join)
+		if err == nil && len(a.node.Members()) > 1 {
+			a.log.Info("joined the cluster", "via", a.cfg.Join, "members", len(a.node.Members()))
+			return
+		}
+		a.log.Warn("join failed; retrying", "join", a.cfg.Join, "in", wait, "err", err)
+		select {
+		case <-stop:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }
 
 // Stop ends every run (healing faults, killing clients), leaves the
 // cluster and shuts down. Idempotent.
 func (a *Agent) Stop() {
+	a.stopOnce.Do(func() { close(a.stop) })
 	a.mu.Lock()
 	runs := a.runs
 	a.runs = map[string]*runState{}
@@ -180,15 +222,26 @@ func (st *runState) cleanup() {
 	}
 }
 
-func (a *Agent) state(run string) *runState {
+// state returns the run's state, creating it (within the run cap) and
+// extending its lifetime to ttl from now.
+func (a *Agent) state(run string, ttl time.Duration) (*runState, error) {
+	if err := checkRunID(run); err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st, ok := a.runs[run]
 	if !ok {
+		if max := a.maxRuns(); len(a.runs) >= max {
+			return nil, fmt.Errorf("agent %s already holds %d runs (max_runs): refusing run %s", a.cfg.Name, len(a.runs), run)
+		}
 		st = &runState{}
 		a.runs[run] = st
 	}
-	return st
+	if until := time.Now().Add(ttl); until.After(st.until) {
+		st.until = until
+	}
+	return st, nil
 }
 
 func (a *Agent) lookup(run string) (*runState, error) {
@@ -210,7 +263,8 @@ func ttl(ms int64) (time.Duration, error) {
 }
 
 func handle[Req any](a *Agent, cmd string, f func(context.Context, Req) (any, error)) {
-	a.node.Handle(cmd, func(ctx context.Context, req wire.Request) (any, error) {
+	a.node.Handle(cmd, func(ctx context.Context, req wire.Request) (_ any, err error) {
+		defer a.recovered(cmd, req.ID, &err)
 		var body Req
 		if err := wire.DecodeBody(req.Body, &body); err != nil {
 			return nil, err
@@ -240,5 +294,5 @@ func (a *Agent) status(_ context.Context, _ wire.StatusReq) (any, error) {
 	n := len(a.runs)
 	a.mu.Unlock()
 	return wire.StatusResp{Name: a.cfg.Name, NowNS: time.Now().UnixNano(), OS: a.plat.OS, Version: a.plat.Version,
-		Build: a.plat.Build, HZ: a.hz, Caps: a.caps(), Kalab: version.Version, Active: n}, nil
+		Build: a.plat.Build, HZ: a.hz, Caps: a.caps(), Kalab: version.Version, Active: n, BootID: a.bootID}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,7 +33,15 @@ func TestAgentCommands(t *testing.T) {
 	keyFile := filepath.Join(dir, "key")
 	key := cluster.NewKey()
 	os.WriteFile(keyFile, []byte(cluster.EncodeKey(key)), 0o600)
-	a, err := New(Config{Name: "agent-t", Bind: "127.0.0.1:0", Advertise: "127.0.0.1:0", KeyFile: keyFile, DataDir: filepath.Join(dir, "data")})
+	priv, pub := filepath.Join(dir, "coordinator.key"), filepath.Join(dir, "coordinator.pub")
+	if err := cluster.WriteSigningKeys(priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	signKey, err := cluster.ReadSigningKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Config{Name: "agent-t", Bind: "127.0.0.1:0", Advertise: "127.0.0.1:0", KeyFile: keyFile, CoordinatorKey: pub, DataDir: filepath.Join(dir, "data")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +49,7 @@ func TestAgentCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Stop)
-	coord, err := cluster.New(cluster.Config{Name: "coord", Bind: "127.0.0.1:0", Key: key})
+	coord, err := cluster.New(cluster.Config{Name: "coord", Bind: "127.0.0.1:0", Key: key, SignKey: signKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +69,8 @@ func TestAgentCommands(t *testing.T) {
 		t.Fatalf("status: %+v %v", st, err)
 	}
 
-	prep := wire.PrepareServerReq{Run: "r1", Keepalive: wire.Keepalive{IdleMS: 1000, IntervalMS: 1000, Count: 3}, Mode: "listener", ClientAddr: "127.0.0.1", TTLMS: 60000}
+	const nonce = "00112233445566ff"
+	prep := wire.PrepareServerReq{Run: "r1", Keepalive: wire.Keepalive{IdleMS: 1000, IntervalMS: 1000, Count: 3}, Mode: "listener", ClientAddr: "127.0.0.1", TTLMS: 60000, Nonce: nonce}
 	var s1, s2 wire.PrepareServerResp
 	if err := call("r1/prepare-server", wire.CmdPrepareServer, prep, &s1); err != nil {
 		t.Fatal(err)
@@ -71,8 +81,37 @@ func TestAgentCommands(t *testing.T) {
 	if s1.Addr == "" || s1.Addr != s2.Addr {
 		t.Fatalf("a second prepare for the run gave %q, the first %q: want the same server", s2.Addr, s1.Addr)
 	}
+	// Targets the client cannot be tricked into: an address the named
+	// server agent does not have, a node that is not an agent, another
+	// service on the right host (its greeting lacks the run's nonce).
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	go func() {
+		for {
+			c, err := other.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("SSH-2.0-OpenSSH_9.2p1\r\n"))
+			c.Close()
+		}
+	}()
+	var re *cluster.RemoteError
+	for i, bad := range []struct{ node, addr, want string }{
+		{"agent-t", "198.18.0.99:22", "not the address of agent"},
+		{"coord", s1.Addr, "not a live agent"},
+		{"agent-t", other.Addr().String(), "not this run's kalab server"},
+	} {
+		err := call(fmt.Sprintf("bad/prepare-client-%d", i), wire.CmdPrepareClient, wire.PrepareClientReq{Run: fmt.Sprintf("bad%d", i), ServerAddr: bad.addr, ServerNode: bad.node, Nonce: nonce, TTLMS: 60000}, nil)
+		if !errors.As(err, &re) || !strings.Contains(re.Msg, bad.want) {
+			t.Errorf("prepare-client toward %s (%s): %v, want %q", bad.addr, bad.node, err, bad.want)
+		}
+	}
 	var pc wire.PrepareClientResp
-	if err := call("r1/prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: "r1", ServerAddr: s1.Addr, TTLMS: 60000}, &pc); err != nil {
+	if err := call("r1/prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: "r1", ServerAddr: s1.Addr, ServerNode: "agent-t", Nonce: nonce, TTLMS: 60000}, &pc); err != nil {
 		t.Fatal(err)
 	}
 	if pc.Remote != s1.Addr || pc.PID == 0 {
@@ -86,7 +125,10 @@ func TestAgentCommands(t *testing.T) {
 		t.Fatalf("effective options %+v: want 1s/1s/3 read back", col.Options)
 	}
 
-	var re *cluster.RemoteError
+	err = call("r1/fault-host", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "drop", Scope: "host", TTLMS: 1000}, nil)
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "loopback") {
+		t.Fatalf("host drop toward 127.0.0.1: %v", err)
+	}
 	err = call("r1/fault-bad", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "unplug", TTLMS: 1000}, nil)
 	if !errors.As(err, &re) || !strings.Contains(re.Msg, "not available") {
 		t.Fatalf("unknown fault kind: %v", err)

@@ -39,6 +39,10 @@ func RunCommand() *cobra.Command {
 				keep("advertise", &cfg.Advertise, fc.Advertise)
 				keep("key-file", &cfg.KeyFile, fc.KeyFile)
 				keep("data-dir", &cfg.DataDir, fc.DataDir)
+				keep("coordinator-key", &cfg.CoordinatorKey, fc.CoordinatorKey)
+				if cfg.MaxRuns == 0 {
+					cfg.MaxRuns = fc.MaxRuns
+				}
 				if !f.Changed("join") {
 					cfg.Join = fc.Join
 				}
@@ -66,11 +70,28 @@ func RunCommand() *cobra.Command {
 	f.StringVar(&cfg.Advertise, "advertise", "", "address others reach this agent at, host:port (needed when bind is 0.0.0.0); experiments are served on its IP")
 	f.StringVar(&join, "join", "", "comma-separated host:port of members to join")
 	f.StringVar(&cfg.KeyFile, "key-file", "", "gossip key file (coordinator keygen)")
-	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's state")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's state and fault journal (required)")
+	f.StringVar(&cfg.CoordinatorKey, "coordinator-key", "", "the coordinator's public key (coordinator.pub from coordinator keygen): only commands it signed are obeyed")
 	f.BoolVar(&cfg.LabEmulateVM, "lab-emulate-vm", false, "netns lab only: emulate vm-pause by a host drop plus SIGSTOP")
 	f.StringVar(&file, "config", "", "agent.toml (the only place a vm-pause hypervisor hook can be set)")
 	f.BoolVar(&debug, "debug", false, "log debug messages (serf's too)")
 	f.StringVar(&logFormat, "log-format", logging.FormatAuto, "log format: auto (text on a terminal, JSON otherwise), text or json")
 	_ = f.MarkHidden("lab-emulate-vm")
+	return cmd
+}
+
+// DeadmanCommand is `agent deadman --entry FILE`, the detached watchdog an
+// agent starts for a fault the OS cannot heal without it; not for people.
+func DeadmanCommand() *cobra.Command {
+	var entry string
+	cmd := &cobra.Command{
+		Use:    "deadman --entry FILE",
+		Short:  "Heal one fault at its deadline unless the agent healed it (started by the agent)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE:   func(*cobra.Command, []string) error { return Deadman(entry) },
+	}
+	cmd.Flags().StringVar(&entry, "entry", "", "the fault's journal entry")
+	_ = cmd.MarkFlagRequired("entry")
 	return cmd
 }

@@ -41,6 +41,14 @@ type Config struct {
 	// DataDir holds the agent's state (pid file, fault state such as the
 	// macOS pf token). Default: none (state in memory only).
 	DataDir string `toml:"data_dir"`
+	// CoordinatorKey is the coordinator's Ed25519 public key file
+	// (coordinator.pub, written by `coordinator keygen` beside the gossip
+	// key: base64 of 32 bytes). The agent obeys only commands signed with
+	// the matching private key. Required.
+	CoordinatorKey string `toml:"coordinator_key"`
+	// MaxRuns is how many runs the agent holds state for at once; more are
+	// refused. Default 64 (DefaultMaxRuns).
+	MaxRuns int `toml:"max_runs"`
 	// Hypervisor is the optional [hypervisor] table: how this host pauses
 	// and resumes the client's VM for the vm-pause fault. vm, pause and
 	// resume must be given together; "{vm}" in an argument is replaced by

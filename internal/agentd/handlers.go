@@ -26,7 +26,13 @@ func (a *Agent) prepareServer(ctx context.Context, req wire.PrepareServerReq) (a
 	if err != nil {
 		return nil, fmt.Errorf("client_addr %q: %w", req.ClientAddr, err)
 	}
-	st := a.state(req.Run)
+	if err := wire.CheckNonce(req.Nonce); err != nil {
+		return nil, err
+	}
+	st, err := a.state(req.Run, d)
+	if err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if st.server != nil { // a retry with a new id: still one server per run
@@ -34,7 +40,7 @@ func (a *Agent) prepareServer(ctx context.Context, req wire.PrepareServerReq) (a
 	}
 	s := keepalive.Settings{Idle: time.Duration(req.Keepalive.IdleMS) * time.Millisecond,
 		Interval: time.Duration(req.Keepalive.IntervalMS) * time.Millisecond, Count: req.Keepalive.Count}
-	srv, err := role.StartServer(ctx, role.ServerConfig{Run: req.Run, Settings: s, Mode: mode, ListenIP: a.ip, Client: client, TTL: d, HZ: a.hz})
+	srv, err := role.StartServer(ctx, role.ServerConfig{Run: req.Run, Nonce: req.Nonce, Settings: s, Mode: mode, ListenIP: a.ip, Client: client, TTL: d, HZ: a.hz})
 	if err != nil {
 		return nil, err
 	}
@@ -51,14 +57,20 @@ func (a *Agent) prepareClient(ctx context.Context, req wire.PrepareClientReq) (a
 	if err != nil {
 		return nil, fmt.Errorf("server_addr %q: %w", req.ServerAddr, err)
 	}
-	st := a.state(req.Run)
+	if err := a.checkServerTarget(req.ServerNode, server); err != nil {
+		return nil, err
+	}
+	st, err := a.state(req.Run, d)
+	if err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	if c := st.client; c != nil {
 		a.mu.Unlock()
 		return wire.PrepareClientResp{Local: c.Local.String(), Remote: c.Remote.String(), PID: c.PID()}, nil
 	}
 	a.mu.Unlock()
-	c, err := role.StartClient(ctx, server, d)
+	c, err := role.StartClient(ctx, server, d, req.Nonce)
 	if err != nil {
 		return nil, err
 	}
@@ -77,54 +89,113 @@ func (a *Agent) applyFault(_ context.Context, req wire.FaultReq) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Reserve the run's fault slot under the lock, apply outside it: an
+	// external command (hypervisor hook, pfctl) must never stall the agent.
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if st.client == nil {
-		return nil, fmt.Errorf("run %s has no client on this agent", req.Run)
-	}
-	if st.fault != nil {
-		return nil, fmt.Errorf("run %s already has a %s fault", req.Run, st.kind)
-	}
-	resp := wire.FaultResp{}
 	switch {
-	case req.Kind == results.KindDrop && (req.Scope == results.ScopeFlow || req.Scope == ""):
-		st.fault, err = fault.Drop(fault.DropSpec{Run: req.Run, Flow: fault.Flow{Local: st.client.Local, Remote: st.client.Remote}, TTL: d})
-	case req.Kind == results.KindDrop && req.Scope == results.ScopeHost:
-		st.fault, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: st.client.Remote.Addr(), KeepPort: a.serfPort, TTL: d})
-	case req.Kind == results.KindPause && req.Scope == "":
-		st.fault, err = fault.Pause(req.Run, st.client.Process(), d)
-	case req.Kind == results.KindKill && req.Scope == "":
-		resp.How, err = fault.Kill(st.client.Process())
-	case req.Kind == results.KindVMPause && req.Scope == "" && a.cfg.Hypervisor.Configured():
-		st.fault, err = fault.PauseVM(req.Run, a.cfg.Hypervisor, d)
-	case req.Kind == results.KindVMPause && req.Scope == "" && a.cfg.LabEmulateVM:
-		// The lab has no VMs: a host-scope drop + SIGSTOP of the client,
-		// not a cut link (the cut host's own timers would kill its
-		// connections; docs/linux-lab.md §4).
+	case st.client == nil:
+		err = fmt.Errorf("run %s has no client on this agent", req.Run)
+	case st.fault != nil || st.applying:
+		err = fmt.Errorf("run %s already has a %s fault", req.Run, st.kind)
+	}
+	if err != nil {
+		a.mu.Unlock()
+		return nil, err
+	}
+	st.applying = true
+	client := st.client
+	a.mu.Unlock()
+	f, resp, journal, err := a.silence(req, client, d)
+	a.mu.Lock()
+	st.applying = false
+	if err == nil {
+		st.fault, st.kind, st.journal = f, req.Kind, journal
+	}
+	a.mu.Unlock()
+	if err != nil {
+		dropJournal(journal)
+		return nil, err
+	}
+	resp.AtNS = time.Now().UnixNano()
+	return resp, nil
+}
+
+// silence applies one fault to the run's client: journal first, then the
+// fault, then (where the OS cannot heal it without the agent) a watchdog.
+func (a *Agent) silence(req wire.FaultReq, client *role.Client, d time.Duration) (*fault.Active, wire.FaultResp, string, error) {
+	var resp wire.FaultResp
+	kind, scope := req.Kind, req.Scope
+	hook := kind == results.KindVMPause && a.cfg.Hypervisor.Configured()
+	emulated := kind == results.KindVMPause && !hook && a.cfg.LabEmulateVM
+	switch {
+	case kind == results.KindDrop && (scope == results.ScopeFlow || scope == ""),
+		kind == results.KindPause && scope == "", kind == results.KindKill && scope == "",
+		kind == results.KindVMPause && scope == "" && (hook || emulated):
+	case kind == results.KindDrop && scope == results.ScopeHost:
+	default:
+		return nil, resp, "", fmt.Errorf("fault %q scope %q: not available on agent %s (caps %s)", kind, scope, a.cfg.Name, a.caps())
+	}
+	peer := client.Remote.Addr()
+	if scope == results.ScopeHost || emulated {
+		if err := a.checkHostDropPeer(peer); err != nil {
+			return nil, resp, "", err
+		}
+	}
+	var journal string
+	if kind != results.KindKill {
+		e := journalEntry{Run: req.Run, Kind: kind, Scope: scope, Deadline: time.Now().Add(d), ClientPID: client.PID()}
+		if hook {
+			e.Resume = a.cfg.Hypervisor.ResumeArgv()
+		}
+		var err error
+		if journal, err = a.writeJournal(e); err != nil {
+			return nil, resp, "", err
+		}
+	}
+	var f *fault.Active
+	var err error
+	switch {
+	case kind == results.KindDrop && scope == results.ScopeHost:
+		f, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: peer, KeepPort: a.serfPort, TTL: d})
+	case kind == results.KindDrop:
+		f, err = fault.Drop(fault.DropSpec{Run: req.Run, Flow: fault.Flow{Local: client.Local, Remote: client.Remote}, TTL: d})
+	case kind == results.KindPause:
+		f, err = fault.Pause(req.Run, client.Process(), d)
+	case kind == results.KindKill:
+		resp.How, err = fault.Kill(client.Process())
+	case hook:
+		f, err = fault.PauseVM(req.Run, a.cfg.Hypervisor, d)
+	default: // emulated vm-pause: the lab has no VMs
+		// A host-scope drop + SIGSTOP of the client, not a cut link (the
+		// cut host's own timers would kill its connections;
+		// docs/linux-lab.md §4).
 		var drop, pause *fault.Active
-		if drop, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: st.client.Remote.Addr(), KeepPort: a.serfPort, TTL: d}); err == nil {
-			if pause, err = fault.Pause(req.Run, st.client.Process(), d); err != nil {
+		if drop, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: peer, KeepPort: a.serfPort, TTL: d}); err == nil {
+			if pause, err = fault.Pause(req.Run, client.Process(), d); err != nil {
 				_ = drop.Heal()
 			} else {
-				st.fault = fault.Combine(results.KindVMPause, req.Run, d, drop, pause)
+				f = fault.Combine(results.KindVMPause, req.Run, d, drop, pause)
 			}
 		}
 		resp.Emulated = true
-	default:
-		return nil, fmt.Errorf("fault %q scope %q: not available on agent %s (caps %s)", req.Kind, req.Scope, a.cfg.Name, a.caps())
 	}
-	if st.fault != nil {
-		resp.How = st.fault.How
+	if err != nil {
+		return nil, resp, journal, err
+	}
+	if f != nil {
+		resp.How = f.How
 		if resp.Emulated {
 			resp.How = "emulated VM pause: " + resp.How
 		}
+		// The journal entry goes once the fault is healed, by whoever heals.
+		go func() { <-f.Done(); dropJournal(journal) }()
 	}
-	if err != nil {
-		return nil, err
+	if journal != "" && needsWatchdog(kind, hook) {
+		if err := startWatchdog(journal); err != nil {
+			a.log.Warn("no fault watchdog: the fault heals only while this agent lives", "run", req.Run, "err", err)
+		}
 	}
-	st.kind = req.Kind
-	resp.AtNS = time.Now().UnixNano()
-	return resp, nil
+	return f, resp, journal, nil
 }
 
 func (a *Agent) heal(_ context.Context, req wire.HealReq) (any, error) {

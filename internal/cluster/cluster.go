@@ -14,6 +14,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -67,6 +68,14 @@ type Config struct {
 	Tags map[string]string
 	// Logger receives serf's and kalab's logs; nil discards serf's.
 	Logger *slog.Logger
+	// SignKey is the coordinator's Ed25519 private key: Call signs every
+	// command with it. Nil on agents (they never command anyone).
+	SignKey ed25519.PrivateKey
+	// VerifyKey is the coordinator's public key: a node with handlers
+	// answers only commands signed by it, for this node, recently and
+	// never seen before; everything else is refused and logged. A node
+	// without it answers no command at all.
+	VerifyKey ed25519.PublicKey
 }
 
 // Handler answers one command. The returned body is encoded into the
@@ -84,6 +93,8 @@ type Node struct {
 	mu       sync.Mutex
 	answered map[string]*answer // command id → recorded answer
 	order    []string
+	nonces   map[string]time.Time // nonce → when it may be forgotten (issued + MaxCommandAge)
+	keyring  *memberlist.Keyring  // the gossip keyring memberlist encrypts with
 
 	stop     chan struct{}
 	shutOnce sync.Once
@@ -114,7 +125,8 @@ func New(cfg Config) (*Node, error) {
 	if lg == nil {
 		lg = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Node{cfg: cfg, log: lg, handlers: map[string]Handler{}, answered: map[string]*answer{}, stop: make(chan struct{})}, nil
+	return &Node{cfg: cfg, log: lg, handlers: map[string]Handler{}, answered: map[string]*answer{},
+		nonces: map[string]time.Time{}, stop: make(chan struct{})}, nil
 }
 
 // Handle registers h for cmd; call before Start.
@@ -170,6 +182,18 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("cluster: start serf on %s: %w", n.cfg.Bind, err)
 	}
+	// serf answers its key-management queries (install-key, use-key,
+	// remove-key, list-keys) from any member holding the gossip key, which
+	// every agent holds. Those handlers find the keyring through serf's
+	// Config.MemberlistConfig; memberlist keeps its own pointer to the
+	// original config (and so the keyring that encrypts gossip). Giving
+	// serf a copy without the keyring makes every key query answer "no
+	// keyring to modify" while gossip stays encrypted. Done before Join, so
+	// no query can be in flight.
+	n.keyring = ml.Keyring
+	mlCopy := *conf.MemberlistConfig
+	mlCopy.Keyring = nil
+	conf.MemberlistConfig = &mlCopy
 	n.serf = s
 	go n.eventLoop()
 	return nil
@@ -267,11 +291,17 @@ func (n *Node) handleQuery(q *serf.Query) {
 func (n *Node) answer(name string, payload []byte, deadline time.Time) []byte {
 	req, err := wire.ParseRequest(payload)
 	if err != nil {
+		n.log.Warn("refused a malformed command", "query", name, "err", err)
 		b, _ := wire.NewResponse("", nil, err)
 		return b
 	}
 	if req.Cmd != name {
 		b, _ := wire.NewResponse(req.ID, nil, fmt.Errorf("query %s carries command %s", name, req.Cmd))
+		return b
+	}
+	if err := n.authorize(req); err != nil {
+		n.log.Warn("refused a command", "cmd", req.Cmd, "id", req.ID, "err", err)
+		b, _ := wire.NewResponse(req.ID, nil, fmt.Errorf("refused: %w", err))
 		return b
 	}
 	n.mu.Lock()
@@ -311,6 +341,31 @@ func (n *Node) answer(name string, payload []byte, deadline time.Time) []byte {
 	return resp
 }
 
+// authorize accepts only commands the coordinator signed for this node,
+// recently, once: a replayed nonce is refused. (A retry of the same command
+// is signed anew, so it passes here and is answered from the record.)
+func (n *Node) authorize(req wire.Request) error {
+	if n.cfg.VerifyKey == nil {
+		return errors.New("this node takes no commands (no coordinator key)")
+	}
+	now := time.Now()
+	if err := req.Verify(n.cfg.VerifyKey, n.cfg.Name, now); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k, until := range n.nonces {
+		if now.After(until) {
+			delete(n.nonces, k)
+		}
+	}
+	if _, seen := n.nonces[req.Auth.Nonce]; seen {
+		return errors.New("replayed command (nonce already used)")
+	}
+	n.nonces[req.Auth.Nonce] = time.Unix(0, req.Auth.IssuedNS).Add(2 * wire.MaxCommandAge)
+	return nil
+}
+
 // CallOptions tune Call; zero values take the defaults.
 type CallOptions struct {
 	// Timeout per attempt (serf query timeout). Default 5 s.
@@ -332,14 +387,16 @@ func (n *Node) Call(ctx context.Context, node, id, cmd string, body, out any, o 
 	if o.Attempts == 0 {
 		o.Attempts = 4
 	}
-	payload, err := wire.NewRequest(id, cmd, body)
-	if err != nil {
-		return err
-	}
 	var last error = ErrNoResponse
 	for attempt := 1; attempt <= o.Attempts; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%s to %s: %w", cmd, node, err)
+		}
+		// Signed per attempt: a fresh nonce, so the agent can tell a retry
+		// (same id, answered from its record) from a replay (same nonce).
+		payload, err := wire.NewSignedRequest(id, cmd, body, n.cfg.SignKey, node)
+		if err != nil {
+			return err
 		}
 		raw, err := n.query(ctx, node, cmd, payload, o.Timeout)
 		if err != nil {
@@ -385,16 +442,22 @@ func (n *Node) query(ctx context.Context, node, cmd string, payload []byte, time
 		return nil, fmt.Errorf("query %s: %w", cmd, err)
 	}
 	defer qr.Close()
-	// The channels stay open until the timeout; one response is all we
-	// wait for.
-	select {
-	case r, ok := <-qr.ResponseCh():
-		if !ok {
-			return nil, ErrNoResponse
+	// The channels stay open until the timeout; one response from the
+	// addressed node is all we wait for (any other is ignored and logged).
+	for {
+		select {
+		case r, ok := <-qr.ResponseCh():
+			if !ok {
+				return nil, ErrNoResponse
+			}
+			if r.From != node {
+				n.log.Warn("ignored an answer from a node that was not asked", "cmd", cmd, "asked", node, "from", r.From)
+				continue
+			}
+			return r.Payload, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		return r.Payload, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 
@@ -452,19 +515,7 @@ func EncodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) + 
 // overwrites: a key a running cluster uses must not be replaced by
 // accident.
 func WriteKeyFile(path string) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("write key: %w", err)
-	}
-	if _, err := f.WriteString(EncodeKey(NewKey())); err != nil {
-		f.Close()
-		return fmt.Errorf("write key %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write key %s: %w", path, err)
-	}
-	return f.Close()
+	return writeNew(path, 0o600, EncodeKey(NewKey()))
 }
 
 // ReadKeyFile reads a key written by EncodeKey.
@@ -483,11 +534,83 @@ func ReadKeyFile(path string) ([]byte, error) {
 	return k, nil
 }
 
+// NewSigningKey makes the coordinator's Ed25519 key pair.
+func NewSigningKey() (ed25519.PublicKey, ed25519.PrivateKey) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err) // crypto/rand never fails on supported OSes
+	}
+	return pub, priv
+}
+
+// WriteSigningKeys creates the coordinator's private key file (mode 0600,
+// the 32-byte seed in base64) and its public key file (mode 0644, base64),
+// never overwriting either.
+func WriteSigningKeys(privPath, pubPath string) error {
+	pub, priv := NewSigningKey()
+	if err := writeNew(privPath, 0o600, base64.StdEncoding.EncodeToString(priv.Seed())+"\n"); err != nil {
+		return err
+	}
+	return writeNew(pubPath, 0o644, base64.StdEncoding.EncodeToString(pub)+"\n")
+}
+
+// ReadSigningKey reads the coordinator's private key file.
+func ReadSigningKey(path string) (ed25519.PrivateKey, error) {
+	b, err := readBase64(path, ed25519.SeedSize, "coordinator signing key")
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.NewKeyFromSeed(b), nil
+}
+
+// ReadVerifyKey reads the coordinator's public key file, as agents do.
+func ReadVerifyKey(path string) (ed25519.PublicKey, error) {
+	b, err := readBase64(path, ed25519.PublicKeySize, "coordinator public key")
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+func readBase64(path string, size int, what string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(b) != size {
+		return nil, fmt.Errorf("%s %s: want base64 of %d bytes (coordinator keygen writes it)", what, path, size)
+	}
+	return b, nil
+}
+
+func writeNew(path string, mode os.FileMode, content string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 // slogWriter turns serf's log lines into debug records.
 type slogWriter struct{ l *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Debug(strings.TrimSpace(string(p)), "src", "serf")
+	line := strings.TrimSpace(string(p))
+	if strings.Contains(line, "No keyring to modify") || strings.Contains(line, "Keyring is empty (encryption not enabled)") {
+		// A member asked to change or list gossip keys (see Start).
+		w.l.Warn("refused a serf key-management query: kalab agents never change keys over the network", "serf", line)
+		return len(p), nil
+	}
+	w.l.Debug(line, "src", "serf")
 	return len(p), nil
 }
 

@@ -1,8 +1,10 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/cluster"
@@ -51,6 +54,16 @@ type Executor struct {
 	// Required: Run does not check for nil (experiment.Run passes a
 	// discarding logger when its caller has none).
 	Log *slog.Logger
+	// Execution is the nonce in every run id (results.Result.Execution):
+	// empty starts a new execution with a random one; a resumed execution
+	// passes the interrupted one's, so the same runs get the same ids.
+	Execution string
+	// Hash is recorded in every result (results.Result.ExperimentHash);
+	// see ExperimentHash.
+	Hash string
+	// BootCheck is how often a run asks both its agents for their boot id
+	// (a changed one fails the run at once); 0 means every 2 s.
+	BootCheck time.Duration
 }
 
 // agentInfo is an agent chosen for runs, with its clock offset.
@@ -59,12 +72,19 @@ type agentInfo struct {
 	IP     netip.Addr
 	Host   results.Host
 	Offset cluster.Offset
+
+	mu   sync.Mutex
+	boot string // the agent process's boot id (StatusResp.BootID); "" unknown
 }
 
 // plannedRun is one run of the matrix.
 type plannedRun struct {
-	// ID is unique (for agents and results files); Name is readable.
-	ID, Name       string
+	// ID is unique (for results files); Name is readable.
+	ID, Name string
+	// Key names the run to the agents (wire Run fields, command ids): ID,
+	// or ID plus an attempt suffix when a resumed execution runs it again,
+	// so no agent replays its remembered answers for the first attempt.
+	Key            string
 	CellIdx, Rep   int
 	Cell           Cell
 	Server, Client *agentInfo
@@ -97,7 +117,7 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 			return nil, fmt.Errorf("clock offset of %s: %w", m.Name, err)
 		}
 		st := off.Status
-		a := &agentInfo{Member: m, IP: ip.Unmap(), Offset: off, Host: results.Host{
+		a := &agentInfo{Member: m, IP: ip.Unmap(), Offset: off, boot: st.BootID, Host: results.Host{
 			Name: m.Name, OS: st.OS, Arch: m.Tags[cluster.TagArch], OSVersion: st.Version, Build: st.Build,
 			Kalab: st.Kalab, HZ: st.HZ, Caps: st.Caps, ClockOffset: off.Offset, ClockBound: off.Bound,
 		}}
@@ -114,8 +134,9 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 		return nil, fmt.Errorf("no agents for the experiment: %d match the server selection %v, %d the client selection %v",
 			len(servers), e.Config.Server.Select, len(clients), e.Config.Client.Select)
 	}
-	var nonce [3]byte
-	_, _ = rand.Read(nonce[:])
+	if e.Execution == "" {
+		e.Execution = newNonce(3)
+	}
 	var runs []plannedRun
 	for _, s := range servers {
 		for _, c := range clients {
@@ -127,8 +148,8 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 					continue
 				}
 				for rep := 1; rep <= e.Config.Repetitions; rep++ {
-					id := fmt.Sprintf("%s-%x-%s-%s-%d-%d", e.Config.Name, nonce, s.Member.Name, c.Member.Name, ci+1, rep)
-					runs = append(runs, plannedRun{ID: id, Name: RunName(cell, s.Member.Name, c.Member.Name, rep),
+					id := fmt.Sprintf("%s-%s-%s-%s-%d-%d", e.Config.Name, e.Execution, s.Member.Name, c.Member.Name, ci+1, rep)
+					runs = append(runs, plannedRun{ID: id, Key: id, Name: RunName(cell, s.Member.Name, c.Member.Name, rep),
 						CellIdx: ci + 1, Rep: rep, Cell: cell, Server: s, Client: c})
 				}
 			}
@@ -138,6 +159,13 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 		return nil, errors.New("no runs: the server agents' OSes have no cells (check server.select)")
 	}
 	return runs, nil
+}
+
+// newNonce returns n random bytes in hex.
+func newNonce(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x", b)
 }
 
 func matches(s Side, tags map[string]string) bool {
@@ -198,16 +226,30 @@ func (h *hostLocks) lock(r plannedRun) func() {
 	}
 }
 
-// Run executes every run, at most Config.Parallel at a time, appending
-// each result as soon as it ends. It returns the results; a run that fails
-// is recorded, not fatal. ctx cancellation stops starting new runs and
-// cleans up the running ones.
+// Run plans and executes every run, at most Config.Parallel at a time,
+// appending each result as soon as it ends. It returns the results; a run
+// that fails is recorded, not fatal. ctx cancellation stops starting new
+// runs (they are not recorded) and cuts the running ones short: they are
+// recorded as results.OutcomeInterrupted, and the error wraps ctx.Err().
 func (e *Executor) Run(ctx context.Context) ([]results.Result, error) {
 	runs, err := e.plan(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e.Log.Info("experiment", "name", e.Config.Name, "runs", len(runs), "parallel", e.Config.Parallel)
+	rs, notStarted, err := e.runPlanned(ctx, runs)
+	if ctx.Err() != nil && (notStarted > 0 || slices.ContainsFunc(rs, interrupted)) {
+		err = errors.Join(err, fmt.Errorf("experiment interrupted: %d of %d runs ended, %d cut short: %w",
+			len(rs), len(runs), notStarted, ctx.Err()))
+	}
+	return rs, err
+}
+
+func interrupted(r results.Result) bool { return r.Outcome == results.OutcomeInterrupted }
+
+// runPlanned executes runs; it returns their results, sorted by id, how
+// many were never started (ctx ended first) and the store's errors.
+func (e *Executor) runPlanned(ctx context.Context, runs []plannedRun) ([]results.Result, int, error) {
+	e.Log.Info("experiment", "name", e.Config.Name, "execution", e.Execution, "runs", len(runs), "parallel", e.Config.Parallel)
 	if e.Progress != nil {
 		e.Progress.Planned(len(runs))
 	}
@@ -218,6 +260,7 @@ func (e *Executor) Run(ctx context.Context) ([]results.Result, error) {
 		locks   hostLocks
 		sem     = make(chan struct{}, e.Config.Parallel)
 		errs    []error
+		started int
 	)
 	for _, r := range runs {
 		select {
@@ -233,6 +276,12 @@ func (e *Executor) Run(ctx context.Context) ([]results.Result, error) {
 			defer func() { <-sem }()
 			unlock := locks.lock(r)
 			defer unlock()
+			if ctx.Err() != nil {
+				return // never started: not recorded
+			}
+			mu.Lock()
+			started++
+			mu.Unlock()
 			if e.Progress != nil {
 				e.Progress.Start(r.Name, r.Cell.Expected)
 			}
@@ -251,10 +300,7 @@ func (e *Executor) Run(ctx context.Context) ([]results.Result, error) {
 	}
 	wg.Wait()
 	sort.Slice(results, func(i, j int) bool { return results[i].Run < results[j].Run })
-	if ctx.Err() != nil {
-		errs = append(errs, fmt.Errorf("experiment interrupted after %d of %d runs: %w", len(results), len(runs), ctx.Err()))
-	}
-	return results, errors.Join(errs...)
+	return results, len(runs) - started, errors.Join(errs...)
 }
 
 func ptrTime(ns *int64) *time.Time {
@@ -271,53 +317,77 @@ func ptrDur(d time.Duration) *time.Duration { return &d }
 func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	cell := r.Cell
 	res := results.Result{
-		Schema: results.Schema, Experiment: e.Config.Name, Run: r.ID, Name: r.Name, Cell: r.CellIdx, Rep: r.Rep,
-		StartedAt: time.Now(), Lab: e.Lab, Server: r.Server.Host, Client: r.Client.Host,
+		Schema: results.Schema, Experiment: e.Config.Name, Run: r.ID, Name: r.Name, ExperimentHash: e.Hash, Execution: e.Execution,
+		Cell: r.CellIdx, Rep: r.Rep, StartedAt: time.Now(), Lab: e.Lab, Server: r.Server.Host, Client: r.Client.Host,
 		Requested: cell.Settings, Mode: cell.Mode, FaultKind: cell.Fault.Kind, FaultScope: cell.Fault.Scope, Expect: cell.Expect,
 	}
+	// runCtx ends with the experiment (Ctrl-C) or when an agent of the run
+	// restarted (its cause is then a *restartError).
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w := e.newBootWatch(ctx, r)
+	go func() {
+		if err := w.loop(runCtx); err != nil {
+			cancel(err)
+		}
+	}()
 	fail := func(step string, err error) results.Result {
-		res.Outcome, res.Failure, res.EndedAt = results.OutcomeFailed, fmt.Sprintf("%s: %v", step, err), time.Now()
-		e.Log.Warn("run failed", "run", r.ID, "step", step, "err", err)
+		res.EndedAt = time.Now()
+		res.Outcome, res.Failure = failure(step, err, context.Cause(runCtx), ctx.Err() != nil)
+		e.Log.Warn("run "+res.Outcome, "run", r.ID, "step", step, "err", err, "failure", res.Failure)
 		return res
 	}
 	srv, cli := r.Server.Member.Name, r.Client.Member.Name
 	roleTTL := cell.Settle + cell.Observe + time.Minute
 	call := func(node, step, cmd string, body, out any) error {
-		return e.Node.Call(ctx, node, r.ID+"/"+step, cmd, body, out, cluster.CallOptions{})
+		err := e.Node.Call(runCtx, node, r.Key+"/"+step, cmd, body, out, cluster.CallOptions{})
+		if err != nil && runCtx.Err() == nil {
+			// A command failed: did the agent restart and lose the run?
+			if rerr := w.check(ctx, node); rerr != nil {
+				cancel(rerr)
+				return rerr
+			}
+		}
+		return err
 	}
 	defer func() {
 		// Cleanup on both agents, even when ctx is cancelled (Ctrl-C).
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		for _, n := range []string{cli, srv} {
-			_ = e.Node.Call(cctx, n, r.ID+"/cleanup", wire.CmdCleanup, wire.CleanupReq{Run: r.ID}, nil, cluster.CallOptions{Attempts: 2})
+			_ = e.Node.Call(cctx, n, r.Key+"/cleanup", wire.CmdCleanup, wire.CleanupReq{Run: r.Key}, nil, cluster.CallOptions{Attempts: 2})
 		}
 	}()
 
+	// The greeting nonce: the client reports ready only on this run's
+	// server, whatever else listens at the address it was given.
+	var nb [wire.NonceLen / 2]byte
+	_, _ = rand.Read(nb[:])
+	nonce := hex.EncodeToString(nb[:])
 	var ps wire.PrepareServerResp
 	if err := call(srv, "prepare-server", wire.CmdPrepareServer, wire.PrepareServerReq{
-		Run: r.ID, Mode: string(cell.Mode), ClientAddr: r.Client.IP.String(), TTLMS: roleTTL.Milliseconds(),
+		Run: r.Key, Mode: string(cell.Mode), ClientAddr: r.Client.IP.String(), TTLMS: roleTTL.Milliseconds(), Nonce: nonce,
 		Keepalive: wire.Keepalive{IdleMS: cell.Settings.Idle.Milliseconds(), IntervalMS: cell.Settings.Interval.Milliseconds(), Count: cell.Settings.Count},
 	}, &ps); err != nil {
 		return fail("prepare server", err)
 	}
 	var pc wire.PrepareClientResp
-	if err := call(cli, "prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: r.ID, ServerAddr: ps.Addr, TTLMS: roleTTL.Milliseconds()}, &pc); err != nil {
+	if err := call(cli, "prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: r.Key, ServerAddr: ps.Addr, ServerNode: srv, Nonce: nonce, TTLMS: roleTTL.Milliseconds()}, &pc); err != nil {
 		return fail("prepare client", err)
 	}
 	var early wire.CollectResp
-	if err := call(srv, "collect-effective", wire.CmdCollect, wire.CollectReq{Run: r.ID}, &early); err != nil {
+	if err := call(srv, "collect-effective", wire.CmdCollect, wire.CollectReq{Run: r.Key}, &early); err != nil {
 		return fail("read back options", err)
 	}
 	if err := e.refuseLongRun(r, effective(early.Options)); err != nil {
 		res.Effective = effective(early.Options)
 		return fail("refused", err)
 	}
-	if err := sleep(ctx, cell.Settle); err != nil {
+	if err := sleep(runCtx, cell.Settle); err != nil {
 		return fail("settle", err)
 	}
 	var fr wire.FaultResp
-	if err := call(cli, "fault", wire.CmdFault, wire.FaultReq{Run: r.ID, Kind: cell.Fault.Kind, Scope: cell.Fault.Scope, TTLMS: (cell.Observe + 30*time.Second).Milliseconds()}, &fr); err != nil {
+	if err := call(cli, "fault", wire.CmdFault, wire.FaultReq{Run: r.Key, Kind: cell.Fault.Kind, Scope: cell.Fault.Scope, TTLMS: (cell.Observe + 30*time.Second).Milliseconds()}, &fr); err != nil {
 		return fail("fault", err)
 	}
 	faultLocal := time.Now()
@@ -329,19 +399,19 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	var col wire.CollectResp
 	deadline := faultLocal.Add(cell.Observe)
 	for i := 0; ; i++ {
-		if err := call(srv, fmt.Sprintf("collect-%d", i), wire.CmdCollect, wire.CollectReq{Run: r.ID}, &col); err != nil {
+		if err := call(srv, fmt.Sprintf("collect-%d", i), wire.CmdCollect, wire.CollectReq{Run: r.Key}, &col); err != nil {
 			return fail("collect", err)
 		}
 		if col.Done || time.Now().After(deadline) {
 			break
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := sleep(runCtx, 250*time.Millisecond); err != nil {
 			return fail("observe", err)
 		}
 	}
 	if cell.Fault.Kind != results.KindKill {
 		var hr wire.HealResp
-		if err := call(cli, "heal", wire.CmdHeal, wire.HealReq{Run: r.ID}, &hr); err != nil {
+		if err := call(cli, "heal", wire.CmdHeal, wire.HealReq{Run: r.Key}, &hr); err != nil {
 			return fail("heal", err)
 		}
 		res.FaultInPackets, res.FaultOutPackets = hr.InPackets, hr.OutPackets
@@ -466,5 +536,133 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// restartError fails a run whose agent restarted: the new process knows
+// nothing of the run, so waiting for it would only time out.
+type restartError struct{ agent string }
+
+func (e *restartError) Error() string {
+	return fmt.Sprintf("agent %s restarted (boot id changed)", e.agent)
+}
+
+// failure decides how a run that stopped at step is recorded: failed
+// with the restart when an agent restarted (err or the run context's
+// cause says so), interrupted when the experiment was stopped (Ctrl-C),
+// otherwise failed with step and err.
+func failure(step string, err, cause error, stopped bool) (outcome, why string) {
+	var re *restartError
+	if errors.As(err, &re) || errors.As(cause, &re) {
+		return results.OutcomeFailed, re.Error()
+	}
+	if stopped {
+		return results.OutcomeInterrupted, "interrupted during " + step
+	}
+	return results.OutcomeFailed, fmt.Sprintf("%s: %v", step, err)
+}
+
+// bootChanged reports whether an agent's status shows another process
+// than the one with boot id want. An agent that reports no boot id (older
+// than boot ids) is never taken for restarted; one that stops reporting
+// it after having one is.
+func bootChanged(want string, st wire.StatusResp) bool {
+	return want != "" && st.BootID != want
+}
+
+// statusFunc asks an agent for its status (Node.Call with CmdStatus).
+type statusFunc func(ctx context.Context, node, id string) (wire.StatusResp, error)
+
+// bootWatch notices, during one run, that one of its agents restarted.
+type bootWatch struct {
+	run    string
+	every  time.Duration
+	status statusFunc
+	agents []*agentInfo
+	want   map[string]string // agent name → boot id when the run started
+	n      atomic.Int64      // command ids
+	log    *slog.Logger
+}
+
+// newBootWatch takes the run's agents' boot ids as they are now: an agent
+// that restarted since the plan (between runs) has lost nothing of this
+// run, and its new process serves it.
+func (e *Executor) newBootWatch(ctx context.Context, r plannedRun) *bootWatch {
+	w := &bootWatch{run: r.Key, every: cmp.Or(e.BootCheck, 2*time.Second), agents: []*agentInfo{r.Server, r.Client},
+		want: map[string]string{}, log: e.Log, status: func(ctx context.Context, node, id string) (wire.StatusResp, error) {
+			var st wire.StatusResp
+			err := e.Node.Call(ctx, node, id, wire.CmdStatus, wire.StatusReq{}, &st, cluster.CallOptions{Attempts: 1, Timeout: 2 * time.Second})
+			return st, err
+		}}
+	w.start(ctx)
+	return w
+}
+
+// start records each agent's current boot id (the planned one when the
+// agent does not answer), updating the agent's when it changed.
+func (w *bootWatch) start(ctx context.Context) {
+	for _, a := range w.agents {
+		a.mu.Lock()
+		boot := a.boot
+		a.mu.Unlock()
+		if st, err := w.ask(ctx, a.Member.Name); err == nil && bootChanged(boot, st) {
+			w.log.Warn("agent restarted since the plan; its new process takes this run", "agent", a.Member.Name, "run", w.run)
+			boot = st.BootID
+			a.mu.Lock()
+			a.boot = boot
+			a.mu.Unlock()
+		}
+		w.want[a.Member.Name] = boot
+	}
+}
+
+func (w *bootWatch) ask(ctx context.Context, node string) (wire.StatusResp, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return w.status(ctx, node, fmt.Sprintf("%s/status-%d", w.run, w.n.Add(1)))
+}
+
+// check asks one agent of the run for its boot id: a *restartError when
+// it changed (the agent's new boot id then stands for later runs), nil
+// when it did not or the agent did not answer (a paused VM, a cut link:
+// the run's own commands tell).
+func (w *bootWatch) check(ctx context.Context, node string) error {
+	want, ok := w.want[node]
+	if !ok || want == "" {
+		return nil
+	}
+	st, err := w.ask(ctx, node)
+	if err != nil || !bootChanged(want, st) {
+		return nil
+	}
+	for _, a := range w.agents {
+		if a.Member.Name == node {
+			a.mu.Lock()
+			if a.boot == want {
+				a.boot = st.BootID
+			}
+			a.mu.Unlock()
+		}
+	}
+	w.log.Warn("agent restarted during a run", "agent", node, "run", w.run)
+	return &restartError{agent: node}
+}
+
+// loop checks both agents every w.every until ctx ends (nil) or one of
+// them restarted (its *restartError).
+func (w *bootWatch) loop(ctx context.Context) error {
+	t := time.NewTicker(w.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for _, a := range w.agents {
+			if err := w.check(ctx, a.Member.Name); err != nil && ctx.Err() == nil {
+				return err
+			}
+		}
 	}
 }

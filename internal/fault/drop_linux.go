@@ -2,13 +2,19 @@ package fault
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -48,8 +54,76 @@ func conn(netNS int) (*nftables.Conn, func(), error) {
 	return c, func() { f.Close() }, nil
 }
 
-// installFlowDrop installs two rules (peer→me on input, me→peer on
-// output) matching only spec.Flow, with counters.
+// Every drop looks its packets up in a named set of its own that holds one
+// element with a kernel timeout of TTL (nft(8) set flag "timeout", element
+// option "timeout"; nftables wiki "Element timeouts"). When the element
+// expires, the kernel's lookup stops matching it on its own clock, so the
+// drop ends at its TTL even if no kalab process is left to heal it; the
+// rules and the empty set stay until Heal or the next Sweep, matching
+// nothing (docs/linux-lab.md §2).
+//
+// Set names are "kalab_<12 hex digits of SHA-256(run)>_<kind><8 random hex
+// digits>": 28 bytes, within even the 32-byte NFT_SET_MAXNAMELEN of kernels
+// before 4.14 (256 since), a valid nft identifier, unique per drop, and
+// found again by the run's prefix.
+func setPrefix(run string) string {
+	h := sha256.Sum256([]byte(run))
+	return "kalab_" + hex.EncodeToString(h[:6]) + "_"
+}
+
+const (
+	setKindFlow = 'f'
+	setKindHost = 'h'
+)
+
+// setIDs numbers the sets kalab adds: a rule added in the same batch finds
+// its new set by this ID (NFTA_LOOKUP_SET_ID), which only has to be unique
+// within a batch. Set here so the library's unsynchronised global counter
+// is never touched.
+var setIDs atomic.Uint32
+
+// minElemTimeout is one jiffy at the lowest CONFIG_HZ (100). The kernel
+// turns an element timeout into whole jiffies, and before upstream commit
+// e0c47281723f ("netfilter: nf_tables: elements with timeout below
+// CONFIG_HZ never expire") a timeout under one jiffy became 0, i.e. no
+// timeout at all: the element, and the drop, would never expire.
+const minElemTimeout = 10 * time.Millisecond
+
+// elemTimeout is the kernel timeout for a drop of ttl: ttl rounded up to
+// whole milliseconds (the netlink unit), at least minElemTimeout.
+func elemTimeout(ttl time.Duration) time.Duration {
+	ms := (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	return max(ms, minElemTimeout)
+}
+
+// timedSet is a new, empty set of run's with the timeout flag for keys of
+// type key.
+func timedSet(run string, kind byte, key nftables.SetDatatype, concat bool) *nftables.Set {
+	var nonce [4]byte
+	rand.Read(nonce[:]) // never fails (crypto/rand, Go 1.24+)
+	return &nftables.Set{
+		Table:         table,
+		Name:          setPrefix(run) + string(kind) + hex.EncodeToString(nonce[:]),
+		ID:            setIDs.Add(1),
+		HasTimeout:    true,
+		Concatenation: concat,
+		KeyType:       key,
+		KeyByteOrder:  binaryutil.BigEndian,
+	}
+}
+
+// addTimedSet queues set with its one element key, which expires after
+// elemTimeout(ttl) on the kernel's clock.
+func addTimedSet(c *nftables.Conn, set *nftables.Set, key []byte, ttl time.Duration) error {
+	if err := c.AddSet(set, []nftables.SetElement{{Key: key, Timeout: elemTimeout(ttl)}}); err != nil {
+		return fmt.Errorf("nftables set %s: %w", set.Name, err)
+	}
+	return nil
+}
+
+// installFlowDrop installs a set holding spec.Flow's tuple with a kernel
+// timeout of spec.TTL, and two rules (peer→me on input, me→peer on output)
+// that count and drop what they find in it.
 func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	c, done, err := conn(spec.NetNS)
 	if err != nil {
@@ -59,65 +133,100 @@ func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	c.AddTable(table)
 	c.AddChain(inputChain)
 	c.AddChain(outputChain)
-	in, out := FlowRules(spec.Flow)
+	set, key := FlowSet(spec.Run, spec.Flow)
+	if err := addTimedSet(c, set, key, spec.TTL); err != nil {
+		return nil, err
+	}
+	in, out := FlowRules(spec.Flow, set)
 	tag := ruleTag(spec.Run)
 	c.AddRule(&nftables.Rule{Table: table, Chain: inputChain, Exprs: in, UserData: tag})
 	c.AddRule(&nftables.Rule{Table: table, Chain: outputChain, Exprs: out, UserData: tag})
 	if err := c.Flush(); err != nil {
-		return nil, fmt.Errorf("install nftables rules: %w", err)
+		return nil, fmt.Errorf("install nftables set and rules: %w", err)
 	}
 	run, ns := spec.Run, spec.NetNS
-	return func() error { return removeRules(run, ns) }, nil
+	return func() error { return removeRun(run, ns) }, nil
 }
 
-// FlowRules builds the input and output rule expressions for a flow:
+// FlowSet returns a new set for a flow drop of run's and the key of its one
+// element, f's tuple oriented from the peer: peer address . local address
+// . peer port . local port (ipv4_addr or ipv6_addr as the flow's family,
+// then inet_service; each port is padded to the 4-byte register, as nft
+// does for concatenations).
+func FlowSet(run string, f Flow) (*nftables.Set, []byte) {
+	local, remote := f.Local.Addr().Unmap(), f.Remote.Addr().Unmap()
+	addr := nftables.TypeIPAddr
+	if remote.Is6() {
+		addr = nftables.TypeIP6Addr
+	}
+	set := timedSet(run, setKindFlow, nftables.MustConcatSetType(addr, addr, nftables.TypeInetService, nftables.TypeInetService), true)
+	key := append(remote.AsSlice(), local.AsSlice()...)
+	key = binary.BigEndian.AppendUint16(key, f.Remote.Port())
+	key = append(key, 0, 0)
+	key = binary.BigEndian.AppendUint16(key, f.Local.Port())
+	key = append(key, 0, 0)
+	return set, key
+}
+
+// FlowRules builds the input and output rule expressions of a flow drop:
 // nfproto and l4proto first (the library adds no implied dependencies, so
 // without them an inet-table offset match would also hit other protocols),
-// then addresses and ports, a counter and the drop verdict.
-func FlowRules(f Flow) (in, out []expr.Any) {
-	local, remote := f.Local.Addr().Unmap(), f.Remote.Addr().Unmap()
-	in = tupleMatch(remote, local, f.Remote.Port(), f.Local.Port())
-	out = tupleMatch(local, remote, f.Local.Port(), f.Remote.Port())
-	return in, out
+// then the tuple loaded into consecutive 32-bit registers in the set's key
+// order (input: saddr . daddr . sport . dport; output: daddr . saddr .
+// dport . sport), its lookup in set, a counter and the drop verdict.
+func FlowRules(f Flow, set *nftables.Set) (in, out []expr.Any) {
+	v6 := f.Remote.Addr().Unmap().Is6()
+	return flowLookup(v6, true, set), flowLookup(v6, false, set)
 }
 
-func tupleMatch(src, dst netip.Addr, sport, dport uint16) []expr.Any {
-	proto, addrOff, addrLen := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
-	if src.Is6() {
-		proto, addrOff, addrLen = unix.NFPROTO_IPV6, 8, 16
+func flowLookup(v6, input bool, set *nftables.Set) []expr.Any {
+	proto, saddr, alen := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
+	if v6 {
+		proto, saddr, alen = unix.NFPROTO_IPV6, 8, 16
 	}
-	port := func(p uint16) []byte { return binary.BigEndian.AppendUint16(nil, p) }
+	peerAddr, myAddr, peerPort, myPort := saddr, saddr+alen, uint32(0), uint32(2)
+	if !input {
+		peerAddr, myAddr, peerPort, myPort = myAddr, peerAddr, myPort, peerPort
+	}
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: addrLen},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: src.AsSlice()},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff + addrLen, Len: addrLen},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dst.AsSlice()},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port(sport)},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port(dport)},
+		&expr.Payload{DestRegister: reg32(0), Base: expr.PayloadBaseNetworkHeader, Offset: peerAddr, Len: alen},
+		&expr.Payload{DestRegister: reg32(alen), Base: expr.PayloadBaseNetworkHeader, Offset: myAddr, Len: alen},
+		&expr.Payload{DestRegister: reg32(2 * alen), Base: expr.PayloadBaseTransportHeader, Offset: peerPort, Len: 2},
+		&expr.Payload{DestRegister: reg32(2*alen + 4), Base: expr.PayloadBaseTransportHeader, Offset: myPort, Len: 2},
+		&expr.Lookup{SourceRegister: reg32(0), SetName: set.Name, SetID: set.ID},
 		&expr.Counter{},
 		&expr.Verdict{Kind: expr.VerdictDrop},
 	}
 }
 
+// reg32 is the 32-bit register that holds byte off of a concatenated key
+// starting at NFT_REG32_00 (the same storage as NFT_REG_1). A load shorter
+// than its register zeroes the rest (nft_payload_eval).
+func reg32(off uint32) uint32 { return unix.NFT_REG32_00 + off/4 }
+
+// hasTable says whether kalab's table exists in c's namespace.
+func hasTable(c *nftables.Conn) (bool, error) {
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return false, fmt.Errorf("list nftables tables: %w", err)
+	}
+	for _, t := range tables {
+		if t.Name == tableName {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // kalabRules returns the rules tagged for run in both chains; a missing
 // table means there is nothing.
 func kalabRules(c *nftables.Conn, run string) (in, out []*nftables.Rule, err error) {
-	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list nftables tables: %w", err)
-	}
-	found := false
-	for _, t := range tables {
-		found = found || t.Name == tableName
-	}
-	if !found {
-		return nil, nil, nil
+	if ok, err := hasTable(c); !ok || err != nil {
+		return nil, nil, err
 	}
 	tag := ruleTag(run)
 	pick := func(ch *nftables.Chain) ([]*nftables.Rule, error) {
@@ -140,9 +249,31 @@ func kalabRules(c *nftables.Conn, run string) (in, out []*nftables.Rule, err err
 	return in, out, err
 }
 
-// removeRules deletes run's rules. AddRule returns no handle, so rules are
-// found again by their UserData tag (docs/linux-lab.md §2).
-func removeRules(run string, netNS int) error {
+// kalabSets returns run's sets (named with setPrefix(run)); a missing table
+// means there are none.
+func kalabSets(c *nftables.Conn, run string) ([]*nftables.Set, error) {
+	if ok, err := hasTable(c); !ok || err != nil {
+		return nil, err
+	}
+	sets, err := c.GetSets(table)
+	if err != nil {
+		return nil, fmt.Errorf("list nftables sets: %w", err)
+	}
+	prefix := setPrefix(run)
+	var mine []*nftables.Set
+	for _, s := range sets {
+		if strings.HasPrefix(s.Name, prefix) {
+			mine = append(mine, s)
+		}
+	}
+	return mine, nil
+}
+
+// removeRun deletes run's rules and then its sets, in one batch (a set is
+// free to go once the rules that look it up are deleted earlier in the
+// same transaction). AddRule returns no handle, so rules are found again by
+// their UserData tag, sets by their name prefix (docs/linux-lab.md §2).
+func removeRun(run string, netNS int) error {
 	c, done, err := conn(netNS)
 	if err != nil {
 		return fmt.Errorf("heal drop %s: nftables: %w", run, err)
@@ -152,6 +283,13 @@ func removeRules(run string, netNS int) error {
 	if err != nil {
 		return fmt.Errorf("heal drop %s: %w", run, err)
 	}
+	sets, err := kalabSets(c, run)
+	if err != nil {
+		return fmt.Errorf("heal drop %s: %w", run, err)
+	}
+	if len(in)+len(out)+len(sets) == 0 {
+		return nil
+	}
 	var errs []error
 	for _, r := range append(in, out...) {
 		errs = append(errs, c.DelRule(r))
@@ -159,8 +297,11 @@ func removeRules(run string, netNS int) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("heal drop %s: %w", run, err)
 	}
+	for _, s := range sets {
+		c.DelSet(s)
+	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("heal drop %s: delete rules: %w", run, err)
+		return fmt.Errorf("heal drop %s: delete rules and sets: %w", run, err)
 	}
 	return nil
 }
@@ -200,8 +341,9 @@ func counter(r *nftables.Rule) (packets, bytes uint64) {
 	return 0, 0
 }
 
-// Sweep deletes kalab's table (every rule a previous agent left behind) in
-// the namespace; the agent calls it on start. Other tables are untouched.
+// Sweep deletes kalab's table (every rule and set a previous agent left
+// behind, expired or not) in the namespace; the agent calls it on start.
+// Other tables are untouched.
 func Sweep(netNS int) error {
 	c, done, err := conn(netNS)
 	if err != nil {

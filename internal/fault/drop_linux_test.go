@@ -2,6 +2,7 @@ package fault
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -17,9 +18,36 @@ import (
 
 func TestFlowRules(t *testing.T) {
 	f := Flow{Local: netip.MustParseAddrPort("198.18.0.2:40001"), Remote: netip.MustParseAddrPort("198.18.0.1:9000")}
-	in, out := FlowRules(f)
-	cmpData := func(es []expr.Any) [][]byte {
-		var d [][]byte
+	set, key := FlowSet("r", f)
+	// peer addr . local addr . peer port . local port, ports padded to 4 bytes.
+	wantKey := []byte{198, 18, 0, 1, 198, 18, 0, 2, 0x23, 0x28, 0, 0, 0x9c, 0x41, 0, 0}
+	if !bytes.Equal(key, wantKey) {
+		t.Errorf("flow key %v, want %v", key, wantKey)
+	}
+	if !set.HasTimeout || !set.Concatenation || set.KeyType.Bytes != 16 || set.Table != table {
+		t.Errorf("flow set %+v: want flag timeout, a 16-byte concatenated key, table inet kalab", set)
+	}
+	if !strings.HasPrefix(set.Name, setPrefix("r")) || len(set.Name) > 31 || set.ID == 0 {
+		t.Errorf("flow set name %q (id %d): want prefix %q, at most 31 bytes, an id", set.Name, set.ID, setPrefix("r"))
+	}
+	if other, _ := FlowSet("r", f); other.Name == set.Name || other.ID == set.ID {
+		t.Errorf("two drops of one run share set %q / id %d", set.Name, set.ID)
+	}
+	in, out := FlowRules(f, set)
+	// Loads as "base offset/len>register": network (n) or transport (t) header.
+	loads := func(es []expr.Any) (got []string) {
+		for _, e := range es {
+			if p, ok := e.(*expr.Payload); ok {
+				b := "n"
+				if p.Base == expr.PayloadBaseTransportHeader {
+					b = "t"
+				}
+				got = append(got, fmt.Sprintf("%s%d/%d>%d", b, p.Offset, p.Len, p.DestRegister))
+			}
+		}
+		return got
+	}
+	cmpData := func(es []expr.Any) (d [][]byte) {
 		for _, e := range es {
 			if c, ok := e.(*expr.Cmp); ok {
 				d = append(d, c.Data)
@@ -27,26 +55,84 @@ func TestFlowRules(t *testing.T) {
 		}
 		return d
 	}
-	wantIn := [][]byte{{2}, {6}, {198, 18, 0, 1}, {198, 18, 0, 2}, {0x23, 0x28}, {0x9c, 0x41}}
-	wantOut := [][]byte{{2}, {6}, {198, 18, 0, 2}, {198, 18, 0, 1}, {0x9c, 0x41}, {0x23, 0x28}}
-	for _, tt := range []struct {
-		name      string
-		got, want [][]byte
-		es        []expr.Any
-	}{{"input", cmpData(in), wantIn, in}, {"output", cmpData(out), wantOut, out}} {
-		if !slices.EqualFunc(tt.got, tt.want, slices.Equal) {
-			t.Errorf("%s matches %v, want %v (nfproto ipv4, tcp, saddr, daddr, sport, dport)", tt.name, tt.got, tt.want)
+	check := func(name string, es []expr.Any, wantLoads []string) {
+		t.Helper()
+		if got := loads(es); !slices.Equal(got, wantLoads) {
+			t.Errorf("%s loads %v, want %v", name, got, wantLoads)
 		}
-		if _, ok := tt.es[len(tt.es)-2].(*expr.Counter); !ok {
-			t.Errorf("%s: counter missing before the verdict", tt.name)
+		if got := cmpData(es); !slices.EqualFunc(got, [][]byte{{2}, {6}}, slices.Equal) && !slices.EqualFunc(got, [][]byte{{10}, {6}}, slices.Equal) {
+			t.Errorf("%s compares %v, want only nfproto and l4proto tcp", name, got)
 		}
-		if v, ok := tt.es[len(tt.es)-1].(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop {
-			t.Errorf("%s: last expression is not a drop verdict", tt.name)
+		n := len(es)
+		if l, ok := es[n-3].(*expr.Lookup); !ok || l.SetName != set.Name || l.SetID != set.ID || l.SourceRegister != 8 || l.Invert {
+			t.Errorf("%s: %#v is not a lookup in %s from reg32 0", name, es[n-3], set.Name)
+		}
+		if _, ok := es[n-2].(*expr.Counter); !ok {
+			t.Errorf("%s: counter missing before the verdict", name)
+		}
+		if v, ok := es[n-1].(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop {
+			t.Errorf("%s: last expression is not a drop verdict", name)
 		}
 	}
-	in6, _ := FlowRules(Flow{Local: netip.MustParseAddrPort("[fd00::2]:1"), Remote: netip.MustParseAddrPort("[fd00::1]:2")})
-	if p := in6[4].(*expr.Payload); p.Offset != 8 || p.Len != 16 {
-		t.Errorf("IPv6 saddr payload at %d/%d, want 8/16", p.Offset, p.Len)
+	check("input", in, []string{"n12/4>8", "n16/4>9", "t0/2>10", "t2/2>11"})
+	check("output", out, []string{"n16/4>8", "n12/4>9", "t2/2>10", "t0/2>11"})
+
+	f6 := Flow{Local: netip.MustParseAddrPort("[fd00::2]:1"), Remote: netip.MustParseAddrPort("[fd00::1]:2")}
+	set, key = FlowSet("r", f6)
+	if len(key) != 40 || set.KeyType.Bytes != 40 || key[15] != 1 || key[31] != 2 || key[33] != 2 || key[37] != 1 {
+		t.Errorf("IPv6 flow key %v (type %d bytes), want fd00::1 . fd00::2 . 2 . 1 in 40 bytes", key, set.KeyType.Bytes)
+	}
+	in6, out6 := FlowRules(f6, set)
+	check("IPv6 input", in6, []string{"n8/16>8", "n24/16>12", "t0/2>16", "t2/2>17"})
+	check("IPv6 output", out6, []string{"n24/16>8", "n8/16>12", "t2/2>16", "t0/2>17"})
+}
+
+func TestHostRules(t *testing.T) {
+	peer := netip.MustParseAddr("198.18.0.1")
+	set, key := HostSet("r", peer)
+	if !bytes.Equal(key, []byte{198, 18, 0, 1}) || set.KeyType.Bytes != 4 || !set.HasTimeout || set.Concatenation {
+		t.Errorf("host set %+v key %v: want a timeout set of ipv4_addr holding the peer", set, key)
+	}
+	for _, input := range []bool{true, false} {
+		rules := HostRules(input, peer, 7946, set)
+		if len(rules) != 5 {
+			t.Fatalf("input=%v: %d rules, want 4 accepts and a drop", input, len(rules))
+		}
+		for _, r := range rules[:4] {
+			if v, ok := r[len(r)-1].(*expr.Verdict); !ok || v.Kind != expr.VerdictAccept {
+				t.Errorf("input=%v: keep-port rule does not end in accept", input)
+			}
+		}
+		drop := rules[4]
+		off := uint32(16)
+		if input {
+			off = 12
+		}
+		if p, ok := drop[2].(*expr.Payload); !ok || p.Offset != off || p.Len != 4 {
+			t.Errorf("input=%v: drop rule loads %#v, want the peer at offset %d", input, drop[2], off)
+		}
+		if l, ok := drop[3].(*expr.Lookup); !ok || l.SetName != set.Name || l.SetID != set.ID {
+			t.Errorf("input=%v: drop rule does not look the peer up in %s", input, set.Name)
+		}
+		if v, ok := drop[len(drop)-1].(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop {
+			t.Errorf("input=%v: last rule is not a drop", input)
+		}
+	}
+	if set6, key6 := HostSet("r", netip.MustParseAddr("fd00::1")); len(key6) != 16 || set6.KeyType.Bytes != 16 {
+		t.Errorf("IPv6 host set key %v, type %d bytes", key6, set6.KeyType.Bytes)
+	}
+}
+
+func TestElemTimeout(t *testing.T) {
+	for _, tt := range []struct{ ttl, want time.Duration }{
+		{time.Nanosecond, minElemTimeout},
+		{2 * time.Second, 2 * time.Second},
+		{2*time.Second + time.Microsecond, 2*time.Second + time.Millisecond},
+		{MaxTTL, MaxTTL},
+	} {
+		if got := elemTimeout(tt.ttl); got != tt.want {
+			t.Errorf("elemTimeout(%s) = %s, want %s", tt.ttl, got, tt.want)
+		}
 	}
 }
 
@@ -233,8 +319,12 @@ func TestHostDropInLab(t *testing.T) {
 		})
 		return ok
 	}
-	if !reach(me, data) || !reach(me, serf) || !reach(me, otherLn) {
-		t.Fatal("no connectivity before the drop")
+	// A fresh bridge port may lose the first SYN (retried after 1 s), so
+	// the baseline is given a few seconds.
+	for _, ln := range []net.Listener{data, serf, otherLn} {
+		if !eventually(5*time.Second, func() bool { return reach(me, ln) }) {
+			t.Fatalf("no connectivity to %s before the drop", ln.Addr())
+		}
 	}
 	act, err := DropHost(HostDropSpec{Run: "host-test", Peer: peer.Addr, KeepPort: 7946, TTL: time.Minute, NetNS: me.NetNS()})
 	if err != nil {

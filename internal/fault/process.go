@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -58,6 +59,10 @@ type Hypervisor struct {
 // Configured reports whether the hook can be used.
 func (h Hypervisor) Configured() bool { return h.VM != "" && len(h.Pause) > 0 && len(h.Resume) > 0 }
 
+// ResumeArgv is the resume command with {vm} replaced, for the fault
+// journal (a watchdog runs it if the agent cannot).
+func (h Hypervisor) ResumeArgv() []string { return h.argv(h.Resume) }
+
 func (h Hypervisor) argv(tmpl []string) []string {
 	out := make([]string, len(tmpl))
 	for i, a := range tmpl {
@@ -66,8 +71,14 @@ func (h Hypervisor) argv(tmpl []string) []string {
 	return out
 }
 
+// HookTimeout bounds a hypervisor command: a hung hook must not hold the
+// fault (or the agent) forever.
+const HookTimeout = 30 * time.Second
+
 func runArgv(argv []string) error {
-	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), HookTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
 	}

@@ -35,3 +35,14 @@ func ntCall(p *os.Process, proc *windows.LazyProc) error {
 
 func suspend(p *os.Process) error { return ntCall(p, procNtSuspend) }
 func resume(p *os.Process) error  { return ntCall(p, procNtResume) }
+
+// ResumePID resumes a suspended process by pid: a watchdog or a restarted
+// agent healing a pause whose Active died with the agent.
+func ResumePID(pid int) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	defer p.Release()
+	return resume(p)
+}

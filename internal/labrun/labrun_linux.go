@@ -44,8 +44,13 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// The lab's own keys: gossip, and the coordinator's signing pair
+	// (the coordinator child finds coordinator.key beside the gossip key).
 	keyFile := filepath.Join(tmp, "gossip.key")
 	if err := cluster.WriteKeyFile(keyFile); err != nil {
+		return err
+	}
+	if err := cluster.WriteSigningKeys(filepath.Join(tmp, "coordinator.key"), filepath.Join(tmp, "coordinator.pub")); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
@@ -73,6 +78,7 @@ func startAgent(o Options, h *lab.Host, name, keyFile, tmp string, others []stri
 		return "", nil, err
 	}
 	args := []string{"run", "--name", name, "--bind", addr, "--key-file", keyFile,
+		"--coordinator-key", filepath.Join(filepath.Dir(keyFile), "coordinator.pub"),
 		"--data-dir", filepath.Join(tmp, name), "--lab-emulate-vm", "--log-format", "json"}
 	if len(others) > 0 {
 		args = append(args, "--join", others[0])

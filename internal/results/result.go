@@ -102,10 +102,19 @@ type Result struct {
 	Schema int `json:"schema"`
 	// Experiment is the experiment file's name key.
 	Experiment string `json:"experiment"`
-	// Run is the run's unique id (experiment, a random nonce per execution, pair, cell,
+	// Run is the run's unique id (experiment, the execution's nonce, pair, cell,
 	// repetition); Name is what a person reads: fault·settings·server→client·#rep.
 	Run  string `json:"run"`
 	Name string `json:"name,omitempty"`
+	// ExperimentHash is the first 12 hex digits of the SHA-256 of the
+	// experiment file's bytes: which exact file the run was planned from.
+	// `experiment run --resume` only continues executions of the same hash.
+	ExperimentHash string `json:"experiment_hash,omitempty"`
+	// Execution is the random nonce of the execution (one `experiment run`)
+	// that planned the run, the nonce inside Run; a resumed execution keeps
+	// it, so every planned run keeps its id. Empty in results written before
+	// kalab recorded it.
+	Execution string `json:"execution,omitempty"`
 	// Cell is the 1-based index of the run's cell in the experiment's plan;
 	// Rep is the 1-based repetition of that cell for the agent pair.
 	Cell int `json:"cell"`

@@ -1,10 +1,14 @@
 package results
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"runtime"
 	"sync"
 )
 
@@ -15,13 +19,58 @@ type Store struct {
 	f  *os.File
 }
 
-// OpenStore opens (creating or appending to) path.
-func OpenStore(path string) (*Store, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open results: %w", err)
+// OpenStore opens (creating or appending to) path. A crash in the middle
+// of an append can leave a torn last line: a fragment without its newline,
+// or a last line that is not JSON. OpenStore cuts such a fragment off (and
+// completes the newline of a last line that is a whole record), so the
+// next append never glues onto it, and returns one warning per repair for
+// the caller to print. A new file's directory is fsynced, so the file
+// survives a crash too.
+func OpenStore(path string) (*Store, []string, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR|os.O_APPEND, 0o644)
+	created := err == nil
+	if errors.Is(err, os.ErrExist) {
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
 	}
-	return &Store{f: f}, nil
+	if err != nil {
+		return nil, nil, fmt.Errorf("open results: %w", err)
+	}
+	if created {
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("open results: %w", err)
+		}
+		return &Store{f: f}, nil, nil
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read results %s: %w", path, err)
+	}
+	var warns []string
+	t := tail(data)
+	switch {
+	case t.torn:
+		if err := f.Truncate(int64(t.start)); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("cut the torn last line of %s: %w", path, err)
+		}
+		warns = append(warns, fmt.Sprintf("%s:%d: removed a torn last line (%d bytes, %s) left by an interrupted write",
+			path, t.line, len(data)-t.start, t.why))
+	case t.noNewline:
+		if _, err := f.Write([]byte{'\n'}); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("complete the last line of %s: %w", path, err)
+		}
+		warns = append(warns, fmt.Sprintf("%s:%d: the last line lacked its newline (an interrupted write); added it", path, t.line))
+	}
+	return &Store{f: f}, warns, nil
 }
 
 // Append writes one result and fsyncs.
@@ -44,33 +93,173 @@ func (s *Store) Append(r Result) error {
 // Close closes the file.
 func (s *Store) Close() error { return s.f.Close() }
 
-// Read reads a results.jsonl file; a bad line is an error naming it.
-func Read(path string) ([]Result, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read results: %w", err)
+// tailInfo describes a file's last non-empty line.
+type tailInfo struct {
+	// start is the line's offset, line its 1-based number.
+	start, line int
+	// torn: the line is not a whole JSON value (why says how); noNewline:
+	// it is whole but its newline is missing.
+	torn, noNewline bool
+	why             string
+}
+
+// tail finds a torn last line: not valid JSON (with or without a newline:
+// a crash can leave a fragment or, on some file systems, zeros). A last
+// line that is valid JSON but lacks its newline is whole (one write put
+// the record and the newline) and only noNewline is set.
+func tail(data []byte) tailInfo {
+	end := len(bytes.TrimRight(data, "\n"))
+	if end == 0 {
+		return tailInfo{}
 	}
-	defer f.Close()
-	var out []Result
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for n := 1; sc.Scan(); n++ {
-		if len(sc.Bytes()) == 0 {
+	start := bytes.LastIndexByte(data[:end], '\n') + 1
+	t := tailInfo{start: start, line: bytes.Count(data[:start], []byte{'\n'}) + 1}
+	if !json.Valid(data[start:end]) {
+		t.torn = true
+		t.why = "not valid JSON"
+		if end == len(data) {
+			t.why = "no newline, not valid JSON"
+		}
+		return t
+	}
+	t.noNewline = end == len(data)
+	return t
+}
+
+// line is one non-empty line of a results file.
+type line struct {
+	n   int // 1-based line number
+	raw []byte
+	r   Result
+}
+
+// parse reads a results file's lines. A torn last line (see tail) is left
+// out with a warning; any other line that does not decode, or has another
+// schema, is an error naming path:line.
+func parse(path string, data []byte) ([]line, []string, error) {
+	var warns []string
+	if t := tail(data); t.torn {
+		warns = append(warns, fmt.Sprintf("%s:%d: ignored a torn last line (%d bytes, %s): an interrupted write",
+			path, t.line, len(bytes.TrimRight(data, "\n"))-t.start, t.why))
+		data = data[:t.start]
+	}
+	var out []line
+	for n, raw := range bytes.Split(data, []byte{'\n'}) {
+		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
 		var r Result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %w", path, n+1, err)
 		}
 		if r.Schema != Schema {
-			return nil, fmt.Errorf("%s:%d: result schema %d, this kalab reads %d", path, n, r.Schema, Schema)
+			return nil, nil, fmt.Errorf("%s:%d: result schema %d, this kalab reads %d", path, n+1, r.Schema, Schema)
 		}
-		out = append(out, r)
+		out = append(out, line{n: n + 1, raw: raw, r: r})
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	return out, warns, nil
+}
+
+// ReadFile reads a results.jsonl file. A torn last line (a write cut
+// short by a crash, or one still being written) is skipped with a warning;
+// a bad line anywhere else is an error naming path:line.
+func ReadFile(path string) ([]Result, []string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read results: %w", err)
 	}
-	return out, nil
+	lines, warns, err := parse(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Result, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, l.r)
+	}
+	return out, warns, nil
+}
+
+// Read is ReadFile without the warnings: a torn last line is skipped
+// silently.
+func Read(path string) ([]Result, error) {
+	rs, _, err := ReadFile(path)
+	return rs, err
+}
+
+// Rewrite replaces path with the lines for which keep is true, byte for
+// byte, and drops a torn last line. It writes a temporary file in the
+// same directory, fsyncs it, renames it over path and fsyncs the
+// directory, so a crash leaves either the old file or the new one. No
+// Store may have path open meanwhile. It returns how many lines it
+// dropped (the torn one not counted).
+func Rewrite(path string, keep func(Result) bool) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("rewrite results: %w", err)
+	}
+	lines, _, err := parse(path, data)
+	if err != nil {
+		return 0, err
+	}
+	var buf bytes.Buffer
+	dropped := 0
+	for _, l := range lines {
+		if !keep(l.r) {
+			dropped++
+			continue
+		}
+		buf.Write(l.raw)
+		buf.WriteByte('\n')
+	}
+	if err := writeAtomic(path, buf.Bytes()); err != nil {
+		return 0, fmt.Errorf("rewrite results: %w", err)
+	}
+	return dropped, nil
+}
+
+// writeAtomic puts data at path through a fsynced temporary file in the
+// same directory and a rename, then fsyncs the directory.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory so that a file created or renamed in it
+// survives a crash. Windows cannot open a directory for that (NTFS
+// journals the metadata itself), so it is a no-op there.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Duplicate is a file's runs that an earlier file already had.
@@ -80,20 +269,30 @@ type Duplicate struct {
 	Runs []string
 }
 
-// ReadAll reads every file in order and merges them. Run ids are unique
-// per execution of an experiment (name, a random nonce, agents, cell,
+// Merged is what Merge read from several files.
+type Merged struct {
+	// Results are every file's runs, each run id once.
+	Results []Result
+	// Duplicates are the runs a later file repeated (kept from the first).
+	Duplicates []Duplicate
+	// Warnings are the torn last lines skipped (see ReadFile).
+	Warnings []string
+}
+
+// Merge reads every file in order and merges them. Run ids are unique per
+// execution of an experiment (name, the execution's nonce, agents, cell,
 // repetition), so the same id twice is the same run (a file given twice,
 // or a copy): it is kept once, from the first file, and the repeats are
 // returned so the caller can say so.
-func ReadAll(files []string) ([]Result, []Duplicate, error) {
-	var all []Result
-	var dups []Duplicate
+func Merge(files []string) (Merged, error) {
+	var m Merged
 	seen := map[string]bool{}
 	for _, f := range files {
-		rs, err := Read(f)
+		rs, warns, err := ReadFile(f)
 		if err != nil {
-			return nil, nil, err
+			return Merged{}, err
 		}
+		m.Warnings = append(m.Warnings, warns...)
 		d := Duplicate{File: f}
 		for _, r := range rs {
 			if seen[r.Run] {
@@ -101,11 +300,17 @@ func ReadAll(files []string) ([]Result, []Duplicate, error) {
 				continue
 			}
 			seen[r.Run] = true
-			all = append(all, r)
+			m.Results = append(m.Results, r)
 		}
 		if len(d.Runs) > 0 {
-			dups = append(dups, d)
+			m.Duplicates = append(m.Duplicates, d)
 		}
 	}
-	return all, dups, nil
+	return m, nil
+}
+
+// ReadAll is Merge without the warnings about torn last lines.
+func ReadAll(files []string) ([]Result, []Duplicate, error) {
+	m, err := Merge(files)
+	return m.Results, m.Duplicates, err
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/kalab-dev/kalab/internal/wire"
 )
 
 // ClientArg is the hidden first argument with which the agent re-executes
@@ -38,14 +40,19 @@ func MaybeRunClient() {
 	os.Exit(runClient(os.Args[2:], os.Stdout))
 }
 
-// runClient: args are server address and TTL in ms. It dials, reads the
-// greeting, reports its 5-tuple, then holds the connection silently until
-// the server closes it or the TTL ends. It never sends a byte after the
-// handshake, so the connection stays idle and only keepalive talks.
+// runClient: args are server address, TTL in ms and the run's greeting
+// nonce. It dials, reads and checks the greeting, reports its 5-tuple,
+// then holds the connection silently until the server closes it or the
+// TTL ends. It never sends a byte after the handshake, so the connection
+// stays idle and only keepalive talks.
 func runClient(args []string, out io.Writer) int {
 	hello := func(h clientHello) { _ = json.NewEncoder(out).Encode(h) }
-	if len(args) != 2 {
-		hello(clientHello{Err: "usage: " + ClientArg + " SERVER_ADDR TTL_MS"})
+	if len(args) != 3 {
+		hello(clientHello{Err: "usage: " + ClientArg + " SERVER_ADDR TTL_MS NONCE"})
+		return 2
+	}
+	if err := wire.CheckNonce(args[2]); err != nil {
+		hello(clientHello{Err: err.Error()})
 		return 2
 	}
 	ttlMS, err := strconv.ParseInt(args[1], 10, 64)
@@ -61,9 +68,13 @@ func runClient(args []string, out io.Writer) int {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	g := make([]byte, len(Greeting))
+	g := make([]byte, len(Greeting)+wire.NonceLen)
 	if _, err := io.ReadFull(c, g); err != nil {
-		hello(clientHello{Err: fmt.Sprintf("read greeting: %v", err)})
+		hello(clientHello{Err: fmt.Sprintf("read greeting from %s: %v (not this run's kalab server?)", args[0], err)})
+		return 1
+	}
+	if want := string(Greeting) + args[2]; string(g) != want {
+		hello(clientHello{Err: fmt.Sprintf("%s greeted with %q, not this run's kalab server: refusing it", args[0], g)})
 		return 1
 	}
 	hello(clientHello{Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String()})
@@ -86,12 +97,15 @@ type Client struct {
 
 // StartClient re-executes this binary as the client role, connecting to
 // server, and returns once the child holds the connection.
-func StartClient(ctx context.Context, server netip.AddrPort, ttl time.Duration) (*Client, error) {
+func StartClient(ctx context.Context, server netip.AddrPort, ttl time.Duration, nonce string) (*Client, error) {
+	if err := wire.CheckNonce(nonce); err != nil {
+		return nil, err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("client role: find own executable: %w", err)
 	}
-	cmd := exec.Command(exe, ClientArg, server.String(), strconv.FormatInt(ttl.Milliseconds(), 10))
+	cmd := exec.Command(exe, ClientArg, server.String(), strconv.FormatInt(ttl.Milliseconds(), 10), nonce)
 	cmd.SysProcAttr = childAttr()
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

@@ -20,16 +20,21 @@ import (
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/probe"
 	"github.com/kalab-dev/kalab/internal/tcpinfo"
+	"github.com/kalab-dev/kalab/internal/wire"
 )
 
-// Greeting is what the server writes after accept; the client reads it
-// before it reports the connection ready, so data has crossed both ways.
+// Greeting starts what the server writes after accept, followed by the
+// run's nonce; the client checks both before it reports the connection
+// ready, so data has crossed both ways and the client is sure it reached
+// this run's kalab server (not some other service at that address).
 var Greeting = []byte("kalb")
 
 // ServerConfig describes one server role.
 type ServerConfig struct {
 	// Run is the run id, used in errors.
 	Run string
+	// Nonce follows the greeting (wire.CheckNonce).
+	Nonce string
 	// Settings are the keepalive options for the accepted connection;
 	// StartServer fails if this host's platform cannot take them.
 	Settings keepalive.Settings
@@ -106,6 +111,9 @@ type Server struct {
 // StartServer listens and serves one client in the background.
 func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err := cfg.Settings.Validate(keepalive.LocalPlatform()); err != nil {
+		return nil, fmt.Errorf("server role %s: %w", cfg.Run, err)
+	}
+	if err := wire.CheckNonce(cfg.Nonce); err != nil {
 		return nil, fmt.Errorf("server role %s: %w", cfg.Run, err)
 	}
 	if cfg.TTL <= 0 {
@@ -200,7 +208,7 @@ func (s *Server) serve(ctx context.Context) {
 			s.note("ICMP monitor unavailable: %v", err)
 		}
 	}
-	if _, err := conn.Write(Greeting); err != nil {
+	if _, err := conn.Write(append(slices.Clone(Greeting), s.cfg.Nonce...)); err != nil {
 		s.finishWithMonitor(conn, mon, time.Now(), fmt.Errorf("write greeting: %w", err), nil)
 		return
 	}

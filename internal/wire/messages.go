@@ -1,5 +1,7 @@
 package wire
 
+import "fmt"
+
 // Times on the wire are Unix nanoseconds on the sender's clock; durations
 // are milliseconds unless the name says otherwise. Optional values are
 // pointers: nil means "unknown" (the OS could not say), never zero.
@@ -79,6 +81,10 @@ type PrepareServerReq struct {
 	ClientAddr string `json:"client_addr"`
 	// TTLMS bounds the whole role: the server gives up and records it.
 	TTLMS int64 `json:"ttl_ms"`
+	// Nonce is the run's greeting nonce (16 hex characters, chosen by the
+	// coordinator): the server sends it after accept and the client checks
+	// it, so a client only ever reports ready on a kalab server of this run.
+	Nonce string `json:"nonce"`
 }
 
 // PrepareServerResp tells where the server listens.
@@ -97,6 +103,11 @@ type PrepareClientReq struct {
 	// ServerAddr is the server's ip:port from PrepareServerResp.Addr; the
 	// agent refuses a value that does not parse as one.
 	ServerAddr string `json:"server_addr"`
+	// ServerNode is the server agent's node name: the client agent connects
+	// only to that live member's address.
+	ServerNode string `json:"server_node"`
+	// Nonce is the run's greeting nonce, as in PrepareServerReq.
+	Nonce string `json:"nonce"`
 	// TTLMS is the client's lifetime in ms: the child holds the connection
 	// at most this long. The agent refuses values outside 1 ms..6 h
 	// (fault.MaxTTL).
@@ -261,3 +272,20 @@ const MaxProbeTimes = 16
 
 // Empty is the body of answers that carry nothing.
 type Empty struct{}
+
+// NonceLen is the length of a run's greeting nonce: hex of 8 random bytes.
+const NonceLen = 16
+
+// CheckNonce refuses a greeting nonce that is not NonceLen lowercase hex
+// digits (it is sent on the experiment connection and passed as an argv).
+func CheckNonce(n string) error {
+	if len(n) != NonceLen {
+		return fmt.Errorf("greeting nonce %q: want %d hex digits", n, NonceLen)
+	}
+	for _, c := range n {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return fmt.Errorf("greeting nonce %q: want %d hex digits", n, NonceLen)
+		}
+	}
+	return nil
+}

@@ -10,10 +10,12 @@ package wire
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Version of the protocol; a mismatch is refused with both versions named.
@@ -60,6 +62,9 @@ type Request struct {
 	// JSON; the handler decodes it strictly with DecodeBody, where empty
 	// means {}.
 	Body json.RawMessage `json:"body,omitempty"`
+	// Auth is the coordinator's signature (Sign); agents refuse commands
+	// without a valid one.
+	Auth *Auth `json:"auth,omitempty"`
 }
 
 // Response is the envelope of every answer. OK=false carries Err.
@@ -84,11 +89,23 @@ type Response struct {
 
 // NewRequest encodes body into a request and checks the budget.
 func NewRequest(id, cmd string, body any) ([]byte, error) {
+	return NewSignedRequest(id, cmd, body, nil, "")
+}
+
+// NewSignedRequest encodes body into a request signed with key for node
+// (unsigned when key is nil) and checks the budget.
+func NewSignedRequest(id, cmd string, body any, key ed25519.PrivateKey, node string) ([]byte, error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s body: %w", cmd, err)
 	}
-	b, err := json.Marshal(Request{V: Version, ID: id, Cmd: cmd, Body: raw})
+	r := Request{V: Version, ID: id, Cmd: cmd, Body: raw}
+	if key != nil {
+		if err := Sign(&r, key, node, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", cmd, err)
 	}
@@ -143,9 +160,13 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
-// ParseRequest decodes and checks an envelope.
+// ParseRequest decodes and checks an envelope. The receiver enforces the
+// size limit too: a sender that ignores its budget is refused, not obeyed.
 func ParseRequest(b []byte) (Request, error) {
 	var r Request
+	if len(b) > SerfSizeLimit {
+		return r, fmt.Errorf("request of %d bytes, over the %d-byte limit", len(b), SerfSizeLimit)
+	}
 	if err := decodeStrict(b, &r); err != nil {
 		return r, fmt.Errorf("decode request: %w", err)
 	}
@@ -161,6 +182,9 @@ func ParseRequest(b []byte) (Request, error) {
 // ParseResponse decodes and checks an answer envelope.
 func ParseResponse(b []byte) (Response, error) {
 	var r Response
+	if len(b) > SerfSizeLimit {
+		return r, fmt.Errorf("response of %d bytes, over the %d-byte limit", len(b), SerfSizeLimit)
+	}
 	if err := decodeStrict(b, &r); err != nil {
 		return r, fmt.Errorf("decode response: %w", err)
 	}

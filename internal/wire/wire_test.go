@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"strings"
 	"testing"
@@ -21,8 +22,10 @@ func TestBudgets(t *testing.T) {
 		{CmdPrepareClient, PrepareClientReq{Run: long, ServerAddr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535", TTLMS: 1 << 40}},
 		{CmdFault, FaultReq{Run: long, Kind: "vm-pause", Scope: "host", TTLMS: 1 << 40}},
 	}
+	_, key, _ := ed25519.GenerateKey(nil)
 	for _, c := range cmds {
-		b, err := NewRequest(long+"/step-99", c.cmd, c.body)
+		// Signed for a node name of 64 bytes: the largest command kalab sends.
+		b, err := NewSignedRequest(long+"/step-99", c.cmd, c.body, key, long)
 		if err != nil {
 			t.Fatalf("%s: %v", c.cmd, err)
 		}
