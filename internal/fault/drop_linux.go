@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -60,15 +60,20 @@ func conn(netNS int) (*nftables.Conn, func(), error) {
 // expires, the kernel's lookup stops matching it on its own clock, so the
 // drop ends at its TTL even if no kalab process is left to heal it; the
 // rules and the empty set stay until Heal or the next Sweep, matching
-// nothing (docs/linux-lab.md §2).
+// nothing (docs/linux-lab.md §2). Heal deletes the run's rules and the sets
+// they look up.
 //
-// Set names are "kalab_<12 hex digits of SHA-256(run)>_<kind><8 random hex
-// digits>": 28 bytes, within even the 32-byte NFT_SET_MAXNAMELEN of kernels
-// before 4.14 (256 since), a valid nft identifier, unique per drop, and
-// found again by the run's prefix.
+// Set names are "k<8 hex digits of SHA-256(run)><kind><5 random hex
+// digits>", 15 bytes: NFT_SET_MAXNAMELEN is 256 since Linux 4.14 (commit
+// 387454901bd6, "netfilter: nf_tables: Allow set names of up to 255
+// chars") but was 16 with the NUL before, so 15 fit every kernel. They
+// are valid nft identifiers and unique per drop; the run prefix is for
+// people and tests, healing goes by the rules' lookups.
+const setNameLen = 15
+
 func setPrefix(run string) string {
 	h := sha256.Sum256([]byte(run))
-	return "kalab_" + hex.EncodeToString(h[:6]) + "_"
+	return "k" + hex.EncodeToString(h[:4])
 }
 
 const (
@@ -97,18 +102,20 @@ func elemTimeout(ttl time.Duration) time.Duration {
 }
 
 // timedSet is a new, empty set of run's with the timeout flag for keys of
-// type key.
-func timedSet(run string, kind byte, key nftables.SetDatatype, concat bool) *nftables.Set {
-	var nonce [4]byte
+// type key. A concatenated key type needs no NFT_SET_CONCAT flag (Linux
+// 5.6+, for interval sets) in a plain hash set: the key is one 4-byte
+// aligned blob, and nft still lists its type from the type id.
+func timedSet(run string, kind byte, key nftables.SetDatatype) *nftables.Set {
+	var nonce [3]byte
 	rand.Read(nonce[:]) // never fails (crypto/rand, Go 1.24+)
+	name := setPrefix(run) + string(kind) + hex.EncodeToString(nonce[:])
 	return &nftables.Set{
-		Table:         table,
-		Name:          setPrefix(run) + string(kind) + hex.EncodeToString(nonce[:]),
-		ID:            setIDs.Add(1),
-		HasTimeout:    true,
-		Concatenation: concat,
-		KeyType:       key,
-		KeyByteOrder:  binaryutil.BigEndian,
+		Table:        table,
+		Name:         name[:setNameLen],
+		ID:           setIDs.Add(1),
+		HasTimeout:   true,
+		KeyType:      key,
+		KeyByteOrder: binaryutil.BigEndian,
 	}
 }
 
@@ -159,7 +166,7 @@ func FlowSet(run string, f Flow) (*nftables.Set, []byte) {
 	if remote.Is6() {
 		addr = nftables.TypeIP6Addr
 	}
-	set := timedSet(run, setKindFlow, nftables.MustConcatSetType(addr, addr, nftables.TypeInetService, nftables.TypeInetService), true)
+	set := timedSet(run, setKindFlow, nftables.MustConcatSetType(addr, addr, nftables.TypeInetService, nftables.TypeInetService))
 	key := append(remote.AsSlice(), local.AsSlice()...)
 	key = binary.BigEndian.AppendUint16(key, f.Remote.Port())
 	key = append(key, 0, 0)
@@ -249,30 +256,23 @@ func kalabRules(c *nftables.Conn, run string) (in, out []*nftables.Rule, err err
 	return in, out, err
 }
 
-// kalabSets returns run's sets (named with setPrefix(run)); a missing table
-// means there are none.
-func kalabSets(c *nftables.Conn, run string) ([]*nftables.Set, error) {
-	if ok, err := hasTable(c); !ok || err != nil {
-		return nil, err
-	}
-	sets, err := c.GetSets(table)
-	if err != nil {
-		return nil, fmt.Errorf("list nftables sets: %w", err)
-	}
-	prefix := setPrefix(run)
-	var mine []*nftables.Set
-	for _, s := range sets {
-		if strings.HasPrefix(s.Name, prefix) {
-			mine = append(mine, s)
+// lookedUp returns the names of the sets that rules look up.
+func lookedUp(rules []*nftables.Rule) []string {
+	var names []string
+	for _, r := range rules {
+		for _, e := range r.Exprs {
+			if l, ok := e.(*expr.Lookup); ok && l.SetName != "" && !slices.Contains(names, l.SetName) {
+				names = append(names, l.SetName)
+			}
 		}
 	}
-	return mine, nil
+	return names
 }
 
-// removeRun deletes run's rules and then its sets, in one batch (a set is
-// free to go once the rules that look it up are deleted earlier in the
-// same transaction). AddRule returns no handle, so rules are found again by
-// their UserData tag, sets by their name prefix (docs/linux-lab.md §2).
+// removeRun deletes run's rules and then the sets they look up, in one
+// batch (a set is free to go once the rules that use it are deleted earlier
+// in the same transaction). AddRule returns no handle, so rules are found
+// again by their UserData tag (docs/linux-lab.md §2).
 func removeRun(run string, netNS int) error {
 	c, done, err := conn(netNS)
 	if err != nil {
@@ -283,22 +283,19 @@ func removeRun(run string, netNS int) error {
 	if err != nil {
 		return fmt.Errorf("heal drop %s: %w", run, err)
 	}
-	sets, err := kalabSets(c, run)
-	if err != nil {
-		return fmt.Errorf("heal drop %s: %w", run, err)
-	}
-	if len(in)+len(out)+len(sets) == 0 {
+	rules := append(in, out...)
+	if len(rules) == 0 {
 		return nil
 	}
 	var errs []error
-	for _, r := range append(in, out...) {
+	for _, r := range rules {
 		errs = append(errs, c.DelRule(r))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("heal drop %s: %w", run, err)
 	}
-	for _, s := range sets {
-		c.DelSet(s)
+	for _, name := range lookedUp(rules) {
+		c.DelSet(&nftables.Set{Table: table, Name: name})
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("heal drop %s: delete rules and sets: %w", run, err)

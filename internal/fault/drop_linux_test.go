@@ -24,11 +24,11 @@ func TestFlowRules(t *testing.T) {
 	if !bytes.Equal(key, wantKey) {
 		t.Errorf("flow key %v, want %v", key, wantKey)
 	}
-	if !set.HasTimeout || !set.Concatenation || set.KeyType.Bytes != 16 || set.Table != table {
+	if !set.HasTimeout || set.KeyType.Bytes != 16 || set.KeyType.Name != "ipv4_addr . ipv4_addr . inet_service . inet_service" || set.Table != table {
 		t.Errorf("flow set %+v: want flag timeout, a 16-byte concatenated key, table inet kalab", set)
 	}
-	if !strings.HasPrefix(set.Name, setPrefix("r")) || len(set.Name) > 31 || set.ID == 0 {
-		t.Errorf("flow set name %q (id %d): want prefix %q, at most 31 bytes, an id", set.Name, set.ID, setPrefix("r"))
+	if !strings.HasPrefix(set.Name, setPrefix("r")+"f") || len(set.Name) != setNameLen || set.ID == 0 {
+		t.Errorf("flow set name %q (id %d): want prefix %q, %d bytes, an id", set.Name, set.ID, setPrefix("r")+"f", setNameLen)
 	}
 	if other, _ := FlowSet("r", f); other.Name == set.Name || other.ID == set.ID {
 		t.Errorf("two drops of one run share set %q / id %d", set.Name, set.ID)
@@ -55,13 +55,13 @@ func TestFlowRules(t *testing.T) {
 		}
 		return d
 	}
-	check := func(name string, es []expr.Any, wantLoads []string) {
+	check := func(name string, es []expr.Any, nfproto byte, wantLoads []string) {
 		t.Helper()
 		if got := loads(es); !slices.Equal(got, wantLoads) {
 			t.Errorf("%s loads %v, want %v", name, got, wantLoads)
 		}
-		if got := cmpData(es); !slices.EqualFunc(got, [][]byte{{2}, {6}}, slices.Equal) && !slices.EqualFunc(got, [][]byte{{10}, {6}}, slices.Equal) {
-			t.Errorf("%s compares %v, want only nfproto and l4proto tcp", name, got)
+		if got := cmpData(es); !slices.EqualFunc(got, [][]byte{{nfproto}, {6}}, slices.Equal) {
+			t.Errorf("%s compares %v, want only nfproto %d and l4proto tcp", name, got, nfproto)
 		}
 		n := len(es)
 		if l, ok := es[n-3].(*expr.Lookup); !ok || l.SetName != set.Name || l.SetID != set.ID || l.SourceRegister != 8 || l.Invert {
@@ -74,8 +74,8 @@ func TestFlowRules(t *testing.T) {
 			t.Errorf("%s: last expression is not a drop verdict", name)
 		}
 	}
-	check("input", in, []string{"n12/4>8", "n16/4>9", "t0/2>10", "t2/2>11"})
-	check("output", out, []string{"n16/4>8", "n12/4>9", "t2/2>10", "t0/2>11"})
+	check("input", in, 2, []string{"n12/4>8", "n16/4>9", "t0/2>10", "t2/2>11"})
+	check("output", out, 2, []string{"n16/4>8", "n12/4>9", "t2/2>10", "t0/2>11"})
 
 	f6 := Flow{Local: netip.MustParseAddrPort("[fd00::2]:1"), Remote: netip.MustParseAddrPort("[fd00::1]:2")}
 	set, key = FlowSet("r", f6)
@@ -83,14 +83,14 @@ func TestFlowRules(t *testing.T) {
 		t.Errorf("IPv6 flow key %v (type %d bytes), want fd00::1 . fd00::2 . 2 . 1 in 40 bytes", key, set.KeyType.Bytes)
 	}
 	in6, out6 := FlowRules(f6, set)
-	check("IPv6 input", in6, []string{"n8/16>8", "n24/16>12", "t0/2>16", "t2/2>17"})
-	check("IPv6 output", out6, []string{"n24/16>8", "n8/16>12", "t2/2>16", "t0/2>17"})
+	check("IPv6 input", in6, 10, []string{"n8/16>8", "n24/16>12", "t0/2>16", "t2/2>17"})
+	check("IPv6 output", out6, 10, []string{"n24/16>8", "n8/16>12", "t2/2>16", "t0/2>17"})
 }
 
 func TestHostRules(t *testing.T) {
 	peer := netip.MustParseAddr("198.18.0.1")
 	set, key := HostSet("r", peer)
-	if !bytes.Equal(key, []byte{198, 18, 0, 1}) || set.KeyType.Bytes != 4 || !set.HasTimeout || set.Concatenation {
+	if !bytes.Equal(key, []byte{198, 18, 0, 1}) || set.KeyType.Bytes != 4 || !set.HasTimeout || !strings.HasPrefix(set.Name, setPrefix("r")+"h") {
 		t.Errorf("host set %+v key %v: want a timeout set of ipv4_addr holding the peer", set, key)
 	}
 	for _, input := range []bool{true, false} {

@@ -8,11 +8,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/kalab-dev/kalab/internal/lab"
 )
 
@@ -140,6 +142,24 @@ func exchange(c, s end, line string, wait time.Duration) error {
 	return nil
 }
 
+// runSets lists the sets named for run in kalab's table.
+func runSets(c *nftables.Conn, run string) ([]*nftables.Set, error) {
+	if ok, err := hasTable(c); !ok || err != nil {
+		return nil, err
+	}
+	all, err := c.GetSets(table)
+	if err != nil {
+		return nil, err
+	}
+	var mine []*nftables.Set
+	for _, s := range all {
+		if strings.HasPrefix(s.Name, setPrefix(run)) {
+			mine = append(mine, s)
+		}
+	}
+	return mine, nil
+}
+
 // runElements counts the elements left in run's sets and how many sets it
 // has; an expired element is not listed.
 func runElements(run string, netNS int) (elems, sets int, err error) {
@@ -148,7 +168,7 @@ func runElements(run string, netNS int) (elems, sets int, err error) {
 		return 0, 0, err
 	}
 	defer done()
-	ss, err := kalabSets(c, run)
+	ss, err := runSets(c, run)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -211,9 +231,17 @@ func assertRuleState(t *testing.T, run string, netNS int, rules, sets bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss, err := kalabSets(c, run)
+	ss, err := runSets(c, run)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rules {
+		// Every set the rules look up exists, and is the run's.
+		for _, name := range lookedUp(append(in, out...)) {
+			if !slices.ContainsFunc(ss, func(s *nftables.Set) bool { return s.Name == name }) {
+				t.Errorf("run %s: rules look up set %s, not among the run's sets", run, name)
+			}
+		}
 	}
 	if (rules && (len(in) == 0 || len(out) == 0)) || (!rules && len(in)+len(out) > 0) {
 		t.Errorf("run %s: %d input and %d output rules, want rules=%v", run, len(in), len(out), rules)

@@ -51,7 +51,7 @@ func HostSet(run string, peer netip.Addr) (*nftables.Set, []byte) {
 	if peer.Is6() {
 		key = nftables.TypeIP6Addr
 	}
-	return timedSet(run, setKindHost, key, false), peer.AsSlice()
+	return timedSet(run, setKindHost, key), peer.AsSlice()
 }
 
 // HostRules builds the rule expressions for one chain, in order. Every rule

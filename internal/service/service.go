@@ -170,13 +170,43 @@ func options(goos string) ks.KeyValue {
 			// adapter) is often not there yet at the very start of boot.
 			"DelayedAutoStart":       true,
 			"OnFailure":              "restart",
-			"OnFailureDelayDuration": "10s",
+			"OnFailureDelayDuration": "2s", // back (and swept) within seconds
 			"OnFailureResetPeriod":   600, // seconds without failure before the count resets
 		}
 	default: // linux: systemd
-		return ks.KeyValue{"Restart": "always"}
+		return ks.KeyValue{"Restart": "always", "SystemdScript": systemdUnit}
 	}
 }
+
+// systemdUnit is kardianos/service's systemd template (v1.3.0,
+// service_systemd_linux.go) with RestartSec=2 instead of 120: a crashed
+// agent is back, and has swept what it left, within seconds.
+const systemdUnit = `[Unit]
+Description={{Description}}
+ConditionFileIsExecutable={{Path | cmdEscape}}
+{{range Dependencies}}{{.}}
+{{end}}
+[Service]
+StartLimitInterval=5
+StartLimitBurst=10
+ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
+{{if ChRoot}}RootDirectory={{ChRoot | cmd}}
+{{end}}{{if WorkingDirectory}}WorkingDirectory={{WorkingDirectory | cmdEscape}}
+{{end}}{{if UserName}}User={{UserName}}
+{{end}}{{if ReloadSignal}}ExecReload=/bin/kill -{{ReloadSignal}} "$MAINPID"
+{{end}}{{if PIDFile}}PIDFile={{PIDFile | cmd}}
+{{end}}{{if OutputFileSupport}}StandardOutput=file:{{LogDirectory}}/{{Name}}.out
+StandardError=file:{{LogDirectory}}/{{Name}}.err
+{{end}}{{if LimitNOFILE}}LimitNOFILE={{LimitNOFILE}}
+{{end}}{{if Restart}}Restart={{Restart}}
+{{end}}{{if SuccessExitStatus}}SuccessExitStatus={{SuccessExitStatus}}
+{{end}}RestartSec=2
+EnvironmentFile=-/etc/sysconfig/{{Name}}
+
+{{range EnvVars}}{{.}}
+{{end}}[Install]
+WantedBy=multi-user.target
+`
 
 // dependencies are systemd [Unit] lines: serve experiments only once the
 // network (the advertised address) is up. Ignored by launchd and Windows.

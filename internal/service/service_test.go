@@ -20,6 +20,7 @@ const goodConfig = `name = "t-1"
 bind = "127.0.0.1:0"
 advertise = "127.0.0.1:0"
 key_file = "{key}"
+coordinator_key = "{pub}"
 data_dir = "{dir}/data"
 `
 

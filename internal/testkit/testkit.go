@@ -10,8 +10,9 @@ import (
 	"github.com/kalab-dev/kalab/internal/cluster"
 )
 
-// WriteAgentConfig writes a fresh gossip key and an agent.toml (body, with
-// {key} and {dir} replaced by the key file and the temp dir) into a temp dir
+// WriteAgentConfig writes a fresh gossip key, a coordinator key pair and an
+// agent.toml (body, with {key}, {pub} and {dir} replaced by the gossip key
+// file, the coordinator's public key file and the temp dir) into a temp dir
 // and returns the config's path.
 func WriteAgentConfig(t testing.TB, body string) string {
 	t.Helper()
@@ -20,7 +21,11 @@ func WriteAgentConfig(t testing.TB, body string) string {
 	if err := os.WriteFile(key, []byte(cluster.EncodeKey(cluster.NewKey())), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	body = strings.NewReplacer("{key}", filepath.ToSlash(key), "{dir}", filepath.ToSlash(dir)).Replace(body)
+	pub := filepath.Join(dir, "coordinator.pub")
+	if err := cluster.WriteSigningKeys(filepath.Join(dir, "coordinator.key"), pub); err != nil {
+		t.Fatal(err)
+	}
+	body = strings.NewReplacer("{key}", filepath.ToSlash(key), "{pub}", filepath.ToSlash(pub), "{dir}", filepath.ToSlash(dir)).Replace(body)
 	path := filepath.Join(dir, "agent.toml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
