@@ -21,6 +21,7 @@ import (
 // The test binary is also the client role's child.
 func TestMain(m *testing.M) {
 	role.MaybeRunClient()
+
 	os.Exit(m.Run())
 }
 

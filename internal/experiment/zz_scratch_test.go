@@ -33,6 +33,8 @@ func TestZZScratch(t *testing.T) {
 		"inline nest 3000": "x = " + strings.Repeat("{a=", 3000) + "1" + strings.Repeat("}", 3000) + "\n",
 		"inline dotted": "x = {" + "a" + strings.Repeat(".a", 100000) + "=1}\n",
 	} {
+		done := make(chan string, 1)
+		go func() {
 		var c Config
 		t0 := time.Now()
 		md, err := toml.NewDecoder(bytes.NewReader([]byte(src))).Decode(&c)
@@ -40,6 +42,13 @@ func TestZZScratch(t *testing.T) {
 		u := md.Undecoded()
 		es := fmt.Sprint(err)
 		if len(es) > 80 { es = es[:80] }
-		fmt.Printf("%-18s %8d bytes: decode %s, undecoded %d in %s, err %s\n", name, len(src), d1, len(u), time.Since(t0)-d1, es)
+		done <- fmt.Sprintf("%-18s %8d bytes: decode %s, undecoded %d in %s, err %s\n", name, len(src), d1, len(u), time.Since(t0)-d1, es)
+		}()
+		select {
+		case s := <-done:
+			fmt.Print(s)
+		case <-time.After(20 * time.Second):
+			fmt.Printf("%-18s %8d bytes: > 20s\n", name, len(src))
+		}
 	}
 }

@@ -3,6 +3,7 @@ package fault
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -24,14 +25,16 @@ import (
 // end the drop. They assert real traffic: blocked while the element lives,
 // flowing again after the TTL on the same connection.
 
-// expireTTL is the TTL of the drops that are left to expire. slack bounds
-// how long after the TTL traffic must flow again: TCP retransmits with
-// exponential backoff from a 200 ms RTO (0.2, 0.6, 1.4, 3.0 s after the
-// first send), so a segment first sent at the drop reaches the peer at the
-// first retransmission after expiry, ~3 s after the drop for a 2 s TTL.
+// expireTTL is the TTL of the drops that are left to expire. Traffic must
+// flow again within TTL + slack (ICMP, polled every ~100 ms) or TTL +
+// tcpSlack (TCP): TCP retransmits with exponential backoff from a 200 ms
+// RTO (0.2, 0.6, 1.4, 3.0 s after the first send), so a segment first sent
+// at the drop only gets through at the first retransmission after expiry,
+// ~3 s after the drop for a 2 s TTL; the slack is for a loaded machine.
 const (
 	expireTTL = 2 * time.Second
 	slack     = 3 * time.Second
+	tcpSlack  = 5 * time.Second
 	// early is how much sooner than the TTL traffic may flow again (the
 	// element's clock starts when the kernel commits the batch, a moment
 	// before installFlowDrop returns).
@@ -183,13 +186,13 @@ func runElements(run string, netNS int) (elems, sets int, err error) {
 }
 
 // watchExpiry polls run's set every 10 ms from start and returns a function
-// that reports how long after start its elements were last listed gone
-// (false if they never went).
-func watchExpiry(run string, netNS int, start time.Time) func() (time.Duration, bool) {
+// that stops it and reports how long after start its elements were first
+// listed gone, or why not (a listing error, or "still listed").
+func watchExpiry(run string, netNS int, start time.Time) func() (time.Duration, error) {
 	var (
 		mu   sync.Mutex
 		gone time.Duration
-		ok   bool
+		last = errors.New("still listed")
 		stop = make(chan struct{})
 		quit sync.Once
 	)
@@ -197,10 +200,21 @@ func watchExpiry(run string, netNS int, start time.Time) func() (time.Duration, 
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if n, _, err := runElements(run, netNS); err == nil && n == 0 {
-				mu.Lock()
-				gone, ok = time.Since(start), true
-				mu.Unlock()
+			n, sets, err := runElements(run, netNS)
+			mu.Lock()
+			switch {
+			case err != nil:
+				last = err
+			case sets == 0:
+				last = errors.New("the run has no set")
+			case n == 0:
+				gone, last = time.Since(start), nil
+			default:
+				last = fmt.Errorf("still listed %s after the drop", time.Since(start).Round(time.Millisecond))
+			}
+			done := last == nil
+			mu.Unlock()
+			if done {
 				return
 			}
 			select {
@@ -210,11 +224,11 @@ func watchExpiry(run string, netNS int, start time.Time) func() (time.Duration, 
 			}
 		}
 	}()
-	return func() (time.Duration, bool) {
+	return func() (time.Duration, error) {
 		quit.Do(func() { close(stop) })
 		mu.Lock()
 		defer mu.Unlock()
-		return gone, ok
+		return gone, last
 	}
 }
 
@@ -283,7 +297,7 @@ func blockedThenExpires(t *testing.T, run string, netNS int, c, s end, installed
 	}
 
 	// Nobody heals: the kernel lets the retransmissions through after the TTL.
-	deadline := installed.Add(expireTTL + slack)
+	deadline := installed.Add(expireTTL + tcpSlack)
 	if got, err := s.recv(deadline); err != nil || got != "a" {
 		t.Fatalf("client→server line not through %s after the drop (TTL %s): %q, %v", time.Since(installed), expireTTL, got, err)
 	}
@@ -297,9 +311,9 @@ func blockedThenExpires(t *testing.T, run string, netNS int, c, s end, installed
 	if err := exchange(c, s, "again", 2*time.Second); err != nil {
 		t.Fatalf("the connection does not carry data after the drop expired: %v", err)
 	}
-	at, ok := gone()
-	if !ok {
-		t.Errorf("set element still listed %s after the drop", time.Since(installed))
+	at, err := gone()
+	if err != nil {
+		t.Errorf("set element not seen gone: %v", err)
 	}
 	t.Logf("TTL %s: element gone from the set listing after %s, retransmitted lines through after %s, counters while dropping %+v",
 		expireTTL, at.Round(time.Millisecond), flowed.Round(time.Millisecond), cs)
@@ -621,9 +635,9 @@ func TestHostDropExpiresInKernel(t *testing.T) {
 	if !peerPing.ping(me.Addr, time.Second) || !data.echo(time.Second) {
 		t.Error("ping from the peer or UDP to its data port still silent after the drop expired")
 	}
-	at, ok := gone()
-	if !ok {
-		t.Errorf("set element still listed %s after the drop", time.Since(installed))
+	at, err := gone()
+	if err != nil {
+		t.Errorf("set element not seen gone: %v", err)
 	}
 	t.Logf("TTL %s: element gone from the set listing after %s, first answered ping after %s, counters while dropping %+v",
 		expireTTL, at.Round(time.Millisecond), flowed.Round(time.Millisecond), cs)
