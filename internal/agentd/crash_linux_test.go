@@ -143,6 +143,11 @@ func TestFaultsOutliveNoOne(t *testing.T) {
 		t.Skip("skipping the ~40 s crash test in -short mode")
 	}
 	dir := t.TempDir()
+	// Searchable by others, like a release install: the client child then
+	// runs as nobody, and must still die with its agent.
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
 	agentBin := filepath.Join(dir, "agent")
 	if out, err := exec.Command("go", "build", "-o", agentBin, "../../agent").CombinedOutput(); err != nil {
 		t.Fatalf("build agent: %v\n%s", err, out)
@@ -309,6 +314,9 @@ func TestFaultsOutliveNoOne(t *testing.T) {
 	}
 
 	t.Logf("%s: restarting agent-a", time.Since(faulted).Round(time.Second))
+	if b, _ := os.ReadFile(filepath.Join(dir, "agent-a.log")); !strings.Contains(string(b), `"unprivileged":true`) {
+		t.Errorf("the client child did not run as nobody (agent-a.log lacks unprivileged=true)")
+	}
 	// 2. A restarted agent replays its journal: nothing is left.
 	agentA = startAgent(hostA, "agent-a")
 	journal := filepath.Join(dir, "agent-a", "faults")

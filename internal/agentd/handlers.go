@@ -74,6 +74,7 @@ func (a *Agent) prepareClient(ctx context.Context, req wire.PrepareClientReq) (a
 	if err != nil {
 		return nil, err
 	}
+	a.log.Info("client role started", "run", req.Run, "pid", c.PID(), "server", server, "unprivileged", c.Unprivileged)
 	a.mu.Lock()
 	st.client = c
 	a.mu.Unlock()

@@ -35,10 +35,11 @@ const (
 	expireTTL = 2 * time.Second
 	slack     = 3 * time.Second
 	tcpSlack  = 5 * time.Second
-	// early is how much sooner than the TTL traffic may flow again (the
-	// element's clock starts when the kernel commits the batch, a moment
-	// before installFlowDrop returns).
-	early = 250 * time.Millisecond
+	// early is how much sooner than the TTL after the install call traffic
+	// may flow again: none in principle (the kernel starts the element's
+	// clock when it receives the batch), but its jiffies clock lags real
+	// time by up to a jiffy.
+	early = 100 * time.Millisecond
 )
 
 // newTestLab skips unless root, builds a lab and tears it down at the end;
@@ -188,15 +189,17 @@ func runElements(run string, netNS int) (elems, sets int, err error) {
 // watchExpiry polls run's set every 10 ms from start and returns a function
 // that stops it and reports how long after start its elements were first
 // listed gone, or why not (a listing error, or "still listed").
-func watchExpiry(run string, netNS int, start time.Time) func() (time.Duration, error) {
+func watchExpiry(t *testing.T, run string, netNS int, start time.Time) func() (time.Duration, error) {
 	var (
-		mu   sync.Mutex
-		gone time.Duration
-		last = errors.New("still listed")
-		stop = make(chan struct{})
-		quit sync.Once
+		mu     sync.Mutex
+		gone   time.Duration
+		last   = errors.New("still listed")
+		stop   = make(chan struct{})
+		exited = make(chan struct{})
+		quit   sync.Once
 	)
 	go func() {
+		defer close(exited)
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -224,12 +227,15 @@ func watchExpiry(run string, netNS int, start time.Time) func() (time.Duration, 
 			}
 		}
 	}()
-	return func() (time.Duration, error) {
+	report := func() (time.Duration, error) {
 		quit.Do(func() { close(stop) })
+		<-exited // a listing in flight still counts
 		mu.Lock()
 		defer mu.Unlock()
 		return gone, last
 	}
+	t.Cleanup(func() { report() }) // stops it if the test ends first
+	return report
 }
 
 // assertRuleState checks run's rules and sets in the namespace: rules says
@@ -272,7 +278,7 @@ func assertRuleState(t *testing.T, run string, netNS int, rules, sets bool) {
 // carries a new exchange.
 func blockedThenExpires(t *testing.T, run string, netNS int, c, s end, installed time.Time) {
 	t.Helper()
-	gone := watchExpiry(run, netNS, installed)
+	gone := watchExpiry(t, run, netNS, installed)
 	if err := c.send("a"); err != nil {
 		t.Fatal(err)
 	}
@@ -359,11 +365,13 @@ func TestFlowDropExpiresInKernel(t *testing.T) {
 			if err := spec.validate(); err != nil {
 				t.Fatal(err)
 			}
-			remove, err := installFlowDrop(spec) // no Active: no Go deadman
+			// The kernel starts the element's clock after this; nothing but
+			// that clock ends the drop (no Active, no Go deadman).
+			installed := time.Now()
+			remove, err := installFlowDrop(spec)
 			if err != nil {
 				t.Fatal(err)
 			}
-			installed := time.Now()
 			t.Cleanup(func() {
 				if err := remove(); err != nil {
 					t.Errorf("heal after expiry: %v", err)
@@ -395,12 +403,13 @@ func TestFaultHelperProcess(t *testing.T) {
 		fmt.Println("error:", err)
 		os.Exit(2)
 	}
+	start := time.Now()
 	a, err := Drop(DropSpec{Run: f[0], Flow: Flow{Local: netip.MustParseAddrPort(f[1]), Remote: netip.MustParseAddrPort(f[2])}, TTL: ttl})
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(2)
 	}
-	fmt.Println("installed:", a.How)
+	fmt.Println("installed:", start.UnixNano(), a.How)
 	time.Sleep(time.Hour) // until SIGKILL
 }
 
@@ -444,17 +453,19 @@ func TestFlowDropOutlivesKilledProcess(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("helper did not report within 10s")
 	}
-	installed := time.Now() // a little after the commit: the helper printed first
-	if !strings.HasPrefix(line, "installed:") {
+	var startNS int64
+	if _, err := fmt.Sscanf(line, "installed: %d", &startNS); err != nil {
 		t.Fatalf("helper did not install the drop: %q (exit: %v)", line, cmd.Wait())
 	}
+	// When the helper called Drop, on this process's monotonic clock.
+	installed := time.Now().Add(-time.Since(time.Unix(0, startNS).Round(0)))
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("helper exit: %v, want killed", err)
 	}
-	t.Logf("helper %s, SIGKILLed %s after it", strings.TrimSpace(line), time.Since(installed).Round(time.Millisecond))
+	t.Logf("helper %s; SIGKILLed %s after it called Drop", line, time.Since(installed).Round(time.Millisecond))
 	blockedThenExpires(t, run, cli.NetNS(), c, s, installed)
 }
 
@@ -584,17 +595,19 @@ func TestHostDropExpiresInKernel(t *testing.T) {
 	if err := spec.validate(); err != nil {
 		t.Fatal(err)
 	}
-	remove, err := installHostDrop(spec) // no Active: no Go deadman
+	// The kernel starts the element's clock after this; nothing but
+	// that clock ends the drop (no Active, no Go deadman).
+	installed := time.Now()
+	remove, err := installHostDrop(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	installed := time.Now()
 	t.Cleanup(func() {
 		if err := remove(); err != nil {
 			t.Errorf("heal after expiry: %v", err)
 		}
 	})
-	gone := watchExpiry(run, me.NetNS(), installed)
+	gone := watchExpiry(t, run, me.NetNS(), installed)
 
 	const pings = 3
 	for range pings {

@@ -85,6 +85,9 @@ func runClient(args []string, out io.Writer) int {
 
 // Client is a running client-role child process.
 type Client struct {
+	// Unprivileged is true when the child runs as nobody rather than as
+	// the agent's (root) user.
+	Unprivileged bool
 	// Local and Remote are the connection's ends as the child reported them
 	// once it held the connection: its own address and the server's. A flow
 	// drop targets exactly this pair.
@@ -107,6 +110,7 @@ func StartClient(ctx context.Context, server netip.AddrPort, ttl time.Duration, 
 	}
 	cmd := exec.Command(exe, ClientArg, server.String(), strconv.FormatInt(ttl.Milliseconds(), 10), nonce)
 	cmd.SysProcAttr = childAttr()
+	unprivileged := dropPrivileges(cmd.SysProcAttr, exe)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -115,7 +119,7 @@ func StartClient(ctx context.Context, server netip.AddrPort, ttl time.Duration, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("client role: start child: %w", err)
 	}
-	c := &Client{cmd: cmd, exited: make(chan struct{})}
+	c := &Client{cmd: cmd, exited: make(chan struct{}), Unprivileged: unprivileged}
 	if err := adoptChild(cmd); err != nil {
 		c.Kill()
 		return nil, fmt.Errorf("client role: %w", err)
