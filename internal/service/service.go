@@ -171,7 +171,7 @@ func options(goos string) ks.KeyValue {
 			"DelayedAutoStart":       true,
 			"OnFailure":              "restart",
 			"OnFailureDelayDuration": "2s", // back (and swept) within seconds
-			"OnFailureResetPeriod":   600, // seconds without failure before the count resets
+			"OnFailureResetPeriod":   600,  // seconds without failure before the count resets
 		}
 	default: // linux: systemd
 		return ks.KeyValue{"Restart": "always", "SystemdScript": systemdUnit}
