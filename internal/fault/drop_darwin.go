@@ -2,6 +2,7 @@ package fault
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +16,10 @@ import (
 var pfctlPath = "/sbin/pfctl"
 
 func pfctl(stdin string, args ...string) (string, error) {
-	cmd := exec.Command(pfctlPath, args...)
+	// A hung pfctl must not hold a fault, or the agent, forever.
+	ctx, cancel := context.WithTimeout(context.Background(), HookTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pfctlPath, args...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
@@ -40,8 +44,11 @@ func pfEnable(run string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := stateFile("pf-token." + pfUnsafe.ReplaceAllString(run, "_"))
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	path, err := stateFile("pf-token." + pfUnsafe.ReplaceAllString(run, "_"))
+	if err == nil {
+		err = os.WriteFile(path, []byte(tok+"\n"), 0o600)
+	}
+	if err != nil {
 		_, _ = pfctl("", "-X", tok)
 		return "", fmt.Errorf("persist pf token: %w", err)
 	}
@@ -55,7 +62,9 @@ func pfRelease(run, tok string) error {
 	if err != nil && !strings.Contains(strings.ToLower(out), "invalid") {
 		return err
 	}
-	_ = os.Remove(stateFile("pf-token." + pfUnsafe.ReplaceAllString(run, "_")))
+	if path, err := stateFile("pf-token." + pfUnsafe.ReplaceAllString(run, "_")); err == nil {
+		_ = os.Remove(path)
+	}
 	return nil
 }
 
@@ -128,7 +137,10 @@ func Sweep(_ int) error {
 	} else {
 		errs = append(errs, err)
 	}
-	tokens, _ := filepath.Glob(stateFile("pf-token.*"))
+	var tokens []string
+	if pattern, err := stateFile("pf-token.*"); err == nil { // no state dir: no token was persisted
+		tokens, _ = filepath.Glob(pattern)
+	}
 	for _, path := range tokens {
 		b, err := os.ReadFile(path)
 		if err != nil {

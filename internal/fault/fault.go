@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -43,23 +42,28 @@ func (f Flow) validate() error {
 }
 
 // stateDir keeps what must survive an agent crash to be swept (macOS pf
-// enable tokens). The agent points it at its data dir.
+// enable tokens). The agent points it at its data_dir; kalab keeps no state
+// in the system temp directory, so without it such faults are refused.
 var (
 	stateMu  sync.Mutex
-	stateDir = os.TempDir()
+	stateDir string
 )
 
-// SetStateDir sets where faults persist sweep state.
+// SetStateDir sets where faults persist sweep state (the agent's data_dir).
 func SetStateDir(dir string) {
 	stateMu.Lock()
 	defer stateMu.Unlock()
 	stateDir = dir
 }
 
-func stateFile(name string) string {
+// stateFile is name inside the state directory; an error without one.
+func stateFile(name string) (string, error) {
 	stateMu.Lock()
 	defer stateMu.Unlock()
-	return filepath.Join(stateDir, name)
+	if stateDir == "" {
+		return "", errors.New("no state directory for fault state (the agent's data_dir)")
+	}
+	return filepath.Join(stateDir, name), nil
 }
 
 // MaxTTL bounds every fault: a forgotten fault must not outlive a long run.
