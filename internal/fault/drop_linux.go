@@ -102,9 +102,10 @@ func elemTimeout(ttl time.Duration) time.Duration {
 }
 
 // timedSet is a new, empty set of run's with the timeout flag for keys of
-// type key. A concatenated key type needs no NFT_SET_CONCAT flag (Linux
-// 5.6+, for interval sets) in a plain hash set: the key is one 4-byte
-// aligned blob, and nft still lists its type from the type id.
+// type key. A concatenated key type gets no NFT_SET_CONCAT flag: that flag
+// came with interval sets of concatenations (Linux 5.6), older kernels
+// reject it, and a plain hash set takes the key as one blob anyway; nft
+// still lists the concatenated type from the type id.
 func timedSet(run string, kind byte, key nftables.SetDatatype) *nftables.Set {
 	var nonce [3]byte
 	rand.Read(nonce[:]) // never fails (crypto/rand, Go 1.24+)

@@ -102,7 +102,11 @@ type Active struct {
 func newActive(kind, run string, ttl time.Duration, heal func() error) *Active {
 	now := time.Now()
 	a := &Active{Kind: kind, Run: run, AppliedAt: now, Deadline: now.Add(ttl), heal: heal, done: make(chan struct{})}
+	// Under the lock: with a tiny TTL the deadman may fire before the
+	// assignment, and doHeal reads the timer under the same lock.
+	a.mu.Lock()
 	a.timer = time.AfterFunc(ttl, func() { a.doHeal(true) })
+	a.mu.Unlock()
 	return a
 }
 
@@ -114,7 +118,10 @@ func (a *Active) Heal() error {
 
 func (a *Active) doHeal(byTTL bool) {
 	a.once.Do(func() {
-		a.timer.Stop()
+		a.mu.Lock()
+		t := a.timer
+		a.mu.Unlock()
+		t.Stop()
 		err := a.heal()
 		a.mu.Lock()
 		a.healed, a.err, a.byTTL = time.Now(), err, byTTL

@@ -7,8 +7,8 @@ package fault
 // signal_unix.go, …); docs/drop-mechanisms.md explains them.
 var mechanisms = map[string]map[string]string{
 	"linux": {
-		"drop/flow": "nftables drop rules (table inet kalab)",
-		"drop/host": "nftables drop of all traffic (table inet kalab)",
+		"drop/flow": "nftables drop rules (table inet kalab; the set element expires in the kernel at the TTL)",
+		"drop/host": "nftables drop of all traffic (table inet kalab; the set element expires in the kernel at the TTL)",
 		"pause":     "SIGSTOP",
 		"kill":      "SIGKILL",
 	},
