@@ -28,9 +28,13 @@ appears in more than one file is taken once, from the first file.`,
 			if err != nil {
 				return err
 			}
-			all, dups, err := results.ReadAll(files)
+			m, err := results.Merge(files)
 			if err != nil {
 				return err
+			}
+			all, dups := m.Results, m.Duplicates
+			for _, w := range m.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 			}
 			for _, d := range dups {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d runs of %s were already read (first: %s); kept the earlier ones\n",

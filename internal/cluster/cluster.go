@@ -544,11 +544,11 @@ func NewSigningKey() (ed25519.PublicKey, ed25519.PrivateKey) {
 }
 
 // WriteSigningKeys creates the coordinator's private key file (mode 0600,
-// the 32-byte seed in base64) and its public key file (mode 0644, base64),
+// the 64-byte private key in base64) and its public key file (mode 0644, base64),
 // never overwriting either.
 func WriteSigningKeys(privPath, pubPath string) error {
 	pub, priv := NewSigningKey()
-	if err := writeNew(privPath, 0o600, base64.StdEncoding.EncodeToString(priv.Seed())+"\n"); err != nil {
+	if err := writeNew(privPath, 0o600, base64.StdEncoding.EncodeToString(priv)+"\n"); err != nil {
 		return err
 	}
 	return writeNew(pubPath, 0o644, base64.StdEncoding.EncodeToString(pub)+"\n")
@@ -556,11 +556,11 @@ func WriteSigningKeys(privPath, pubPath string) error {
 
 // ReadSigningKey reads the coordinator's private key file.
 func ReadSigningKey(path string) (ed25519.PrivateKey, error) {
-	b, err := readBase64(path, ed25519.SeedSize, "coordinator signing key")
+	b, err := readBase64(path, ed25519.PrivateKeySize, "coordinator signing key")
 	if err != nil {
 		return nil, err
 	}
-	return ed25519.NewKeyFromSeed(b), nil
+	return ed25519.PrivateKey(b), nil
 }
 
 // ReadVerifyKey reads the coordinator's public key file, as agents do.

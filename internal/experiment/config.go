@@ -8,20 +8,27 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // Config is one experiment file.
 type Config struct {
-	// Name labels results and reports. Required.
+	// Name labels results and reports and is the default output
+	// directory out/<name>, so it is restricted to [A-Za-z0-9._-], 1..64
+	// characters, and may not be "." or "..". Required.
 	Name string `toml:"name"`
 	// Description is free text for the report. Default "", any value.
 	Description string `toml:"description"`
@@ -31,7 +38,9 @@ type Config struct {
 	// client process). Default 1, 1..64.
 	Parallel int `toml:"parallel"`
 	// MaxRun refuses runs the model predicts longer than this (e.g. macOS
-	// listener mode, which falls back to the 2 h idle). Default 10m, 1s..24h.
+	// listener mode, which falls back to the 2 h idle). Default 10m,
+	// 1s..5h59m (MaxRunLimit): agents refuse roles and faults that live
+	// longer than 6 h, and a run's roles live up to max_run + 1m.
 	MaxRun time.Duration `toml:"max_run"`
 	// Settle is how long the connection idles before the fault, so that
 	// keepalive probes are cycling. Default: max(idle, interval) × 2 + 500ms
@@ -49,14 +58,15 @@ type Config struct {
 	Server Side `toml:"server"`
 	// Client is the [client] table: which agents are silenced. Default:
 	// every agent (never the run's server agent itself). Only select is
-	// used: a non-empty client.mode is an error.
+	// used: a non-empty client.mode is an error; client.select.os, when
+	// given, must match at least one of linux, windows, darwin.
 	Client Side `toml:"client"`
 
 	// Settings are the [[settings]] tables, each a keepalive setting to
-	// measure. At least one is required.
+	// measure. 1..64 of them are required.
 	Settings []SettingsEntry `toml:"settings"`
 	// Faults are the [[faults]] tables, each a way to silence the client.
-	// At least one is required; every settings entry is run with every
+	// 1..16 of them are required; every settings entry is run with every
 	// fault.
 	Faults []FaultEntry `toml:"faults"`
 
@@ -68,10 +78,11 @@ type Config struct {
 // regular expression that must match the whole tag value (kalab anchors it:
 // serf's own FilterTags does not).
 type Side struct {
-	// Select maps a serf tag (os, arch, os_version, …) to a regular
+	// Select maps a serf tag an agent carries (os, arch, os_version,
+	// kalab_version, caps, role: the cluster.Tag* names) to a regular
 	// expression (Go RE2 syntax) its value must match in full. Default
-	// empty: every agent qualifies. An expression that does not compile is
-	// an error naming the key.
+	// empty: every agent qualifies. Another tag, an empty expression or
+	// one that does not compile is an error naming the key.
 	Select map[string]string `toml:"select"`
 	// Mode is the server's keepalive mode: "listener" (default),
 	// "listener-go-default" or "per-connection". Not valid for the client.
@@ -121,34 +132,78 @@ func (f FaultEntry) String() string {
 	return f.Kind
 }
 
-// Load reads and validates path. Errors name the file, line, key and the
-// allowed values.
+// MaxFileSize is the largest experiment file Load and Parse accept (1 MiB);
+// a larger one is refused before it is parsed. An experiment is a few
+// dozen lines.
+const MaxFileSize = 1 << 20
+
+// MaxRunLimit is the largest max_run. Agents refuse any role or fault TTL
+// over 6 h (fault.MaxTTL); the executor asks for a role TTL of settle +
+// observe + 1m, and the plan keeps settle + observe + 2s within max_run,
+// so every TTL stays under the agents' cap.
+const MaxRunLimit = 6*time.Hour - time.Minute
+
+// Bounds of the file, checked before and after parsing.
+const (
+	maxNameLen  = 64
+	maxSettings = 64
+	maxFaults   = 16
+	// maxKeys, maxDepth and maxKeyParts bound the TOML's shape before the
+	// parser sees it: BurntSushi/toml is slow (quadratic in places) on
+	// deep nesting and long dotted keys, and a real experiment has a few
+	// hundred keys at most, nested 2 deep, with 3-part keys
+	// (server.select.os).
+	maxKeys     = 25000
+	maxDepth    = 4
+	maxKeyParts = 4
+)
+
+// Load reads and validates path. Errors name the file, line, key, the
+// allowed values and the fix, and there is only ever one: the first.
 func Load(path string) (*Config, error) {
-	src, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read experiment: %w", err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read experiment: %w", err)
+	}
+	if len(src) > MaxFileSize {
+		size := int64(len(src))
+		if st, err := f.Stat(); err == nil && st.Size() > size {
+			size = st.Size()
+		}
+		return nil, sizeError(path, size, src)
 	}
 	return Parse(path, src)
 }
 
 // Parse decodes src strictly (unknown keys are errors) and validates it.
+// It returns at the first problem, as one error on one line:
+// "file:line: key = value: allowed …; fix: …".
 func Parse(path string, src []byte) (*Config, error) {
+	if len(src) > MaxFileSize {
+		return nil, sizeError(path, int64(len(src)), src)
+	}
+	if err := shapeError(path, src); err != nil {
+		return nil, err
+	}
 	c := &Config{path: path, src: src}
 	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(c)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d:%d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
+		return nil, c.decodeError(err)
+	}
+	if u := md.Undecoded(); len(u) > 0 {
+		return nil, c.undecodedError(u[0])
+	}
+	for _, side := range []string{"server", "client"} {
+		// BurntSushi/toml decodes select = "x" into an empty map.
+		if md.IsDefined(side, "select") && md.Type(side, "select") != "Hash" {
+			d, _ := docFor(side + ".select")
+			return nil, c.errorAt(c.keyLine([]string{side, "select"}, -1), fmt.Sprintf("%s.select is a %s", side, md.Type(side, "select")), d.allowed, d.example)
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var errs []error
-	for _, k := range md.Undecoded() {
-		line := c.keyLine(k, -1)
-		errs = append(errs, fmt.Errorf("%s:%d: unknown key %q (see configs/README.md for the keys)", path, line, k.String()))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	c.applyDefaults(md)
 	if err := c.validate(); err != nil {
@@ -177,14 +232,95 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	}
 	for i := range c.Faults {
 		if c.Faults[i].Kind == results.KindDrop && c.Faults[i].Scope == "" {
-			c.Faults[i].Scope = "flow"
+			c.Faults[i].Scope = results.ScopeFlow
 		}
 	}
 }
 
-// fieldErr formats "file:line: key = value: allowed ...".
-func (c *Config) fieldErr(key []string, index int, value any, allowed string) error {
-	return fmt.Errorf("%s:%d: %s = %v: %s", c.path, c.keyLine(key, index), keyName(key, index), value, allowed)
+// keyDoc is what one key accepts and a line that would be accepted.
+type keyDoc struct{ key, allowed, example string }
+
+const modesAllowed = `"listener", "listener-go-default" or "per-connection"`
+
+// keyDocs lists every key in the order configs/README.md shows them; a
+// select entry is documented as server.select.* / client.select.*.
+var keyDocs = []keyDoc{
+	{"name", "[A-Za-z0-9._-], 1..64 characters, not . or ..", `name = "quick"`},
+	{"description", "any string", `description = "1s/1s/3 against drop"`},
+	{"repetitions", "an integer 1..100", "repetitions = 1"},
+	{"parallel", "an integer 1..64", "parallel = 1"},
+	{"max_run", "a duration 1s.." + MaxRunLimit.String() + " (agents refuse roles over 6h; a run's roles live max_run + 1m)", `max_run = "10m"`},
+	{"settle", "a duration 0s..1h (0 = automatic)", `settle = "0s"`},
+	{"margin", "a duration 0s..1h", `margin = "5s"`},
+	{"server", "a [server] table with select and mode", "[server]"},
+	{"server.select", "a table of tag = regular expression, tags " + strings.Join(selectTags, ", "), `select = { os = "linux" }`},
+	{"server.select.*", "a non-empty regular expression (Go RE2) matched against the whole tag value", `os = "linux"`},
+	{"server.mode", modesAllowed, `mode = "listener"`},
+	{"client", "a [client] table with select", "[client]"},
+	{"client.select", "a table of tag = regular expression, tags " + strings.Join(selectTags, ", "), `select = { os = "linux" }`},
+	{"client.select.*", "a non-empty regular expression (Go RE2) matched against the whole tag value", `os = "linux"`},
+	{"client.mode", "nothing: only the server has a keepalive mode", "[server] mode = \"listener\""},
+	{"settings", "1..64 [[settings]] tables with idle, interval, count and mode", "[[settings]] idle = \"1s\" interval = \"1s\" count = 3"},
+	{"settings.idle", "a duration in whole seconds, 1s..32767s on linux", `idle = "1s"`},
+	{"settings.interval", "a duration in whole seconds, 1s..32767s on linux", `interval = "1s"`},
+	{"settings.count", "an integer, 1..127 on linux, 1..255 on windows", "count = 3"},
+	{"settings.mode", modesAllowed, `mode = "per-connection"`},
+	{"faults", "1..16 [[faults]] tables with kind and scope", `[[faults]] kind = "drop"`},
+	{"faults.kind", `"drop", "pause", "vm-pause" or "kill"`, `kind = "drop"`},
+	{"faults.scope", `"flow" or "host" (drop only)`, `scope = "flow"`},
+}
+
+// selectTags are the serf tags every agent carries (cluster.Tag*), the
+// only keys select may use.
+var selectTags = []string{cluster.TagOS, cluster.TagArch, cluster.TagVersion, cluster.TagKalab, cluster.TagCaps, cluster.TagRole}
+
+// docFor finds a key's documentation; key is dotted without indexes
+// ("settings.count", "server.select.os").
+func docFor(key string) (keyDoc, bool) {
+	for _, side := range []string{"server", "client"} {
+		if strings.HasPrefix(key, side+".select.") {
+			key = side + ".select.*"
+		}
+	}
+	for _, d := range keyDocs {
+		if d.key == key {
+			return d, true
+		}
+	}
+	return keyDoc{}, false
+}
+
+// childKeys lists the keys directly inside table ("" = top level), tables
+// shown as [t] or [[t]].
+func childKeys(table string) []string {
+	var out []string
+	for _, d := range keyDocs {
+		parent, name := "", d.key
+		if i := strings.LastIndex(d.key, "."); i >= 0 {
+			parent, name = d.key[:i], d.key[i+1:]
+		}
+		if parent != table || name == "*" || d.key == "client.mode" {
+			continue
+		}
+		switch d.key {
+		case "server", "client":
+			name = "[" + name + "]"
+		case "settings", "faults":
+			name = "[[" + name + "]]"
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// errorAt formats the one error Parse returns.
+func (c *Config) errorAt(line int, what, allowed, fix string) error {
+	return fmt.Errorf("%s:%d: %s: allowed %s; fix: %s", c.path, line, oneLine(what, 200), allowed, oneLine(fix, 200))
+}
+
+// fieldErr formats "file:line: key = value: allowed ...; fix: ...".
+func (c *Config) fieldErr(key []string, index int, value any, allowed, fix string) error {
+	return c.errorAt(c.keyLine(key, index), fmt.Sprintf("%s = %v", keyName(key, index), value), allowed, fix)
 }
 
 func keyName(key []string, index int) string {
@@ -192,6 +328,272 @@ func keyName(key []string, index int) string {
 		return strings.Join(key, ".")
 	}
 	return fmt.Sprintf("%s[%d].%s", key[0], index, strings.Join(key[1:], "."))
+}
+
+// oneLine keeps messages on one line and short: newlines are escaped and
+// long text is cut.
+func oneLine(s string, n int) string {
+	s = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
+}
+
+// quote shows a string value as TOML would, cut to 60 bytes.
+func quote(s string) string {
+	q := strconv.Quote(s)
+	if len(q) > 60 {
+		q = strings.ToValidUTF8(q[:58], "") + "…\""
+	}
+	return q
+}
+
+// sizeError refuses a file over MaxFileSize, pointing at its longest line.
+func sizeError(path string, size int64, src []byte) error {
+	n, line := longestLine(src)
+	return fmt.Errorf("%s:%d: the file is %d bytes, its longest line %d is %d bytes (%s): allowed at most %d bytes (1 MiB); fix: an experiment is a few dozen lines: keep only the keys configs/README.md lists",
+		path, n, size, n, len(line), oneLine(snippet(line), 60), MaxFileSize)
+}
+
+func longestLine(src []byte) (n int, line []byte) {
+	for i, l := range bytes.Split(src, []byte("\n")) {
+		if len(l) > len(line) || i == 0 {
+			n, line = i+1, l
+		}
+	}
+	return n, line
+}
+
+func snippet(line []byte) string {
+	s := strings.TrimSpace(string(line))
+	if len(s) > 40 {
+		s = strings.ToValidUTF8(s[:40], "") + "…"
+	}
+	return s
+}
+
+// shapeError refuses, before parsing, TOML nested deeper than maxDepth,
+// keys of more than maxKeyParts parts or more than maxKeys keys.
+func shapeError(path string, src []byte) error {
+	p := checkShape(src, maxDepth, maxKeyParts, maxKeys)
+	if p.problem == "" {
+		return nil
+	}
+	lines := bytes.SplitN(src, []byte("\n"), p.line+1)
+	text := ""
+	if p.line-1 < len(lines) {
+		text = snippet(lines[p.line-1])
+	}
+	return fmt.Errorf("%s:%d: %s (%s): allowed %s; fix: write the experiment's keys plainly, as configs/README.md shows (e.g. [server] select = { os = \"linux\" })",
+		path, p.line, p.problem, oneLine(text, 60), p.allowed)
+}
+
+// shapeProblem is what checkShape found: nothing when problem is "".
+type shapeProblem struct {
+	line             int
+	problem, allowed string
+}
+
+// checkShape scans TOML source outside strings and comments, counting
+// bracket nesting, the parts of dotted keys and the keys (assignments and
+// table headers). It is not a parser: it only bounds the work the parser
+// will be given.
+func checkShape(src []byte, depthLimit, partsLimit, keysLimit int) shapeProblem {
+	line, depth, dots, keys := 1, 0, 0, 0
+	afterEq := false // in a value: '[' starts an array, not a header
+	for i := 0; i < len(src); i++ {
+		switch ch := src[i]; ch {
+		case '\n':
+			line++
+			dots = 0
+			if depth == 0 {
+				afterEq = false
+			}
+		case '#':
+			for i+1 < len(src) && src[i+1] != '\n' {
+				i++
+			}
+		case '"', '\'':
+			if i+2 < len(src) && src[i+1] == ch && src[i+2] == ch {
+				i += 3
+				for ; i < len(src); i++ {
+					if src[i] == '\n' {
+						line++
+					} else if ch == '"' && src[i] == '\\' {
+						i++
+						if i < len(src) && src[i] == '\n' {
+							line++
+						}
+					} else if src[i] == ch && i+2 < len(src) && src[i+1] == ch && src[i+2] == ch {
+						i += 2
+						for i+1 < len(src) && src[i+1] == ch { // """" ends with a quote
+							i++
+						}
+						break
+					}
+				}
+				continue
+			}
+			for i++; i < len(src) && src[i] != ch && src[i] != '\n'; i++ {
+				if ch == '"' && src[i] == '\\' && i+1 < len(src) && src[i+1] != '\n' {
+					i++
+				}
+			}
+			if i < len(src) && src[i] == '\n' {
+				i-- // an unterminated string: the newline is counted above
+			}
+		case '[', '{':
+			if ch == '[' && depth == 0 && !afterEq {
+				keys++
+			}
+			depth++
+			dots = 0
+			if depth > depthLimit {
+				return shapeProblem{line, fmt.Sprintf("[ and { nested %d deep", depth), fmt.Sprintf("at most %d levels", depthLimit)}
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+			dots = 0
+		case '=':
+			keys++
+			afterEq = true
+			dots = 0
+		case ',':
+			dots = 0
+		case '.':
+			dots++
+			if dots >= partsLimit {
+				return shapeProblem{line, fmt.Sprintf("a dotted key of more than %d parts", partsLimit), fmt.Sprintf("at most %d parts (like server.select.os)", partsLimit)}
+			}
+		}
+		if keys > keysLimit {
+			return shapeProblem{line, fmt.Sprintf("more than %d keys", keysLimit), fmt.Sprintf("at most %d keys and table headers", keysLimit)}
+		}
+	}
+	return shapeProblem{}
+}
+
+// lastKeyRE finds the line and key in BurntSushi/toml's type errors, which
+// are not toml.ParseError: `toml: line 3 (last key "settings.count"):
+// incompatible types: …`.
+var lastKeyRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// decodeError turns a TOML syntax or type error into the one error, with
+// what the key allows when the key is known.
+func (c *Config) decodeError(err error) error {
+	line, key, msg := 1, "", err.Error()
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		line, key, msg = pe.Position.Line, pe.LastKey, pe.Message
+	} else if m := lastKeyRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		key, msg = m[2], m[3]
+	}
+	line = max(line, 1)
+	allowed := "TOML: key = value lines under [table] headers (configs/README.md)"
+	fix := `write key = value with strings in double quotes, e.g. name = "quick"`
+	if d, ok := docFor(key); ok {
+		allowed, fix = d.allowed, d.example
+	}
+	msg = strings.TrimSuffix(msg, ".")
+	if strings.Contains(msg, "already been defined") {
+		fix = "keep only one " + lastPart(key)
+	}
+	what := msg
+	if key != "" {
+		what = c.displayKey(key, line) + ": " + msg
+	}
+	return c.errorAt(line, what, allowed, fix)
+}
+
+// displayKey adds the [[settings]]/[[faults]] index to a dotted key seen
+// at line.
+func (c *Config) displayKey(key string, line int) string {
+	parts := strings.Split(key, ".")
+	if parts[0] != "settings" && parts[0] != "faults" || len(parts) < 2 {
+		return key
+	}
+	idx := -1
+	for n, l := range bytes.Split(c.src, []byte("\n")) {
+		if n+1 > line {
+			break
+		}
+		if m := headerRE.FindSubmatch(l); m != nil && string(m[1]) == "[[" && string(m[2]) == parts[0] {
+			idx++
+		}
+	}
+	return keyName(parts, idx)
+}
+
+func lastPart(key string) string {
+	if i := strings.LastIndex(key, "."); i >= 0 {
+		return key[i+1:]
+	}
+	return key
+}
+
+// undecodedError reports the first key the Config has no place for: an
+// unknown key (with the closest known one), or a known key of the wrong
+// type.
+func (c *Config) undecodedError(k toml.Key) error {
+	line := c.keyLine(k, -1)
+	name := k.String()
+	if d, ok := docFor(name); ok {
+		return c.errorAt(line, fmt.Sprintf("%s has the wrong type", name), d.allowed, d.example)
+	}
+	table := strings.Join(k[:len(k)-1], ".")
+	keys := childKeys(table)
+	where := "top-level keys"
+	if table != "" {
+		where = "keys of " + table
+		if len(keys) == 0 {
+			keys = childKeys("")
+			where = "top-level keys"
+		}
+	}
+	fix := "remove it (configs/README.md lists every key)"
+	if near := closest(k[len(k)-1], keys); near != "" {
+		fix = "rename it to " + near
+	}
+	return c.errorAt(line, fmt.Sprintf("unknown key %q", name), where+": "+strings.Join(keys, ", "), fix)
+}
+
+// closest returns the candidate within edit distance 2 of s (ignoring
+// case and brackets), or "".
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, cand := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.Trim(cand, "[]")); d < bestD {
+			best, bestD = strings.Trim(cand, "[]"), d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // supportedOS are the OSes kalab has keepalive code for.
@@ -222,136 +624,314 @@ func Anchored(expr string) (*regexp.Regexp, error) {
 	return regexp.Compile("^(?:" + expr + ")$")
 }
 
+// nameRE is what a name may be: it becomes the directory out/<name>.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// validName reports whether name is a safe experiment name.
+func validName(name string) bool {
+	return nameRE.MatchString(name) && strings.Trim(name, ".") != ""
+}
+
+// suggestName makes a valid name out of s (or the file's base name).
+func suggestName(s, path string) string {
+	clean := func(s string) string {
+		s = strings.Map(func(r rune) rune {
+			if r < 128 && (r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return r
+			}
+			return '-'
+		}, s)
+		s = strings.Trim(s, ".-")
+		if len(s) > maxNameLen {
+			s = strings.Trim(s[:maxNameLen], ".-")
+		}
+		return s
+	}
+	if n := clean(s); validName(n) {
+		return n
+	}
+	if n := clean(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))); validName(n) {
+		return n
+	}
+	return "experiment"
+}
+
+// clampDur is v moved into lo..hi, for a fix.
+func clampDur(v, lo, hi time.Duration) time.Duration { return min(max(v, lo), hi) }
+
+// durFix formats key = "duration" for a fix.
+func durFix(key string, d time.Duration) string { return fmt.Sprintf("%s = %q", key, d.String()) }
+
+// validate checks the decoded config and returns the first problem.
 func (c *Config) validate() error {
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
-	if strings.TrimSpace(c.Name) == "" {
-		add(fmt.Errorf("%s: name is required", c.path))
+	if !validName(c.Name) {
+		if c.Name == "" {
+			return c.errorAt(c.keyLine([]string{"name"}, -1), "name is required (missing or empty)", "[A-Za-z0-9._-], 1..64 characters, not . or ..",
+				fmt.Sprintf("name = %q", suggestName("", c.path)))
+		}
+		return c.fieldErr([]string{"name"}, -1, quote(c.Name), "[A-Za-z0-9._-], 1..64 characters, not . or .. (it names the output directory out/<name>)",
+			fmt.Sprintf("name = %q", suggestName(c.Name, c.path)))
 	}
 	if c.Repetitions < 1 || c.Repetitions > 100 {
-		add(c.fieldErr([]string{"repetitions"}, -1, c.Repetitions, "allowed 1..100"))
+		return c.fieldErr([]string{"repetitions"}, -1, c.Repetitions, "1..100", fmt.Sprintf("repetitions = %d", min(max(c.Repetitions, 1), 100)))
 	}
 	if c.Parallel < 1 || c.Parallel > 64 {
-		add(c.fieldErr([]string{"parallel"}, -1, c.Parallel, "allowed 1..64"))
+		return c.fieldErr([]string{"parallel"}, -1, c.Parallel, "1..64", fmt.Sprintf("parallel = %d", min(max(c.Parallel, 1), 64)))
 	}
-	if c.MaxRun < time.Second || c.MaxRun > 24*time.Hour {
-		add(c.fieldErr([]string{"max_run"}, -1, c.MaxRun, "allowed 1s..24h"))
+	if c.MaxRun < time.Second || c.MaxRun > MaxRunLimit {
+		return c.fieldErr([]string{"max_run"}, -1, c.MaxRun, "1s.."+MaxRunLimit.String()+" (agents refuse roles and faults over 6h, and a run's roles live max_run + 1m)",
+			durFix("max_run", clampDur(c.MaxRun, time.Second, MaxRunLimit)))
 	}
 	if c.Settle < 0 || c.Settle > time.Hour {
-		add(c.fieldErr([]string{"settle"}, -1, c.Settle, "allowed 0s..1h (0 = automatic)"))
+		return c.fieldErr([]string{"settle"}, -1, c.Settle, "0s..1h (0 = automatic)", durFix("settle", clampDur(c.Settle, 0, time.Hour)))
 	}
 	if c.Margin < 0 || c.Margin > time.Hour {
-		add(c.fieldErr([]string{"margin"}, -1, c.Margin, "allowed 0s..1h"))
+		return c.fieldErr([]string{"margin"}, -1, c.Margin, "0s..1h", durFix("margin", clampDur(c.Margin, 0, time.Hour)))
 	}
 	if _, err := keepalive.ParseMode(c.Server.Mode); err != nil {
-		add(c.fieldErr([]string{"server", "mode"}, -1, fmt.Sprintf("%q", c.Server.Mode), "allowed \"listener\", \"listener-go-default\", \"per-connection\""))
+		return c.fieldErr([]string{"server", "mode"}, -1, quote(c.Server.Mode), modesAllowed, `mode = "`+closestMode(c.Server.Mode)+`"`)
+	}
+	if err := c.validateSelect("server", c.Server); err != nil {
+		return err
 	}
 	if c.Client.Mode != "" {
-		add(c.fieldErr([]string{"client", "mode"}, -1, fmt.Sprintf("%q", c.Client.Mode), "only the server has a keepalive mode"))
+		return c.fieldErr([]string{"client", "mode"}, -1, quote(c.Client.Mode), "no mode in [client]: only the server has a keepalive mode",
+			"remove it from [client] (set mode under [server])")
 	}
-	for side, s := range map[string]Side{"server": c.Server, "client": c.Client} {
-		for tag, expr := range s.Select {
-			if _, err := Anchored(expr); err != nil {
-				add(c.fieldErr([]string{side, "select", tag}, -1, fmt.Sprintf("%q", expr), "not a regular expression: "+err.Error()))
-			}
-		}
+	if err := c.validateSelect("client", c.Client); err != nil {
+		return err
 	}
-	oses, err := c.Server.SelectedOSes()
-	if err == nil && len(oses) == 0 {
-		add(c.fieldErr([]string{"server", "select", "os"}, -1, fmt.Sprintf("%q", c.Server.Select["os"]), "matches none of linux, windows, darwin"))
-	}
-	if len(c.Settings) == 0 {
-		add(fmt.Errorf("%s: at least one [[settings]] table is required", c.path))
+	oses, _ := c.Server.SelectedOSes() // validateSelect compiled it
+	if len(c.Settings) == 0 || len(c.Settings) > maxSettings {
+		return c.tableCountErr("settings", len(c.Settings), maxSettings, "[[settings]] idle = \"1s\" interval = \"1s\" count = 3")
 	}
 	for i, s := range c.Settings {
-		if s.Mode != "" {
-			if _, err := keepalive.ParseMode(s.Mode); err != nil {
-				add(c.fieldErr([]string{"settings", "mode"}, i, fmt.Sprintf("%q", s.Mode), "allowed \"listener\", \"listener-go-default\", \"per-connection\""))
-			}
-		}
-		for _, os := range oses {
-			err := s.Keepalive().Validate(keepalive.Platform{OS: os})
-			var fe *keepalive.FieldError
-			for _, e := range unjoin(err) {
-				if errors.As(e, &fe) {
-					add(c.fieldErr([]string{"settings", fe.Field}, i, fe.Value, fmt.Sprintf("allowed %s on %s (server.select.os can match it)", fe.Allowed, fe.OS)))
-				} else {
-					add(fmt.Errorf("%s: settings[%d]: %w", c.path, i, e))
-				}
-			}
+		if err := c.validateSettings(i, s, oses); err != nil {
+			return err
 		}
 	}
-	if len(c.Faults) == 0 {
-		add(fmt.Errorf("%s: at least one [[faults]] table is required", c.path))
+	if len(c.Faults) == 0 || len(c.Faults) > maxFaults {
+		return c.tableCountErr("faults", len(c.Faults), maxFaults, `[[faults]] kind = "drop"`)
 	}
 	for i, f := range c.Faults {
 		switch f.Kind {
 		case results.KindDrop:
-			if f.Scope != "flow" && f.Scope != "host" {
-				add(c.fieldErr([]string{"faults", "scope"}, i, fmt.Sprintf("%q", f.Scope), "allowed \"flow\" or \"host\""))
+			if f.Scope != results.ScopeFlow && f.Scope != results.ScopeHost {
+				return c.fieldErr([]string{"faults", "scope"}, i, quote(f.Scope), `"flow" or "host"`, `scope = "flow"`)
 			}
 		case results.KindPause, results.KindVMPause, results.KindKill:
 			if f.Scope != "" {
-				add(c.fieldErr([]string{"faults", "scope"}, i, fmt.Sprintf("%q", f.Scope), "only drop has a scope"))
+				return c.fieldErr([]string{"faults", "scope"}, i, quote(f.Scope), "no scope: only drop has a scope", "remove scope from this [[faults]] table")
 			}
 		default:
-			add(c.fieldErr([]string{"faults", "kind"}, i, fmt.Sprintf("%q", f.Kind), "allowed \"drop\", \"pause\", \"vm-pause\", \"kill\""))
+			fix := `kind = "drop"`
+			if near := closest(f.Kind, results.Kinds); near != "" {
+				fix = fmt.Sprintf("kind = %q", near)
+			}
+			return c.fieldErr([]string{"faults", "kind"}, i, quote(f.Kind), `"drop", "pause", "vm-pause" or "kill"`, fix)
 		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
-func unjoin(err error) []error {
-	if err == nil {
-		return nil
+// closestMode suggests a keepalive mode for a wrong one.
+func closestMode(s string) string {
+	modes := []string{string(keepalive.ModeListener), string(keepalive.ModeListenerGoDefault), string(keepalive.ModePerConn)}
+	if near := closest(s, modes); near != "" {
+		return near
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+	return string(keepalive.ModeListener)
 }
 
+// tableCountErr refuses no tables or too many.
+func (c *Config) tableCountErr(table string, n, limit int, example string) error {
+	what := fmt.Sprintf("%d [[%s]] tables", n, table)
+	fix := "add one: " + example
+	line := 1
+	if n > 0 {
+		fix = fmt.Sprintf("split the experiment into files of at most %d [[%s]] tables", limit, table)
+		line = c.keyLine([]string{table, "x"}, limit) // the first table over the limit
+	}
+	return c.errorAt(line, what, fmt.Sprintf("1..%d [[%s]] tables", limit, table), fix)
+}
+
+// validateSelect checks a side's select: known tags, non-empty expressions
+// that compile, and an os expression that matches a supported OS.
+func (c *Config) validateSelect(side string, s Side) error {
+	tags := make([]string, 0, len(s.Select))
+	for tag := range s.Select {
+		tags = append(tags, tag)
+	}
+	slices.Sort(tags)
+	for _, tag := range tags {
+		expr := s.Select[tag]
+		key := []string{side, "select", tag}
+		if !slices.Contains(selectTags, tag) {
+			fix := "remove " + strconv.Quote(tag) + " from " + side + ".select"
+			if near := closest(tag, selectTags); near != "" {
+				fix = "rename it to " + near
+			}
+			return c.fieldErr(key, -1, quote(expr), "the tags agents carry: "+strings.Join(selectTags, ", "), fix)
+		}
+		if expr == "" {
+			return c.fieldErr(key, -1, quote(expr), "a non-empty regular expression (an empty one matches no agent)",
+				fmt.Sprintf("remove %s to select every agent, or write %s = \".+\"", tag, tag))
+		}
+		if _, err := Anchored(expr); err != nil {
+			return c.fieldErr(key, -1, quote(expr), "a regular expression (Go RE2 syntax), matched against the whole value: "+oneLine(err.Error(), 100),
+				fmt.Sprintf("%s = %q (regexp.QuoteMeta escapes a literal value)", tag, regexp.QuoteMeta(expr)))
+		}
+	}
+	if oses, _ := s.SelectedOSes(); len(oses) == 0 {
+		return c.fieldErr([]string{side, "select", "os"}, -1, quote(s.Select["os"]),
+			"an expression matching at least one of "+strings.Join(supportedOS, ", ")+" (it matches none)", `os = "linux" (or "linux|windows|darwin")`)
+	}
+	return nil
+}
+
+// validateSettings checks one [[settings]] entry against every OS the
+// server selection can match.
+func (c *Config) validateSettings(i int, s SettingsEntry, oses []string) error {
+	if s.Mode != "" {
+		if _, err := keepalive.ParseMode(s.Mode); err != nil {
+			return c.fieldErr([]string{"settings", "mode"}, i, quote(s.Mode), modesAllowed+` (or no mode: server.mode)`, `mode = "`+closestMode(s.Mode)+`"`)
+		}
+	}
+	for _, os := range oses {
+		plat := keepalive.Platform{OS: os}
+		err := s.Keepalive().Validate(plat)
+		if err == nil {
+			continue
+		}
+		var fe *keepalive.FieldError
+		if !errors.As(err, &fe) {
+			return c.errorAt(c.keyLine([]string{"settings", "idle"}, i), fmt.Sprintf("settings[%d] on %s: %v", i, os, err), "settings this OS can apply", "change the settings or server.select.os")
+		}
+		return c.fieldErr([]string{"settings", fe.Field}, i, fe.Value,
+			fmt.Sprintf("%s on %s (server.select.os can match it)", fe.Allowed, fe.OS), settingsFix(fe.Field, s, plat))
+	}
+	return nil
+}
+
+// settingsFix suggests the nearest value plat accepts for field.
+func settingsFix(field string, s SettingsEntry, plat keepalive.Platform) string {
+	l, err := keepalive.LimitsFor(plat)
+	if err != nil {
+		return "narrow server.select.os"
+	}
+	dur := func(v, lo, hi time.Duration) string {
+		v = clampDur(v, lo, hi)
+		if l.Unit > 0 && v%l.Unit != 0 {
+			v = (v/l.Unit + 1) * l.Unit
+			if v > hi {
+				v -= l.Unit
+			}
+		}
+		return durFix(field, v)
+	}
+	switch field {
+	case "idle":
+		return dur(s.Idle, l.MinIdle, l.MaxIdle)
+	case "interval":
+		return dur(s.Interval, l.MinInterval, l.MaxInterval)
+	}
+	if !l.CountSettable {
+		return fmt.Sprintf("count = %d", l.FixedCount)
+	}
+	return fmt.Sprintf("count = %d", min(max(s.Count, l.MinCount), l.MaxCount))
+}
+
+// headerRE matches a [table] or [[array]] header line.
 var headerRE = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?`)
 
 // keyLine finds the line of key in the source: it tracks [table] and
-// [[array]] headers (index picks the index-th array element; -1 = first
-// match) and returns the line assigning the last key component, or the
-// header line, or 1. BurntSushi/toml keeps key positions private, so kalab
-// locates keys itself for its messages.
+// [[array]] headers (index picks the index-th array element; -1 = any)
+// and returns the line assigning the key (plain, dotted from an enclosing
+// table, or inside an inline table), or the header line of its table, or
+// 1. BurntSushi/toml keeps key positions private, so kalab locates keys
+// itself for its messages.
 func (c *Config) keyLine(key []string, index int) int {
-	lines := strings.Split(string(c.src), "\n")
-	table := ""
+	return findKeyLine(c.src, key, index)
+}
+
+func findKeyLine(src []byte, key []string, index int) int {
+	var table []string
 	occ := map[string]int{}
 	headerLine := 0
-	want := strings.Join(key[:len(key)-1], ".")
-	last := key[len(key)-1]
-	assign := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(last) + `"?\s*=`)
-	inline := regexp.MustCompile(`[{,]\s*"?` + regexp.QuoteMeta(last) + `"?\s*=`)
-	for n, l := range lines {
+	parentKey := strings.Join(key[:len(key)-1], ".")
+	for n, l := range strings.Split(string(src), "\n") {
 		if m := headerRE.FindStringSubmatch(l); m != nil {
-			table = m[2]
+			table = strings.Split(m[2], ".")
+			tk := m[2]
 			if m[1] == "[[" {
-				occ[table]++
+				occ[tk]++
 			}
-			if table == want && (index < 0 || occ[table] == index+1) {
+			if tk == parentKey && (index < 0 || occ[tk] == index+1) {
 				headerLine = n + 1
 			}
 			continue
 		}
-		inTable := table == want && (index < 0 || occ[table] == index+1)
-		// a key under a table one level up (select = { os = ... }) or dotted.
-		parent := len(key) >= 2 && table == strings.Join(key[:len(key)-2], ".")
-		switch {
-		case inTable && assign.MatchString(l):
+		if len(table) >= len(key) || !slices.Equal(table, key[:len(table)]) {
+			continue
+		}
+		if index >= 0 && len(table) > 0 && occ[table[0]] != index+1 {
+			continue
+		}
+		rest := key[len(table):]
+		if after, ok := cutDotted(l, rest); ok && strings.HasPrefix(after, "=") {
 			return n + 1
-		case want == "" && table == "" && assign.MatchString(l):
-			return n + 1
-		case parent && inline.MatchString(l):
-			return n + 1
+		}
+		if len(rest) >= 2 {
+			if after, ok := cutDotted(l, rest[:len(rest)-1]); ok && strings.HasPrefix(after, "=") && inlineAssigns(after, rest[len(rest)-1]) {
+				return n + 1
+			}
 		}
 	}
 	if headerLine > 0 {
 		return headerLine
 	}
 	return 1
+}
+
+// cutDotted matches the dotted key parts (each optionally quoted, spaces
+// around the dots) at the start of line and returns the rest, trimmed.
+func cutDotted(line string, parts []string) (string, bool) {
+	s := strings.TrimLeft(line, " \t")
+	for i, p := range parts {
+		q := ""
+		if s != "" && (s[0] == '"' || s[0] == '\'') {
+			q, s = s[:1], s[1:]
+		}
+		if !strings.HasPrefix(s, p) {
+			return "", false
+		}
+		s = s[len(p):]
+		if q != "" {
+			if !strings.HasPrefix(s, q) {
+				return "", false
+			}
+			s = s[1:]
+		}
+		s = strings.TrimLeft(s, " \t")
+		if i < len(parts)-1 {
+			if !strings.HasPrefix(s, ".") {
+				return "", false
+			}
+			s = strings.TrimLeft(s[1:], " \t")
+		}
+	}
+	return s, true
+}
+
+// inlineAssigns reports whether s holds "{ … key =" or ", key =".
+func inlineAssigns(s, key string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '{' && s[i] != ',' {
+			continue
+		}
+		if after, ok := cutDotted(s[i+1:], []string{key}); ok && strings.HasPrefix(after, "=") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,11 @@ kind = "drop"
 `
 
 func TestShippedConfigs(t *testing.T) {
-	for _, path := range []string{"../../configs/quick.toml", "../../configs/published.toml"} {
+	paths, err := filepath.Glob("../../configs/*.toml")
+	if err != nil || len(paths) < 3 {
+		t.Fatalf("configs: %v %v", paths, err)
+	}
+	for _, path := range paths {
 		c, err := Load(path)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
@@ -56,7 +61,7 @@ func TestParseErrors(t *testing.T) {
 		{"os matches nothing", strings.Replace(base, `select = { os = "linux" }`, `select = { os = "lin" }`, 1), []string{"x.toml:3:", "server.select.os", "matches none"}},
 		{"repetitions", "repetitions = 0\n" + base, []string{"x.toml:1:", "repetitions = 0"}},
 		{"syntax", base + "oops =\n", []string{"x.toml:12:"}},
-		{"no name", strings.Replace(base, `name = "t"`, "", 1), []string{"name is required"}},
+		{"no name", strings.Replace(base, `name = "t"`, "", 1), []string{"name is required", "fix: name = \"x\""}},
 		{"unsupported count on linux only", strings.Replace(strings.ReplaceAll(base, `os = "linux"`, `os = ".*"`), "count = 3", "count = 200", 1), []string{"settings[0].count = 200", "on linux"}},
 	}
 	for _, tt := range tests {

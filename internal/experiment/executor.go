@@ -557,7 +557,7 @@ func failure(step string, err, cause error, stopped bool) (outcome, why string) 
 		return results.OutcomeFailed, re.Error()
 	}
 	if stopped {
-		return results.OutcomeInterrupted, "interrupted during " + step
+		return results.OutcomeInterrupted, "experiment stopped during " + step
 	}
 	return results.OutcomeFailed, fmt.Sprintf("%s: %v", step, err)
 }

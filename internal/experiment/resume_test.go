@@ -167,7 +167,7 @@ func TestFailure(t *testing.T) {
 		why        string
 	}{
 		{"command failed", errors.New("boom"), nil, false, results.OutcomeFailed, "collect: boom"},
-		{"ctrl-c", context.Canceled, context.Canceled, true, results.OutcomeInterrupted, "interrupted during collect"},
+		{"ctrl-c", context.Canceled, context.Canceled, true, results.OutcomeInterrupted, "experiment stopped during collect"},
 		{"restart seen by the command", fmt.Errorf("wrapped: %w", re), nil, false, results.OutcomeFailed, "agent lab-agent-2 restarted (boot id changed)"},
 		{"restart seen by the watch", context.Canceled, re, false, results.OutcomeFailed, "agent lab-agent-2 restarted (boot id changed)"},
 		{"restart then ctrl-c", context.Canceled, re, true, results.OutcomeFailed, "agent lab-agent-2 restarted (boot id changed)"},
@@ -367,7 +367,7 @@ func TestSummary(t *testing.T) {
 		t.Errorf("interrupted exit code %d, want 130", s.ExitCode())
 	}
 	s = Summary{Counts: map[string]int{results.OutcomePass: 2, results.OutcomeFailed: 1}, Results: make([]results.Result, 3), Earlier: 3, Execution: "abc123"}
-	if str := s.String(); strings.Contains(str, "interrupted") || !strings.Contains(str, "(resumed execution abc123: 3 runs were already recorded)") {
+	if str := s.String(); strings.Contains(str, "interrupted") || !strings.Contains(str, "(resumed execution abc123: 3 runs already recorded)") {
 		t.Errorf("Summary.String() =\n%s", str)
 	}
 	if s.ExitCode() != 3 {

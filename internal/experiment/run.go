@@ -93,16 +93,24 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, ", %d interrupted", n)
 	}
 	if s.Earlier > 0 {
-		fmt.Fprintf(&b, " (resumed execution %s: %d runs were already recorded)", s.Execution, s.Earlier)
+		fmt.Fprintf(&b, " (resumed execution %s: %s already recorded)", s.Execution, nRuns(s.Earlier))
 	}
 	b.WriteString("\n")
 	if s.Interrupted {
-		fmt.Fprintf(&b, "interrupted: %d of %d runs cut short, %d not started; run the same command with --resume to finish them\n",
-			s.Counts[results.OutcomeInterrupted], s.Planned, s.NotStarted)
+		fmt.Fprintf(&b, "interrupted: %d of %s cut short, %d not started; run the same command with --resume to finish them\n",
+			s.Counts[results.OutcomeInterrupted], nRuns(s.Planned), s.NotStarted)
 	}
 	fmt.Fprintf(&b, "results: %s\nreport:  %s (also %s)\n", s.ResultsPath, filepath.Join(s.ReportDir, report.Files[0]),
 		strings.Join(report.Files[1:], ", "))
 	return b.String()
+}
+
+// nRuns is "1 run" or "n runs".
+func nRuns(n int) string {
+	if n == 1 {
+		return "1 run"
+	}
+	return fmt.Sprintf("%d runs", n)
 }
 
 // ExperimentHash identifies an experiment file's exact content: the
@@ -287,15 +295,20 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 
 // resume narrows the plan to the runs the interrupted execution did not
 // finish, after removing their interrupted lines from the results file.
-func resume(s *Summary, o RunOptions, rp Resumable, runs []plannedRun) ([]plannedRun, error) {
-	ids := make([]string, len(runs))
-	for i, r := range runs {
+func resume(s *Summary, o RunOptions, rp Resumable, planned []plannedRun) ([]plannedRun, error) {
+	ids := make([]string, len(planned))
+	for i, r := range planned {
 		ids[i] = r.ID
 	}
 	d := decideResume(ids, rp.Records)
 	s.Earlier = d.done
-	fmt.Fprintf(o.Notes, "resuming execution %s of %s (file sha256 %s): %d of %d planned runs recorded; running %d (%d interrupted, %d not started)\n",
-		rp.Execution, o.Config.Name, rp.Hash, d.done, len(runs), len(d.run), d.interrupted, d.missing)
+	if len(d.run) == 0 {
+		fmt.Fprintf(o.Notes, "execution %s of %s (file sha256 %s) is complete: all %d planned runs are recorded; writing the report\n",
+			rp.Execution, o.Config.Name, rp.Hash, len(planned))
+	} else {
+		fmt.Fprintf(o.Notes, "resuming execution %s of %s (file sha256 %s): %d of %d planned runs recorded; running %d (%d interrupted, %d never started)\n",
+			rp.Execution, o.Config.Name, rp.Hash, d.done, len(planned), len(d.run), d.interrupted, d.missing)
+	}
 	if len(d.drop) > 0 {
 		n, err := results.Rewrite(s.ResultsPath, func(r results.Result) bool {
 			return r.Outcome != results.OutcomeInterrupted || !d.drop[r.Run]
@@ -307,7 +320,7 @@ func resume(s *Summary, o RunOptions, rp Resumable, runs []plannedRun) ([]planne
 	}
 	attempt := newNonce(2)
 	var todo []plannedRun
-	for _, r := range runs {
+	for _, r := range planned {
 		if d.run[r.ID] {
 			r.Key = r.ID + "-r" + attempt // fresh command ids and agent state
 			todo = append(todo, r)

@@ -281,7 +281,7 @@ func summaryView(g *Group) summaryRow {
 		name string
 		n    int
 	}{{results.OutcomePass, o.Pass}, {results.OutcomeDeviation, o.Deviation}, {results.OutcomeFailed, o.Failed},
-		{results.OutcomeUnconfirmed, o.Unconfirmed}, {"other", o.Other}} {
+		{results.OutcomeUnconfirmed, o.Unconfirmed}, {results.OutcomeInterrupted, o.Interrupted}, {"other", o.Other}} {
 		if c.n > 0 {
 			b := outcomeBadge(c.name)
 			b.Text = fmt.Sprintf("%s ×%d", c.name, c.n)

@@ -212,7 +212,7 @@ func outcomesText(o Outcomes) string {
 	for _, c := range []struct {
 		name string
 		n    int
-	}{{"pass", o.Pass}, {"deviation", o.Deviation}, {"failed", o.Failed}, {"unconfirmed", o.Unconfirmed}, {"other", o.Other}} {
+	}{{"pass", o.Pass}, {"deviation", o.Deviation}, {"failed", o.Failed}, {"unconfirmed", o.Unconfirmed}, {results.OutcomeInterrupted, o.Interrupted}, {"other", o.Other}} {
 		if c.n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", c.name, c.n))
 		}

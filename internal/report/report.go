@@ -127,6 +127,8 @@ type Outcomes struct {
 	Deviation   int `json:"deviation"`
 	Failed      int `json:"failed"`
 	Unconfirmed int `json:"unconfirmed"`
+	// Interrupted counts runs cut short by Ctrl-C (resume reruns them).
+	Interrupted int `json:"interrupted,omitempty"`
 	Other       int `json:"other,omitempty"` // outcome strings this report does not know
 }
 
@@ -332,6 +334,8 @@ func summarise(g *Group) {
 			g.Outcomes.Failed++
 		case results.OutcomeUnconfirmed:
 			g.Outcomes.Unconfirmed++
+		case results.OutcomeInterrupted:
+			g.Outcomes.Interrupted++
 		default:
 			g.Outcomes.Other++
 		}

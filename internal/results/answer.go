@@ -11,8 +11,8 @@ import (
 func (r Result) Answer() string {
 	var what string
 	switch {
-	case r.Outcome == OutcomeFailed:
-		return "failed: " + r.Failure
+	case r.Outcome == OutcomeFailed || r.Outcome == OutcomeInterrupted:
+		return r.Outcome + ": " + r.Failure
 	case r.Detected && r.Measured.AfterFault != nil:
 		what = "detected " + Seconds(*r.Measured.AfterFault) + " after the fault"
 		if r.Model != nil && r.Expect == ExpectDetected {

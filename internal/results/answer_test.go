@@ -27,6 +27,7 @@ func TestAnswer(t *testing.T) {
 		{"deviation", Result{Outcome: OutcomeDeviation, Why: "not detected within the window + margin", Expect: ExpectDetected},
 			"not detected: deviation (not detected within the window + margin)"},
 		{"failed", Result{Outcome: OutcomeFailed, Failure: "prepare server: timeout"}, "failed: prepare server: timeout"},
+		{"interrupted", Result{Outcome: OutcomeInterrupted, Failure: "experiment stopped during settle"}, "interrupted: experiment stopped during settle"},
 	}
 	for _, tt := range tests {
 		if got := tt.r.Answer(); got != tt.want {
