@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/cluster"
+	"github.com/kalab-dev/kalab/internal/wire"
 )
 
 // The agent is root on someone's machine: what a command may name is
 // bounded here (docs/security.md).
 const (
-	// MaxRunIDLen bounds a run id; ids are also limited to runIDChars.
-	MaxRunIDLen = 128
+	// MaxRunIDLen bounds a run id (wire.MaxRunIDLen).
+	MaxRunIDLen = wire.MaxRunIDLen
 	// DefaultMaxRuns is how many runs an agent holds state for at once
 	// unless its config says otherwise; more are refused.
 	DefaultMaxRuns = 64

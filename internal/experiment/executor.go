@@ -77,6 +77,14 @@ type agentInfo struct {
 	boot string // the agent process's boot id (StatusResp.BootID); "" unknown
 }
 
+// A resumed run is sent to agents as its id + "-r" + resumeNonceBytes
+// random bytes in hex, so that agents that remember the first attempt's
+// commands act anew.
+const (
+	resumeNonceBytes = 2
+	resumeSuffixLen  = 2 + 2*resumeNonceBytes
+)
+
 // plannedRun is one run of the matrix.
 type plannedRun struct {
 	// ID is unique (for results files); Name is readable.
@@ -149,6 +157,10 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 				}
 				for rep := 1; rep <= e.Config.Repetitions; rep++ {
 					id := fmt.Sprintf("%s-%s-%s-%s-%d-%d", e.Config.Name, e.Execution, s.Member.Name, c.Member.Name, ci+1, rep)
+					if len(id)+resumeSuffixLen > wire.MaxRunIDLen {
+						return nil, fmt.Errorf("run id %q is %d bytes; agents take at most %d (with %d for a resume): shorten the experiment name or the agents' names",
+							id, len(id), wire.MaxRunIDLen, resumeSuffixLen)
+					}
 					runs = append(runs, plannedRun{ID: id, Key: id, Name: RunName(cell, s.Member.Name, c.Member.Name, rep),
 						CellIdx: ci + 1, Rep: rep, Cell: cell, Server: s, Client: c})
 				}

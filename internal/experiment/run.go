@@ -318,11 +318,11 @@ func resume(s *Summary, o RunOptions, rp Resumable, planned []plannedRun) ([]pla
 		}
 		o.Log.Info("resume: removed interrupted lines", "lines", n)
 	}
-	attempt := newNonce(2)
+	attempt := newNonce(resumeNonceBytes)
 	var todo []plannedRun
 	for _, r := range planned {
 		if d.run[r.ID] {
-			r.Key = r.ID + "-r" + attempt // fresh command ids and agent state
+			r.Key = r.ID + "-r" + attempt // fresh command ids and agent state (resumeSuffixLen bytes)
 			todo = append(todo, r)
 		}
 	}

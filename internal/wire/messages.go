@@ -289,3 +289,7 @@ func CheckNonce(n string) error {
 	}
 	return nil
 }
+
+// MaxRunIDLen bounds a run id; agents refuse longer ids, and ids of
+// characters beyond [A-Za-z0-9._-] (they name files and pf anchors).
+const MaxRunIDLen = 128
