@@ -42,7 +42,7 @@ func rootCmd() *cobra.Command {
 	}
 	exp := &cobra.Command{Use: "experiment", Short: "Run, validate and plan experiment files"}
 	exp.AddCommand(runCmd(), validateCmd(), planCmd())
-	root.AddCommand(exp, membersCmd(), keygenCmd(), reportCmd(), &cobra.Command{
+	root.AddCommand(exp, membersCmd(), keygenCmd(), reportCmd(), modelCmd(), &cobra.Command{
 		Use: "version", Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "coordinator", version.String()) },
 	})

@@ -128,7 +128,7 @@ func (a *Agent) Start() error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	verify, err := cluster.ReadVerifyKey(a.cfg.CoordinatorKey)
+	verify, err := ReadCoordinatorKey(a.cfg.CoordinatorKey)
 	if err != nil {
 		return fmt.Errorf("agent: coordinator_key: %w", err)
 	}

@@ -188,14 +188,20 @@ func TestLoadConfig(t *testing.T) {
 	if err := cluster.WriteKeyFile(key); err != nil {
 		t.Fatal(err)
 	}
-	c, err := LoadConfig(write("name = \"h1\"\nbind = \"0.0.0.0:7946\"\nadvertise = \"192.0.2.1:7946\"\nkey_file = " + strconv.Quote(key) + "\n[hypervisor]\nvm = \"v\"\npause = [\"virsh\", \"suspend\", \"{vm}\"]\nresume = [\"virsh\", \"resume\", \"{vm}\"]\n"))
+	pub := filepath.Join(dir, "coordinator.pub")
+	if err := cluster.WriteSigningKeys(filepath.Join(dir, "coordinator.key"), pub); err != nil {
+		t.Fatal(err)
+	}
+	// data_dir and coordinator_key are required.
+	files := "data_dir = " + strconv.Quote(filepath.Join(dir, "data")) + "\ncoordinator_key = " + strconv.Quote(pub) + "\n"
+	c, err := LoadConfig(write("name = \"h1\"\nbind = \"0.0.0.0:7946\"\nadvertise = \"192.0.2.1:7946\"\nkey_file = " + strconv.Quote(key) + "\n" + files + "[hypervisor]\nvm = \"v\"\npause = [\"virsh\", \"suspend\", \"{vm}\"]\nresume = [\"virsh\", \"resume\", \"{vm}\"]\n"))
 	if err != nil || c.Name != "h1" || !c.Hypervisor.Configured() {
 		t.Fatalf("%+v %v", c, err)
 	}
 	if _, err := LoadConfig(write("name = \"h1\"\nshell = \"rm -rf /\"\n")); err == nil || !strings.Contains(err.Error(), "unknown keys shell") {
 		t.Fatalf("unknown key: %v", err)
 	}
-	if _, err := LoadConfig(write("advertise = \"192.0.2.1:7946\"\nkey_file = " + strconv.Quote(key) + "\n[hypervisor]\nvm = \"v\"\n")); err == nil || !strings.Contains(err.Error(), "together") {
+	if _, err := LoadConfig(write("advertise = \"192.0.2.1:7946\"\nkey_file = " + strconv.Quote(key) + "\n" + files + "[hypervisor]\nvm = \"v\"\n")); err == nil || !strings.Contains(err.Error(), "together") {
 		t.Fatalf("half a hook: %v", err)
 	}
 }

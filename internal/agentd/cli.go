@@ -50,6 +50,7 @@ func RunCommand() *cobra.Command {
 					cfg.Bind = "0.0.0.0:7946"
 				}
 				cfg.Hypervisor = fc.Hypervisor
+				cfg.path, cfg.src = fc.path, fc.src // errors name the file's lines
 			}
 			if join != "" {
 				cfg.Join = strings.Split(join, ",")

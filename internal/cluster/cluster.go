@@ -563,14 +563,6 @@ func ReadSigningKey(path string) (ed25519.PrivateKey, error) {
 	return ed25519.PrivateKey(b), nil
 }
 
-// ReadVerifyKey reads the coordinator's public key file, as agents do.
-func ReadVerifyKey(path string) (ed25519.PublicKey, error) {
-	b, err := readBase64(path, ed25519.PublicKeySize, "coordinator public key")
-	if err != nil {
-		return nil, err
-	}
-	return ed25519.PublicKey(b), nil
-}
 
 func readBase64(path string, size int, what string) ([]byte, error) {
 	raw, err := os.ReadFile(path)

@@ -156,22 +156,28 @@ func loadConfig(path string) (agentd.Config, []Check) {
 	}
 	cfg, err := agentd.ReadConfig(path)
 	if err != nil {
-		return agentd.Config{}, []Check{{Name: "config", State: Fail, Detail: err.Error(),
-			Fix: "fix the file: keys are name, bind, advertise, join, key_file, data_dir, [hypervisor] (docs/install.md)"}}
+		return agentd.Config{}, []Check{{Name: "config", State: Fail, Detail: err.Error(), Fix: fixOf(err)}}
 	}
 	err = cfg.Validate()
 	var fe *agentd.FieldError
 	if errors.As(err, &fe) && fe.Key == "key_file" {
 		return cfg, []Check{{Name: "config", State: OK, Detail: describeConfig(path, cfg)},
-			{Name: "key file", State: Fail, Detail: err.Error(),
-				Fix: "copy the key written by `coordinator keygen -o kalab.key` to this host (mode 0600) and point key_file at it"}}
+			{Name: "key file", State: Fail, Detail: err.Error(), Fix: fixOf(err)}}
 	}
 	if err != nil {
-		return cfg, []Check{{Name: "config", State: Fail, Detail: fmt.Sprintf("%s: %v", path, err),
-			Fix: "set advertise = \"<this host's IP>:7946\" and key_file in agent.toml"}}
+		return cfg, []Check{{Name: "config", State: Fail, Detail: err.Error(), Fix: fixOf(err)}}
 	}
 	return cfg, []Check{{Name: "config", State: OK, Detail: describeConfig(path, cfg)},
 		{Name: "key file", State: OK, Detail: cfg.KeyFile + " holds a valid gossip key"}}
+}
+
+// fixOf is the fix a config error carries, or the general advice.
+func fixOf(err error) string {
+	var fe *agentd.FieldError
+	if errors.As(err, &fe) && fe.Fix != "" {
+		return fe.Fix
+	}
+	return "fix the file: every key is described in docs/install.md"
 }
 
 func describeConfig(path string, cfg agentd.Config) string {

@@ -102,7 +102,7 @@ func TestPingGroupNote(t *testing.T) {
 // reported, the exit code matches them, and as root the raw ICMP socket
 // and nftables answer.
 func TestRunLinux(t *testing.T) {
-	cfg := writeConfig(t, "bind = \"127.0.0.1:0\"\nkey_file = \"{key}\"\n")
+	cfg := writeConfig(t, "bind = \"127.0.0.1:0\"\nkey_file = \"{key}\"\ndata_dir = \"{dir}/data\"\ncoordinator_key = \"{pub}\"\n")
 	r := Run(context.Background(), Options{ConfigPath: cfg, ICMPTimeout: 2 * time.Second})
 	var b strings.Builder
 	r.WriteText(&b)
@@ -159,7 +159,7 @@ func TestRunPortInUseAndForeignAdvertise(t *testing.T) {
 	defer pc.Close()
 
 	bind := fmt.Sprintf("127.0.0.1:%d", port)
-	cfg := writeConfig(t, "bind = \""+bind+"\"\nkey_file = \"{key}\"\n")
+	cfg := writeConfig(t, "bind = \""+bind+"\"\nkey_file = \"{key}\"\ndata_dir = \"{dir}/data\"\ncoordinator_key = \"{pub}\"\n")
 	r := Run(context.Background(), Options{ConfigPath: cfg, ICMPTimeout: 500 * time.Millisecond})
 	for _, c := range r.Checks {
 		if c.Name == "serf port" && (c.State != Warn || !strings.Contains(c.Detail, "in use")) {
@@ -172,7 +172,7 @@ func TestRunPortInUseAndForeignAdvertise(t *testing.T) {
 
 	// 192.0.2.10 (TEST-NET-1) is on no interface here: listening there
 	// fails locally, nothing is sent.
-	cfg = writeConfig(t, "bind = \"0.0.0.0:0\"\nadvertise = \"192.0.2.10:7946\"\nkey_file = \"{key}\"\n")
+	cfg = writeConfig(t, "bind = \"0.0.0.0:0\"\nadvertise = \"192.0.2.10:7946\"\nkey_file = \"{key}\"\ndata_dir = \"{dir}/data\"\ncoordinator_key = \"{pub}\"\n")
 	r = Run(context.Background(), Options{ConfigPath: cfg, ICMPTimeout: 500 * time.Millisecond})
 	if r.Exit != ExitCannotRun {
 		t.Errorf("foreign advertise: exit %d, want %d: %+v", r.Exit, ExitCannotRun, r.Checks)

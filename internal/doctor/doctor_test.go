@@ -210,7 +210,7 @@ func TestAdvertiseCheck(t *testing.T) {
 func writeConfig(t *testing.T, body string) string { return testkit.WriteAgentConfig(t, body) }
 
 func TestLoadConfig(t *testing.T) {
-	good := "bind = \"127.0.0.1:0\"\nkey_file = \"{key}\"\n"
+	good := "bind = \"127.0.0.1:0\"\nkey_file = \"{key}\"\ndata_dir = \"{dir}/data\"\ncoordinator_key = \"{pub}\"\n"
 	for _, tc := range []struct {
 		name   string
 		body   string
@@ -220,8 +220,8 @@ func TestLoadConfig(t *testing.T) {
 		{"none", "", []State{Info}, "none given"},
 		{"good", good, []State{OK, OK}, "bind 127.0.0.1:0"},
 		{"unknown key", good + "colour = 1\n", []State{Fail}, "unknown keys colour"},
-		{"no advertise", "bind = \"0.0.0.0:7946\"\nkey_file = \"{key}\"\n", []State{Fail}, "--advertise"},
-		{"bad key", "bind = \"127.0.0.1:0\"\nkey_file = \"{dir}/agent.toml\"\n", []State{OK, Fail}, ""},
+		{"no advertise", "bind = \"0.0.0.0:7946\"\nkey_file = \"{key}\"\ndata_dir = \"{dir}/data\"\ncoordinator_key = \"{pub}\"\n", []State{Fail}, "--advertise"},
+		{"bad key", "bind = \"127.0.0.1:0\"\nkey_file = \"{dir}/agent.toml\"\ndata_dir = \"{dir}/data\"\ncoordinator_key = \"{pub}\"\n", []State{OK, Fail}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := ""

@@ -161,14 +161,22 @@ const (
 // Load reads and validates path. Errors name the file, line, key, the
 // allowed values and the fix, and there is only ever one: the first.
 func Load(path string) (*Config, error) {
+	readErr := func(err error) error {
+		return fmt.Errorf("%s:1: read experiment: %w: allowed a readable TOML file of at most 1 MiB; fix: check the path given to -c", path, err)
+	}
+	if fi, err := os.Stat(path); err != nil {
+		return nil, readErr(err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, readErr(errors.New("not a regular file"))
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read experiment: %w", err)
+		return nil, readErr(err)
 	}
 	defer f.Close()
 	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read experiment: %w", err)
+		return nil, readErr(err)
 	}
 	if len(src) > MaxFileSize {
 		size := int64(len(src))
@@ -191,19 +199,30 @@ func Parse(path string, src []byte) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{path: path, src: src}
-	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(c)
+	// First into a plain map: BurntSushi/toml matches keys to fields
+	// case-insensitively and unifies a table in map order, so two keys
+	// differing in case ("faults", "fAults"), or two bad values, would
+	// make the outcome random. Names and types are checked here, in a
+	// fixed order, before the file is decoded into the Config.
+	var raw map[string]any
+	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&raw)
+	if err != nil {
+		return nil, c.decodeError(err)
+	}
+	for _, k := range md.Keys() {
+		if !knownKey(k) {
+			return nil, c.undecodedError(k)
+		}
+	}
+	if err := c.checkTypes(raw); err != nil {
+		return nil, err
+	}
+	md, err = toml.NewDecoder(bytes.NewReader(src)).Decode(c)
 	if err != nil {
 		return nil, c.decodeError(err)
 	}
 	if u := md.Undecoded(); len(u) > 0 {
 		return nil, c.undecodedError(u[0])
-	}
-	for _, side := range []string{"server", "client"} {
-		// BurntSushi/toml decodes select = "x" into an empty map.
-		if md.IsDefined(side, "select") && md.Type(side, "select") != "Hash" {
-			d, _ := docFor(side + ".select")
-			return nil, c.errorAt(c.keyLine([]string{side, "select"}, -1), fmt.Sprintf("%s.select is a %s", side, md.Type(side, "select")), d.allowed, d.example)
-		}
 	}
 	c.applyDefaults(md)
 	if err := c.validate(); err != nil {
@@ -278,7 +297,7 @@ var selectTags = []string{cluster.TagOS, cluster.TagArch, cluster.TagVersion, cl
 // ("settings.count", "server.select.os").
 func docFor(key string) (keyDoc, bool) {
 	for _, side := range []string{"server", "client"} {
-		if strings.HasPrefix(key, side+".select.") {
+		if tag, ok := strings.CutPrefix(key, side+".select."); ok && !strings.Contains(tag, ".") {
 			key = side + ".select.*"
 		}
 	}
@@ -481,6 +500,10 @@ func checkShape(src []byte, depthLimit, partsLimit, keysLimit int) shapeProblem 
 // incompatible types: …`.
 var lastKeyRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
+// quotedKeyRE finds the key in TOML errors without a last key ("Key
+// 'settings' was already created …").
+var quotedKeyRE = regexp.MustCompile(`^Key '([^']*)'`)
+
 // decodeError turns a TOML syntax or type error into the one error, with
 // what the key allows when the key is known.
 func (c *Config) decodeError(err error) error {
@@ -491,6 +514,9 @@ func (c *Config) decodeError(err error) error {
 	} else if m := lastKeyRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		key, msg = m[2], m[3]
+	}
+	if m := quotedKeyRE.FindStringSubmatch(msg); key == "" && m != nil {
+		key = m[1]
 	}
 	line = max(line, 1)
 	allowed := "TOML: key = value lines under [table] headers (configs/README.md)"
@@ -559,6 +585,139 @@ func (c *Config) undecodedError(k toml.Key) error {
 		fix = "rename it to " + near
 	}
 	return c.errorAt(line, fmt.Sprintf("unknown key %q", name), where+": "+strings.Join(keys, ", "), fix)
+}
+
+// knownKey reports whether k is a key of an experiment, spelled exactly
+// (select's tags are checked by validate, with the tags agents carry).
+func knownKey(k toml.Key) bool {
+	if len(k) == 3 && (k[0] == "server" || k[0] == "client") && k[1] == "select" {
+		return true
+	}
+	_, ok := docFor(strings.Join(k, "."))
+	return ok && !strings.HasSuffix(strings.Join(k, "."), ".*")
+}
+
+// kind names a decoded TOML value's type for messages.
+func kind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "a table"
+	case []map[string]any, []any:
+		return "an array"
+	}
+	return "a date/time"
+}
+
+// checkTypes checks the types of the decoded values (and that durations
+// parse), in the order of keyDocs and array index, so that decoding into
+// the Config cannot fail.
+func (c *Config) checkTypes(raw map[string]any) error {
+	bad := func(key []string, index int, v any) error {
+		d, _ := docFor(strings.Join(key, "."))
+		return c.errorAt(c.keyLine(key, index), fmt.Sprintf("%s is %s", keyName(key, index), kind(v)), d.allowed, d.example)
+	}
+	var check func(key []string, index int, v any) error
+	check = func(key []string, index int, v any) error {
+		name := strings.Join(key, ".")
+		if len(key) == 3 && key[1] == "select" {
+			name = key[0] + ".select.*"
+		}
+		switch name {
+		case "repetitions", "parallel", "settings.count":
+			if _, ok := v.(int64); !ok {
+				return bad(key, index, v)
+			}
+		case "max_run", "settle", "margin", "settings.idle", "settings.interval":
+			switch v := v.(type) {
+			case int64:
+			case string:
+				if _, err := time.ParseDuration(v); err != nil {
+					d, _ := docFor(name)
+					return c.errorAt(c.keyLine(key, index), fmt.Sprintf("%s = %s is not a duration", keyName(key, index), quote(v)), d.allowed+` (Go durations: "90s", "1m30s", "1500ms")`, d.example)
+				}
+			default:
+				return bad(key, index, v)
+			}
+		case "server", "client", "server.select", "client.select":
+			m, ok := v.(map[string]any)
+			if !ok {
+				return bad(key, index, v)
+			}
+			for _, d := range keyDocs {
+				if sub, _ := strings.CutPrefix(d.key, name+"."); sub != d.key && !strings.Contains(sub, ".") && sub != "*" {
+					if sv, ok := m[sub]; ok {
+						if err := check(append(key[:len(key):len(key)], sub), index, sv); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			if strings.HasSuffix(name, ".select") {
+				tags := make([]string, 0, len(m))
+				for tag := range m {
+					tags = append(tags, tag)
+				}
+				slices.Sort(tags)
+				for _, tag := range tags {
+					if err := check(append(key[:len(key):len(key)], tag), index, m[tag]); err != nil {
+						return err
+					}
+				}
+			}
+		case "settings", "faults":
+			var elems []map[string]any
+			switch v := v.(type) {
+			case []map[string]any:
+				elems = v
+			case []any:
+				for i, e := range v {
+					m, ok := e.(map[string]any)
+					if !ok {
+						d, _ := docFor(name)
+						return c.errorAt(c.keyLine(key, -1), fmt.Sprintf("%s[%d] is %s", name, i, kind(e)), d.allowed, d.example)
+					}
+					elems = append(elems, m)
+				}
+			default:
+				return bad(key, index, v)
+			}
+			for i, e := range elems {
+				for _, d := range keyDocs {
+					if sub, _ := strings.CutPrefix(d.key, name+"."); sub != d.key {
+						if sv, ok := e[sub]; ok {
+							if err := check([]string{name, sub}, i, sv); err != nil {
+								return err
+							}
+						}
+					}
+				}
+			}
+		default: // strings: name, description, modes, kind, scope, select expressions
+			if _, ok := v.(string); !ok {
+				return bad(key, index, v)
+			}
+		}
+		return nil
+	}
+	for _, d := range keyDocs {
+		if strings.Contains(d.key, ".") {
+			continue
+		}
+		if v, ok := raw[d.key]; ok {
+			if err := check([]string{d.key}, -1, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // closest returns the candidate within edit distance 2 of s (ignoring
@@ -868,6 +1027,9 @@ func findKeyLine(src []byte, key []string, index int) int {
 			}
 			if tk == parentKey && (index < 0 || occ[tk] == index+1) {
 				headerLine = n + 1
+			}
+			if tk == strings.Join(key, ".") && (index < 0 || occ[tk] == index+1) {
+				return n + 1 // the key is this table
 			}
 			continue
 		}

@@ -63,12 +63,16 @@ select = { os = "linux", colour = "blue" }`), 5, `client.select.colour = "blue"`
 		{"name missing", "\n" + set(`name = "t"`, ""), 1, "name is required", "[A-Za-z0-9._-]", `name = "x"`},
 		{"name of 10 MB", set(`name = "t"`, `name = "`+strings.Repeat("x", 10<<20)+`"`), 1, `name = "xxxx`, "at most 1048576 bytes (1 MiB)", "few dozen lines"},
 		{"20000 unknown keys", unknown.String(), 1, `unknown key "k0"`, "top-level keys: name, description, repetitions", "remove it"},
+		{"key in another case", set("[[faults]]", "[[fAults]]"), 10, `unknown key "fAults"`, "top-level keys", "rename it to faults"},
+		{"second bad value", set(`interval = "1s"`, `interval = "1x"`) + "[[settings]]\nidle = true\n", 8, `settings[0].interval = "1x" is not a duration`, "a duration in whole seconds", `interval = "1s"`},
+		{"settings not tables", "settings = [1, 2]\n" + strings.Replace(base, "[[settings]]\nidle = \"1s\"\ninterval = \"1s\"\ncount = 3\n", "", 1), 1, "settings[0] is an integer", "[[settings]] tables", "[[settings]]"},
+		{"table and array of tables", "[settings]\n" + base, 7, "settings: Key 'settings' was already created", "[[settings]] tables", "[[settings]]"},
 		{"typo'd key", set("count = 3", "cuont = 3"), 9, `unknown key "settings.cuont"`, "keys of settings: idle, interval, count, mode", "rename it to count"},
 		{"negative max_run", top(`max_run = "-1s"`), 1, "max_run = -1s", "1s..5h59m0s", `max_run = "1s"`},
 		{"zero max_run", top(`max_run = "0s"`), 1, "max_run = 0s", "1s..5h59m0s", `max_run = "1s"`},
 		{"max_run over the agents' TTL", top(`max_run = "6h"`), 1, "max_run = 6h0m0s", "1s..5h59m0s (agents refuse", `max_run = "5h59m0s"`},
-		{"max_run not a duration", top(`max_run = "ten minutes"`), 1, "max_run: invalid duration", "a duration 1s..5h59m0s", `max_run = "10m"`},
-		{"max_run wrong type", top(`max_run = true`), 1, "max_run: incompatible types", "a duration", `max_run = "10m"`},
+		{"max_run not a duration", top(`max_run = "ten minutes"`), 1, `max_run = "ten minutes" is not a duration`, "a duration 1s..5h59m0s", `max_run = "10m"`},
+		{"max_run wrong type", top(`max_run = true`), 1, "max_run is a boolean", "a duration", `max_run = "10m"`},
 		{"negative settle", top(`settle = "-5s"`), 1, "settle = -5s", "0s..1h (0 = automatic)", `settle = "0s"`},
 		{"margin too long", top(`margin = "2h"`), 1, "margin = 2h0m0s", "0s..1h", `margin = "1h0m0s"`},
 		{"repetitions 0", top("repetitions = 0"), 1, "repetitions = 0", "1..100", "repetitions = 1"},
@@ -83,7 +87,7 @@ select = { os = "linux", colour = "blue" }`), 5, `client.select.colour = "blue"`
 		{"select not a table", set(`select = { os = "linux" }`, `select = "linux"`), 3, "server.select", "a table of tag = regular expression", `select = { os = "linux" }`},
 		{"count 0", set("count = 3", "count = 0"), 9, "settings[0].count = 0", "1..127 on linux", "count = 1"},
 		{"count 128", set("count = 3", "count = 128"), 9, "settings[0].count = 128", "1..127 on linux", "count = 127"},
-		{"count a string", set("count = 3", `count = "3"`), 9, "settings[0].count: incompatible types", "an integer", "count = 3"},
+		{"count a string", set("count = 3", `count = "3"`), 9, "settings[0].count is a string", "an integer", "count = 3"},
 		{"idle in ms", set(`idle = "1s"`, `idle = "1500ms"`), 7, "settings[0].idle = 1.5s", "whole multiples of 1s", `idle = "2s"`},
 		{"interval 0", set(`interval = "1s"`, `interval = "0s"`), 8, "settings[0].interval = 0s", "1s..9h6m7s on linux", `interval = "1s"`},
 		{"negative idle", set(`idle = "1s"`, `idle = "-1s"`), 7, "settings[0].idle = -1s", "1s..9h6m7s on linux", `idle = "1s"`},
@@ -150,6 +154,17 @@ func TestLoadRefusesBigFilesUnread(t *testing.T) {
 	_, err := Load(path)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%s:1: the file is %d bytes", path, len(src))) || !strings.Contains(err.Error(), "fix: ") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestLoadUnreadable: a path that is no file is refused in the same form.
+func TestLoadUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{dir, filepath.Join(dir, "nope.toml")} {
+		_, err := Load(p)
+		if err == nil || !strings.HasPrefix(err.Error(), p+":1: read experiment: ") || !strings.Contains(err.Error(), "; fix: ") {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }
 

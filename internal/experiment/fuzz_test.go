@@ -2,11 +2,13 @@ package experiment
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,7 @@ import (
 )
 
 // errorShape is the one-line form every Parse error has.
-var errorShape = regexp.MustCompile(`^fuzz\.toml:[1-9][0-9]*: [^\n]+: allowed [^\n]+; fix: [^\n]+$`)
+var errorShape = regexp.MustCompile(`^fuzz\.toml:([1-9][0-9]*): [^\n]+: allowed [^\n]+; fix: [^\n]+$`)
 
 // FuzzParse: Parse never panics; it refuses with exactly one error of the
 // documented form, the same one every time; and what it accepts is in
@@ -45,14 +47,31 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-stop:
+			case <-time.After(10 * time.Second):
+				panic(fmt.Sprintf("FuzzParse: no answer after 10s for %q", src))
+			}
+		}()
+		t0 := time.Now()
 		c, err := Parse("fuzz.toml", src)
+		if d := time.Since(t0); d > 2*time.Second {
+			t.Fatalf("Parse of %d bytes took %s", len(src), d)
+		}
 		c2, err2 := Parse("fuzz.toml", src)
 		if (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() {
 			t.Fatalf("two parses differ: %v / %v", err, err2)
 		}
 		if err != nil {
-			if !errorShape.MatchString(err.Error()) {
+			m := errorShape.FindStringSubmatch(err.Error())
+			if m == nil {
 				t.Fatalf("error not of the form file:line: what: allowed …; fix: …: %q", err)
+			}
+			if line, _ := strconv.Atoi(m[1]); line > bytes.Count(src, []byte("\n"))+1 {
+				t.Fatalf("error names line %d of a %d-line file: %q", line, bytes.Count(src, []byte("\n"))+1, err)
 			}
 			if _, ok := err.(interface{ Unwrap() []error }); ok {
 				t.Fatalf("several errors: %q", err)

@@ -253,7 +253,7 @@ func resolveConfig(path string) (string, agentd.Config, error) {
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return "", agentd.Config{}, fmt.Errorf("agent config %s: %w", abs, err)
+		return "", agentd.Config{}, err // names the file, line and key
 	}
 	return abs, cfg, nil
 }

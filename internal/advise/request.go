@@ -1,0 +1,235 @@
+package advise
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
+
+// Request is one `coordinator model` invocation as its flags give it; Run
+// checks it and answers. Every error names the flag, the value and what is
+// allowed.
+type Request struct {
+	// OS is --os: a comma-separated list of linux, windows, macos (or
+	// darwin).
+	OS string
+	// Idle, Interval and Count are --idle, --interval and --count; the
+	// *Set fields say whether the flag was given at all.
+	Idle, Interval time.Duration
+	Count          int
+	IdleSet        bool
+	IntervalSet    bool
+	CountSet       bool
+	// Mode is --mode: listener, per-connection or listener-go-default.
+	Mode string
+	// HZ is --hz, the Linux tick rate; HZSet says it was given (otherwise
+	// this host's, or 250 off Linux). 0 means unknown.
+	HZ    int
+	HZSet bool
+	// UserTimeout is --user-timeout, Linux TCP_USER_TIMEOUT (0 = unset).
+	UserTimeout time.Duration
+	// WindowsBuild is --windows-build (0 = unknown, the newest behaviour).
+	WindowsBuild int
+	// DetectWithin is --detect-within: search settings instead of
+	// predicting (0 = predict).
+	DetectWithin time.Duration
+	// MinCount and Top are --min-count and --top, used with DetectWithin;
+	// SearchFlagsSet says either was given.
+	MinCount       int
+	Top            int
+	SearchFlagsSet bool
+	// Results are the --results files (patterns already expanded).
+	Results []string
+	// JSON is --json: print the Model or Advice document instead of text.
+	JSON bool
+}
+
+// DefaultHZ is the Linux tick rate modelled when the host cannot say (not
+// Linux, or no kernel config and no TCP_INFO): the common distribution
+// kernels' CONFIG_HZ.
+const DefaultHZ = 250
+
+// ParseOSes reads an --os list into platforms, macos and darwin being the
+// same OS and each OS once.
+func ParseOSes(list string, windowsBuild int) ([]keepalive.Platform, error) {
+	var ps []keepalive.Platform
+	seen := map[string]bool{}
+	for _, f := range strings.Split(list, ",") {
+		name := strings.ToLower(strings.TrimSpace(f))
+		goos := name
+		switch name {
+		case "":
+			continue
+		case "macos", "mac", "osx":
+			goos = "darwin"
+		case "linux", "windows", "darwin":
+		default:
+			return nil, fmt.Errorf("--os %q: %q is not an OS kalab models; allowed linux, windows, macos (or darwin), comma-separated", list, f)
+		}
+		if seen[goos] {
+			continue
+		}
+		seen[goos] = true
+		p := keepalive.Platform{OS: goos}
+		if goos == "windows" {
+			p.Build = windowsBuild
+		}
+		ps = append(ps, p)
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("--os %q lists no OS: give linux, windows, macos (comma-separated)", list)
+	}
+	if windowsBuild != 0 && !seen["windows"] {
+		return nil, fmt.Errorf("--windows-build %d applies to windows, which --os %q does not list", windowsBuild, list)
+	}
+	return ps, nil
+}
+
+// HostHZ is this host's Linux tick rate and where it came from, or
+// DefaultHZ with the reason when the host cannot say.
+func HostHZ() (int, string) {
+	if runtime.GOOS != "linux" {
+		return DefaultHZ, fmt.Sprintf("the common default: this host runs %s (give --hz)", runtime.GOOS)
+	}
+	hz, src, err := keepalive.DetectHZ()
+	if err != nil {
+		return DefaultHZ, fmt.Sprintf("the common default: this host's HZ is unknown (%v; give --hz)", err)
+	}
+	return hz, "this host's (" + src + ")"
+}
+
+// query checks the flags that every answer shares.
+func (r Request) query() (Query, error) {
+	if r.WindowsBuild < 0 || (r.WindowsBuild > 0 && r.WindowsBuild < 6000) {
+		return Query{}, fmt.Errorf("--windows-build %d: allowed 0 (unknown: Windows 10 1709 or later) or a build number from 6000 (Vista), e.g. 14393 (Server 2016) or 17763 (Server 2019)", r.WindowsBuild)
+	}
+	ps, err := ParseOSes(r.OS, r.WindowsBuild)
+	if err != nil {
+		return Query{}, err
+	}
+	mode, err := keepalive.ParseMode(r.Mode)
+	if err != nil {
+		return Query{}, fmt.Errorf("--mode %q: allowed %s, %s or %s", r.Mode, keepalive.ModeListener, keepalive.ModePerConn, keepalive.ModeListenerGoDefault)
+	}
+	if r.UserTimeout < 0 || r.UserTimeout%time.Millisecond != 0 {
+		return Query{}, fmt.Errorf("--user-timeout %s: allowed 0 (unset) or a positive number of whole milliseconds, e.g. 5s", r.UserTimeout)
+	}
+	q := Query{Platforms: ps, Mode: mode, Phase: phase, UserTimeout: r.UserTimeout}
+	hasLinux := false
+	for _, p := range ps {
+		hasLinux = hasLinux || p.OS == "linux"
+	}
+	switch {
+	case r.HZSet && (r.HZ < 0 || r.HZ > 10000):
+		return Query{}, fmt.Errorf("--hz %d: allowed 0 (unknown: each firing up to 1/8 late) or a tick rate such as 100, 250, 300 or 1000", r.HZ)
+	case r.HZSet:
+		q.HZ, q.HZSource = r.HZ, "from --hz"
+	case hasLinux:
+		q.HZ, q.HZSource = HostHZ()
+	}
+	return q, nil
+}
+
+// settings checks --idle, --interval and --count for a prediction.
+func (r Request) settings() (keepalive.Settings, error) {
+	if r.SearchFlagsSet {
+		return keepalive.Settings{}, fmt.Errorf("--min-count and --top only apply with --detect-within")
+	}
+	for _, f := range []struct {
+		name, eg string
+		set      bool
+	}{{"idle", "1s", r.IdleSet}, {"interval", "3s", r.IntervalSet}, {"count", "10", r.CountSet}} {
+		if !f.set {
+			return keepalive.Settings{}, fmt.Errorf("--%s is required to predict (e.g. --idle 1s --interval 3s --count 10), or search settings with --detect-within", f.name)
+		}
+	}
+	switch {
+	case r.Idle <= 0:
+		return keepalive.Settings{}, fmt.Errorf("--idle %s: must be positive, e.g. 1s", r.Idle)
+	case r.Interval <= 0:
+		return keepalive.Settings{}, fmt.Errorf("--interval %s: must be positive, e.g. 1s", r.Interval)
+	case r.Count < 1:
+		return keepalive.Settings{}, fmt.Errorf("--count %d: must be at least 1 (Linux 1..127, Windows 1..255, macOS 1..2147483647)", r.Count)
+	}
+	return keepalive.Settings{Idle: r.Idle, Interval: r.Interval, Count: r.Count}, nil
+}
+
+// Run answers r on stdout (text, or the JSON document with r.JSON); the
+// warnings about results files go to stderr.
+func Run(stdout, stderr io.Writer, r Request) error {
+	q, err := r.query()
+	if err != nil {
+		return err
+	}
+	var doc any
+	var text func(io.Writer) error
+	if r.DetectWithin != 0 {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"idle", r.IdleSet}, {"interval", r.IntervalSet}, {"count", r.CountSet}} {
+			if f.set {
+				return fmt.Errorf("--%s cannot be combined with --detect-within: the search chooses idle, interval and count (require a count with --min-count)", f.name)
+			}
+		}
+		if r.MinCount < 1 || r.Top < 1 || r.Top > 20 {
+			return fmt.Errorf("--min-count %d --top %d: --min-count must be at least 1 and --top 1..20", r.MinCount, r.Top)
+		}
+		a, err := Search(q, r.DetectWithin, r.MinCount, r.Top)
+		if err != nil {
+			return err
+		}
+		if len(r.Results) > 0 {
+			rs, rr, err := ReadResults(r.Results)
+			if err != nil {
+				return err
+			}
+			CompareAdvice(&a, rs, rr)
+		}
+		doc, text = a, func(w io.Writer) error { return WriteAdvice(w, a) }
+	} else {
+		s, err := r.settings()
+		if err != nil {
+			return err
+		}
+		m, err := Predict(q, s)
+		if err != nil {
+			return err
+		}
+		if len(r.Results) > 0 {
+			rs, rr, err := ReadResults(r.Results)
+			if err != nil {
+				return err
+			}
+			CompareModel(&m, rs, rr)
+		}
+		doc, text = m, func(w io.Writer) error { return WriteModel(w, m) }
+	}
+	if rr := resultsOf(doc); rr != nil {
+		for _, w := range rr.Warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+	}
+	if r.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	return text(stdout)
+}
+
+// resultsOf returns the ResultsRead of a Model or Advice.
+func resultsOf(doc any) *ResultsRead {
+	switch d := doc.(type) {
+	case Model:
+		return d.Results
+	case Advice:
+		return d.Results
+	}
+	return nil
+}
