@@ -563,7 +563,6 @@ func ReadSigningKey(path string) (ed25519.PrivateKey, error) {
 	return ed25519.PrivateKey(b), nil
 }
 
-
 func readBase64(path string, size int, what string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
