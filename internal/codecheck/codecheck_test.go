@@ -63,6 +63,7 @@ func TestImportRules(t *testing.T) {
 		"internal/experiment": {"internal/role", "internal/agentd"},
 		"internal/results":    {"internal/experiment", "internal/report", "internal/role", "internal/cluster"},
 		"coordinator":         {"internal/agentd", "internal/role"},
+		"internal/advise":     {"internal/experiment", "internal/role", "internal/agentd", "internal/cluster"},
 	}
 	for pkg, bad := range forbidden {
 		cmd := exec.Command("go", "list", "-deps", "-json=ImportPath", "./"+pkg)
