@@ -14,6 +14,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/fault"
+	"github.com/kalab-dev/kalab/internal/results"
 	"github.com/kalab-dev/kalab/internal/role"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
@@ -134,6 +135,14 @@ func TestAgentCommands(t *testing.T) {
 	if !errors.As(err, &re) || !strings.Contains(re.Msg, "not available") {
 		t.Fatalf("unknown fault kind: %v", err)
 	}
+	err = call("r1/fault-direction", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "drop", Direction: "sideways", TTLMS: 1000}, nil)
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, `direction "sideways": allowed "both" (the default), "to-server" or "to-client"`) {
+		t.Fatalf("unknown drop direction: %v", err)
+	}
+	err = call("r1/fault-kill-direction", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "kill", Direction: "to-server", TTLMS: 1000}, nil)
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "only a drop has a direction") {
+		t.Fatalf("direction on a kill: %v", err)
+	}
 	err = call("r1/fault-ttl", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "kill", TTLMS: 0}, nil)
 	if !errors.As(err, &re) || !strings.Contains(re.Msg, "ttl") {
 		t.Fatalf("zero ttl: %v", err)
@@ -228,6 +237,18 @@ func TestCapsTag(t *testing.T) {
 		a := &Agent{}
 		if got := a.caps(); got != tt.want {
 			t.Errorf("%s: caps %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDirectionsAgree: every drop direction an experiment can ask for
+// (results.Directions, sent as wire.FaultReq.Direction) is one the fault
+// package applies under the same name.
+func TestDirectionsAgree(t *testing.T) {
+	for _, d := range results.Directions {
+		got, err := fault.ParseDirection(d)
+		if err != nil || string(got) != d {
+			t.Errorf("direction %q: fault.ParseDirection = %q, %v", d, got, err)
 		}
 	}
 }

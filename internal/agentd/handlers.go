@@ -136,6 +136,16 @@ func (a *Agent) silence(req wire.FaultReq, client *role.Client, d time.Duration)
 	default:
 		return nil, resp, "", fmt.Errorf("fault %q scope %q: not available on agent %s (caps %s)", kind, scope, a.cfg.Name, a.caps())
 	}
+	// A direction narrows a drop (flow or host) to one way; it means
+	// nothing for the other kinds, so it is refused there rather than
+	// ignored.
+	dir, err := fault.ParseDirection(req.Direction)
+	switch {
+	case err != nil:
+		return nil, resp, "", fmt.Errorf("fault %q scope %q: %w", kind, scope, err)
+	case kind != results.KindDrop && req.Direction != "":
+		return nil, resp, "", fmt.Errorf("fault %q direction %q: only a drop has a direction", kind, req.Direction)
+	}
 	peer := client.Remote.Addr()
 	if scope == results.ScopeHost || emulated {
 		if err := a.checkHostDropPeer(peer); err != nil {
@@ -154,12 +164,12 @@ func (a *Agent) silence(req wire.FaultReq, client *role.Client, d time.Duration)
 		}
 	}
 	var f *fault.Active
-	var err error
 	switch {
 	case kind == results.KindDrop && scope == results.ScopeHost:
-		f, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: peer, KeepPort: a.serfPort, TTL: d})
+		f, err = fault.DropHost(fault.HostDropSpec{Run: req.Run, Peer: peer, KeepPort: a.serfPort, Direction: dir, TTL: d})
 	case kind == results.KindDrop:
-		f, err = fault.Drop(fault.DropSpec{Run: req.Run, Flow: fault.Flow{Local: client.Local, Remote: client.Remote}, TTL: d})
+		// This agent is the client's: to-server is its outgoing side.
+		f, err = fault.Drop(fault.DropSpec{Run: req.Run, Flow: fault.Flow{Local: client.Local, Remote: client.Remote}, Direction: dir, TTL: d})
 	case kind == results.KindPause:
 		f, err = fault.Pause(req.Run, client.Process(), d)
 	case kind == results.KindKill:

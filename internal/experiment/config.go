@@ -121,15 +121,25 @@ type FaultEntry struct {
 	// Scope for drop: "flow" (default: only this connection) or "host" (the
 	// whole client host, ICMP included, except serf's port).
 	Scope string `toml:"scope"`
+	// Direction for drop (flow or host scope): "both" (default), "to-server"
+	// (only the client's packets to the server are lost: the client still
+	// hears the server's keepalive probes, its answers never arrive) or
+	// "to-client" (only the server's packets to the client are lost: its
+	// probes never reach the client). Any other value, or a direction on
+	// another kind, is an error. Serf's port stays open both ways.
+	Direction string `toml:"direction"`
 }
 
 // String names the fault as plans and run names show it: the kind, with
-// "/host" for a host-scope drop (flow is the default).
+// "/host" for a host-scope drop (flow is the default) and "→server" or
+// "→client" for a one-way drop (both ways is the default), e.g.
+// "drop→server", "drop/host→client".
 func (f FaultEntry) String() string {
+	s := f.Kind
 	if f.Scope == results.ScopeHost {
-		return f.Kind + "/" + f.Scope
+		s += "/" + f.Scope
 	}
-	return f.Kind
+	return s + results.DirectionSuffix(f.Direction)
 }
 
 // MaxFileSize is the largest experiment file Load and Parse accept (1 MiB);
@@ -253,6 +263,9 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 		if c.Faults[i].Kind == results.KindDrop && c.Faults[i].Scope == "" {
 			c.Faults[i].Scope = results.ScopeFlow
 		}
+		if c.Faults[i].Kind == results.KindDrop && c.Faults[i].Direction == "" {
+			c.Faults[i].Direction = results.DirectionBoth
+		}
 	}
 }
 
@@ -260,6 +273,9 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 type keyDoc struct{ key, allowed, example string }
 
 const modesAllowed = `"listener", "listener-go-default" or "per-connection"`
+
+// directionsAllowed are the drop directions, results.Directions.
+const directionsAllowed = `"both", "to-server" or "to-client"`
 
 // keyDocs lists every key in the order configs/README.md shows them; a
 // select entry is documented as server.select.* / client.select.*.
@@ -284,9 +300,10 @@ var keyDocs = []keyDoc{
 	{"settings.interval", "a duration in whole seconds, 1s..32767s on linux", `interval = "1s"`},
 	{"settings.count", "an integer, 1..127 on linux, 1..255 on windows", "count = 3"},
 	{"settings.mode", modesAllowed, `mode = "per-connection"`},
-	{"faults", "1..16 [[faults]] tables with kind and scope", `[[faults]] kind = "drop"`},
+	{"faults", "1..16 [[faults]] tables with kind, scope and direction", `[[faults]] kind = "drop"`},
 	{"faults.kind", `"drop", "pause", "vm-pause" or "kill"`, `kind = "drop"`},
 	{"faults.scope", `"flow" or "host" (drop only)`, `scope = "flow"`},
+	{"faults.direction", directionsAllowed + " (drop only)", `direction = "both"`},
 }
 
 // selectTags are the serf tags every agent carries (cluster.Tag*), the
@@ -700,7 +717,7 @@ func (c *Config) checkTypes(raw map[string]any) error {
 					}
 				}
 			}
-		default: // strings: name, description, modes, kind, scope, select expressions
+		default: // strings: name, description, modes, kind, scope, direction, select expressions
 			if _, ok := v.(string); !ok {
 				return bad(key, index, v)
 			}
@@ -878,9 +895,21 @@ func (c *Config) validate() error {
 			if f.Scope != results.ScopeFlow && f.Scope != results.ScopeHost {
 				return c.fieldErr([]string{"faults", "scope"}, i, quote(f.Scope), `"flow" or "host"`, `scope = "flow"`)
 			}
+			if !slices.Contains(results.Directions, f.Direction) {
+				fix := `direction = "both"`
+				if near := closest(f.Direction, results.Directions); near != "" {
+					fix = fmt.Sprintf("direction = %q", near)
+				}
+				return c.fieldErr([]string{"faults", "direction"}, i, quote(f.Direction),
+					directionsAllowed+` (both: drop both ways; to-server: the client's answers are lost; to-client: the server's probes are lost)`, fix)
+			}
 		case results.KindPause, results.KindVMPause, results.KindKill:
 			if f.Scope != "" {
 				return c.fieldErr([]string{"faults", "scope"}, i, quote(f.Scope), "no scope: only drop has a scope", "remove scope from this [[faults]] table")
+			}
+			if f.Direction != "" {
+				return c.fieldErr([]string{"faults", "direction"}, i, quote(f.Direction), "no direction: only drop has a direction",
+					"remove direction from this [[faults]] table (or use kind = \"drop\")")
 			}
 		default:
 			fix := `kind = "drop"`

@@ -85,8 +85,40 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Repetitions != 1 || c.Parallel != 1 || c.MaxRun != 10*time.Minute || c.Margin != 5*time.Second ||
-		c.Server.Mode != "listener" || c.Faults[0].Scope != "flow" {
+		c.Server.Mode != "listener" || c.Faults[0].Scope != "flow" || c.Faults[0].Direction != "both" {
 		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+// TestFaultDirections: one-way drops parse, default to both ways, and show
+// their direction in fault and run names; other kinds have none.
+func TestFaultDirections(t *testing.T) {
+	src := base + "[[faults]]\nkind = \"drop\"\ndirection = \"to-server\"\n" +
+		"[[faults]]\nkind = \"drop\"\nscope = \"host\"\ndirection = \"to-client\"\n" +
+		"[[faults]]\nkind = \"drop\"\ndirection = \"both\"\n[[faults]]\nkind = \"pause\"\n"
+	c, err := Parse("x.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range c.Faults {
+		got = append(got, f.Direction+" "+f.String())
+	}
+	want := []string{"both drop", "to-server drop→server", "to-client drop/host→client", "both drop", " pause"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("faults %q, want %q", got, want)
+	}
+	cells, err := c.Cells()
+	if err != nil || len(cells) != 5 {
+		t.Fatalf("cells: %d, %v", len(cells), err)
+	}
+	if name := RunName(cells[1], "agent-2", "agent-1", 1); name != "drop→server·1s/1s/3·agent-2→agent-1·#1" {
+		t.Errorf("run name %q", name)
+	}
+	for i, wantDir := range []string{"", "to-server", "to-client", "", ""} {
+		if req := faultReq("r", cells[i]); req.Direction != wantDir {
+			t.Errorf("cell %d (%s): fault request direction %q, want %q (both ways is sent empty)", i, cells[i].Fault, req.Direction, wantDir)
+		}
 	}
 }
 

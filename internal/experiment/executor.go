@@ -331,7 +331,8 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	res := results.Result{
 		Schema: results.Schema, Experiment: e.Config.Name, Run: r.ID, Name: r.Name, ExperimentHash: e.Hash, Execution: e.Execution,
 		Cell: r.CellIdx, Rep: r.Rep, StartedAt: time.Now(), Lab: e.Lab, Server: r.Server.Host, Client: r.Client.Host,
-		Requested: cell.Settings, Mode: cell.Mode, FaultKind: cell.Fault.Kind, FaultScope: cell.Fault.Scope, Expect: cell.Expect,
+		Requested: cell.Settings, Mode: cell.Mode, FaultKind: cell.Fault.Kind, FaultScope: cell.Fault.Scope,
+		FaultDirection: cell.Fault.Direction, Expect: cell.Expect,
 	}
 	// runCtx ends with the experiment (Ctrl-C) or when an agent of the run
 	// restarted (its cause is then a *restartError).
@@ -399,7 +400,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		return fail("settle", err)
 	}
 	var fr wire.FaultResp
-	if err := call(cli, "fault", wire.CmdFault, wire.FaultReq{Run: r.Key, Kind: cell.Fault.Kind, Scope: cell.Fault.Scope, TTLMS: (cell.Observe + 30*time.Second).Milliseconds()}, &fr); err != nil {
+	if err := call(cli, "fault", wire.CmdFault, faultReq(r.Key, cell), &fr); err != nil {
 		return fail("fault", err)
 	}
 	faultLocal := time.Now()
@@ -434,6 +435,18 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	e.record(&res, r, col)
 	res.EndedAt = time.Now()
 	return res
+}
+
+// faultReq is the fault command for a run of cell. A drop both ways is
+// sent without a direction (the agent's default), so agents from before
+// directions still take it; a one-way drop names its direction, which such
+// an agent refuses as an unknown field instead of dropping both ways.
+func faultReq(run string, cell Cell) wire.FaultReq {
+	req := wire.FaultReq{Run: run, Kind: cell.Fault.Kind, Scope: cell.Fault.Scope, TTLMS: (cell.Observe + 30*time.Second).Milliseconds()}
+	if cell.Fault.Direction != results.DirectionBoth {
+		req.Direction = cell.Fault.Direction
+	}
+	return req
 }
 
 // serverClock maps an instant the client agent reported (ns on its clock)

@@ -21,7 +21,8 @@ type Cell struct {
 	Settings keepalive.Settings
 	// Mode is the entry's mode, or server.mode when the entry has none.
 	Mode keepalive.Mode
-	// Fault is the [[faults]] entry, with the drop scope defaulted.
+	// Fault is the [[faults]] entry, with the drop scope and direction
+	// defaulted.
 	Fault FaultEntry
 	// Expect is what Fault should lead to: detection in the window,
 	// none (pause), or an immediate close (kill).
@@ -36,8 +37,9 @@ type Cell struct {
 }
 
 // RunName is a run's name for people: fault, settings, server→client and
-// repetition, e.g. "drop·1s/1s/3·agent-2→agent-1·#1". The mode is added
-// when it is not the default listener mode. Names need not be unique
+// repetition, e.g. "drop·1s/1s/3·agent-2→agent-1·#1", or for a one-way drop
+// "drop→server·1s/1s/3·agent-2→agent-1·#1" (FaultEntry.String). The mode is
+// added when it is not the default listener mode. Names need not be unique
 // (results carry a unique id); they must be readable at a glance.
 func RunName(c Cell, server, client string, rep int) string {
 	parts := []string{c.Fault.String(), c.Settings.Short()}

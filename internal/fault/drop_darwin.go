@@ -87,11 +87,11 @@ func pfLoad(run, rules string) (func() error, error) {
 	}, nil
 }
 
-// installFlowDrop blocks one flow both ways in com.apple/kalab.<run>, then
-// kills any pf state of the flow (rules are not evaluated for packets
-// matching a state).
+// installFlowDrop blocks one flow, both ways or in spec.Direction only, in
+// com.apple/kalab.<run>, then kills any pf state of the flow (rules are not
+// evaluated for packets matching a state, whichever way they go).
 func installFlowDrop(spec DropSpec) (remove func() error, err error) {
-	heal, err := pfLoad(spec.Run, pfFlowRules(spec.Run, spec.Flow))
+	heal, err := pfLoad(spec.Run, pfFlowRules(spec.Run, spec.Flow, spec.Direction))
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +106,10 @@ func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	return heal, nil
 }
 
-// installHostDrop silences this host toward the peer except serf's port.
+// installHostDrop silences this host toward the peer except serf's port,
+// both ways or in spec.Direction only.
 func installHostDrop(spec HostDropSpec) (remove func() error, err error) {
-	return pfLoad(spec.Run, pfHostRules(spec.Run, spec.Peer, spec.KeepPort))
+	return pfLoad(spec.Run, pfHostRules(spec.Run, spec.Peer, spec.KeepPort, spec.Direction))
 }
 
 // DropCounters reads the block rules' packet counters (pfctl -v -s rules):

@@ -130,8 +130,10 @@ func addTimedSet(c *nftables.Conn, set *nftables.Set, key []byte, ttl time.Durat
 }
 
 // installFlowDrop installs a set holding spec.Flow's tuple with a kernel
-// timeout of spec.TTL, and two rules (peer→me on input, me→peer on output)
-// that count and drop what they find in it.
+// timeout of spec.TTL, and the rules that count and drop what they find in
+// it: peer→me on input unless the drop is to-server only, me→peer on
+// output unless it is to-client only. A chain without a rule of the run's
+// counts nothing, so DropCounters reports only the dropped direction.
 func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	c, done, err := conn(spec.NetNS)
 	if err != nil {
@@ -147,8 +149,12 @@ func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	}
 	in, out := FlowRules(spec.Flow, set)
 	tag := ruleTag(spec.Run)
-	c.AddRule(&nftables.Rule{Table: table, Chain: inputChain, Exprs: in, UserData: tag})
-	c.AddRule(&nftables.Rule{Table: table, Chain: outputChain, Exprs: out, UserData: tag})
+	if spec.Direction.dropsIn() {
+		c.AddRule(&nftables.Rule{Table: table, Chain: inputChain, Exprs: in, UserData: tag})
+	}
+	if spec.Direction.dropsOut() {
+		c.AddRule(&nftables.Rule{Table: table, Chain: outputChain, Exprs: out, UserData: tag})
+	}
 	if err := c.Flush(); err != nil {
 		return nil, fmt.Errorf("install nftables set and rules: %w", err)
 	}

@@ -94,7 +94,11 @@ func TestHostRules(t *testing.T) {
 		t.Errorf("host set %+v key %v: want a timeout set of ipv4_addr holding the peer", set, key)
 	}
 	for _, input := range []bool{true, false} {
-		rules := HostRules(input, peer, 7946, set)
+		// A one-way drop leaves the other chain with the accepts only.
+		if open := HostRules(input, false, peer, 7946, set); len(open) != 4 {
+			t.Errorf("input=%v without drop: %d rules, want the 4 keep-port accepts", input, len(open))
+		}
+		rules := HostRules(input, true, peer, 7946, set)
 		if len(rules) != 5 {
 			t.Fatalf("input=%v: %d rules, want 4 accepts and a drop", input, len(rules))
 		}
@@ -149,12 +153,27 @@ func TestDropSpecValidate(t *testing.T) {
 		{"ttl too long", DropSpec{Run: "r", Flow: ok, TTL: 7 * time.Hour}, "ttl"},
 		{"port 0", DropSpec{Run: "r", Flow: Flow{Local: netip.MustParseAddrPort("198.18.0.2:0"), Remote: ok.Remote}, TTL: time.Second}, "port"},
 		{"mixed families", DropSpec{Run: "r", Flow: Flow{Local: netip.MustParseAddrPort("[fd00::2]:1"), Remote: ok.Remote}, TTL: time.Second}, "IPv4 and IPv6"},
+		{"to-server", DropSpec{Run: "r", Flow: ok, Direction: DirectionToServer, TTL: time.Second}, ""},
+		{"to-client", DropSpec{Run: "r", Flow: ok, Direction: DirectionToClient, TTL: time.Second}, ""},
+		{"unknown direction", DropSpec{Run: "r", Flow: ok, Direction: "sideways", TTL: time.Second}, `direction "sideways"`},
 	}
 	for _, tt := range tests {
 		err := tt.spec.validate()
 		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("%s: validate() = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+	host := HostDropSpec{Run: "r", Peer: ok.Remote.Addr(), KeepPort: 7946, TTL: time.Second}
+	if err := host.validate(); err != nil {
+		t.Errorf("host drop: %v", err)
+	}
+	host.Direction = DirectionToClient
+	if err := host.validate(); err != nil {
+		t.Errorf("host drop to-client: %v", err)
+	}
+	host.Direction = "in"
+	if err := host.validate(); err == nil || !strings.Contains(err.Error(), `allowed "both"`) {
+		t.Errorf("host drop direction \"in\": %v, want a refusal naming the allowed values", err)
 	}
 }
 

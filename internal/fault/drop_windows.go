@@ -162,9 +162,10 @@ func remember(run string, ids []wf.RuleID) {
 	wfpRuns.ids[run] = ids
 }
 
-// installFlowDrop blocks one TCP flow at the transport layers.
+// installFlowDrop blocks one TCP flow at the transport layers (both, or
+// the one spec.Direction names).
 func installFlowDrop(spec DropSpec) (remove func() error, err error) {
-	remove, ids, err := install(wfpFlowFilters(spec.Run, spec.Flow))
+	remove, ids, err := install(wfpFlowFilters(spec.Run, spec.Flow, spec.Direction))
 	if err != nil {
 		return nil, err
 	}
@@ -172,9 +173,10 @@ func installFlowDrop(spec DropSpec) (remove func() error, err error) {
 	return remove, nil
 }
 
-// installHostDrop silences this host toward the peer except serf's port.
+// installHostDrop silences this host toward the peer except serf's port,
+// both ways or in spec.Direction only.
 func installHostDrop(spec HostDropSpec) (remove func() error, err error) {
-	remove, ids, err := install(wfpHostFilters(spec.Run, spec.Peer, spec.KeepPort))
+	remove, ids, err := install(wfpHostFilters(spec.Run, spec.Peer, spec.KeepPort, spec.Direction))
 	if err != nil {
 		return nil, err
 	}

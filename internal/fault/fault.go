@@ -156,7 +156,8 @@ type Counters struct {
 	Known bool `json:"known"`
 	// InPackets and InBytes are what the rules dropped on the way into this
 	// host (from the peer). InBytes is filled on Linux only: pf's rule
-	// listing is read for packets, WFP counts nothing.
+	// listing is read for packets, WFP counts nothing. A to-server drop has
+	// no inbound rule, so it counts 0 here (and a to-client drop 0 out).
 	InPackets uint64 `json:"in_packets"`
 	InBytes   uint64 `json:"in_bytes"`
 	// OutPackets and OutBytes are the same for packets leaving this host
@@ -170,13 +171,52 @@ type Counters struct {
 	Evidence string `json:"evidence,omitempty"`
 }
 
-// DropSpec describes a drop of one flow, both directions.
+// Direction is which way a drop silences the peers. The agent applies
+// drops on the experiment client's host, with the server as the peer, so
+// the names are the experiment's (results.Direction*): to-server is what
+// this host sends to the peer (Linux output chain, WFP outbound transport
+// layer, pf "block out"), to-client what it receives from the peer (input
+// chain, inbound transport layer, "block in").
+type Direction string
+
+const (
+	// DirectionBoth drops both ways; the empty Direction means the same.
+	DirectionBoth Direction = "both"
+	// DirectionToServer drops only this host's packets to the peer: the
+	// peer's packets (keepalive probes) still arrive, the answers do not.
+	DirectionToServer Direction = "to-server"
+	// DirectionToClient drops only the peer's packets to this host.
+	DirectionToClient Direction = "to-client"
+)
+
+// ParseDirection accepts "both", "to-server", "to-client", and "" as both.
+func ParseDirection(s string) (Direction, error) {
+	switch d := Direction(s); d {
+	case "", DirectionBoth:
+		return DirectionBoth, nil
+	case DirectionToServer, DirectionToClient:
+		return d, nil
+	}
+	return "", fmt.Errorf("drop direction %q: allowed %q (the default), %q or %q", s, DirectionBoth, DirectionToServer, DirectionToClient)
+}
+
+// dropsIn says whether the drop discards the peer's packets to this host
+// (the input side); dropsOut whether it discards this host's packets to
+// the peer (the output side). The empty Direction is both.
+func (d Direction) dropsIn() bool  { return d != DirectionToServer }
+func (d Direction) dropsOut() bool { return d != DirectionToClient }
+
+// DropSpec describes a drop of one flow, both ways or one way.
 type DropSpec struct {
 	// Run tags the rules so that Heal removes exactly these.
 	Run string
-	// Flow is the one connection to silence; its packets are dropped in
-	// both directions.
+	// Flow is the one connection to silence.
 	Flow Flow
+	// Direction is which of the flow's packets are dropped: "" or
+	// DirectionBoth for both ways, DirectionToServer for Flow.Local →
+	// Flow.Remote only, DirectionToClient for Flow.Remote → Flow.Local
+	// only; anything else is refused.
+	Direction Direction
 	// TTL is how long the drop may last before the deadman heals it:
 	// 1ns..MaxTTL, anything else is refused.
 	TTL time.Duration
@@ -196,6 +236,9 @@ func (s HostDropSpec) validate() error {
 	if s.KeepPort == 0 {
 		return errors.New("host drop: keep port is 0: the agent's control port must stay open")
 	}
+	if _, err := ParseDirection(string(s.Direction)); err != nil {
+		return fmt.Errorf("host drop: %w", err)
+	}
 	return validateTTL(s.TTL)
 }
 
@@ -206,12 +249,15 @@ func (s DropSpec) validate() error {
 	if err := s.Flow.validate(); err != nil {
 		return fmt.Errorf("drop: %w", err)
 	}
+	if _, err := ParseDirection(string(s.Direction)); err != nil {
+		return fmt.Errorf("drop: %w", err)
+	}
 	return validateTTL(s.TTL)
 }
 
-// HostDropSpec silences the whole host (ICMP included) except loopback and
-// the control port (serf, TCP and UDP, either direction), so the agent can
-// still be told to heal.
+// HostDropSpec silences the whole host (ICMP included), both ways or one
+// way, except loopback and the control port (serf, TCP and UDP, kept open
+// in either direction), so the agent can still be told to heal.
 type HostDropSpec struct {
 	// Run tags the rules so that Heal removes exactly these.
 	Run string
@@ -220,7 +266,12 @@ type HostDropSpec struct {
 	// the network (an operator's SSH or RDP) keeps working.
 	Peer netip.Addr
 	// KeepPort is serf's port; 0 is refused (the agent would be cut off).
+	// It stays open both ways whatever the Direction.
 	KeepPort uint16
+	// Direction is which traffic with the peer is dropped, as in DropSpec:
+	// DirectionToServer drops what this host sends to the peer,
+	// DirectionToClient what it receives from it; "" is both ways.
+	Direction Direction
 	// TTL bounds the drop as in DropSpec: 1ns..MaxTTL.
 	TTL time.Duration
 	// NetNS as in DropSpec.

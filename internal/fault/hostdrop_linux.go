@@ -15,7 +15,9 @@ import (
 // KeepPort, then count and drop everything else (ICMP included) whose peer
 // address is in a set of the run's whose one element (the peer) expires
 // after spec.TTL on the kernel's clock, so the drop ends then even if no
-// kalab process is left. ARP is not filtered by an inet table, so
+// kalab process is left. A one-way drop keeps the accept rules in both
+// chains but puts the drop rule in its own chain only (output for
+// to-server, input for to-client). ARP is not filtered by an inet table, so
 // neighbours stay resolved: the host looks paused, not unplugged.
 func installHostDrop(spec HostDropSpec) (remove func() error, err error) {
 	c, done, err := conn(spec.NetNS)
@@ -32,7 +34,9 @@ func installHostDrop(spec HostDropSpec) (remove func() error, err error) {
 	}
 	tag := ruleTag(spec.Run)
 	for _, ch := range []*nftables.Chain{inputChain, outputChain} {
-		for _, r := range HostRules(ch == inputChain, spec.Peer, spec.KeepPort, set) {
+		input := ch == inputChain
+		drops := (input && spec.Direction.dropsIn()) || (!input && spec.Direction.dropsOut())
+		for _, r := range HostRules(input, drops, spec.Peer, spec.KeepPort, set) {
 			c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: r, UserData: tag})
 		}
 	}
@@ -56,10 +60,12 @@ func HostSet(run string, peer netip.Addr) (*nftables.Set, []byte) {
 
 // HostRules builds the rule expressions for one chain, in order. Every rule
 // matches the peer (source on input, destination on output) first: the
-// accept rules for keepPort by comparing it with peer, the final counter
-// and drop by looking it up in set, so that it stops matching when the
-// set's element expires.
-func HostRules(input bool, peer netip.Addr, keepPort uint16, set *nftables.Set) [][]expr.Any {
+// accept rules for keepPort by comparing it with peer, then, when drop is
+// true, the final counter and drop by looking it up in set, so that it
+// stops matching when the set's element expires. A one-way host drop
+// builds the chain it leaves open with drop false: the keep-port accepts
+// only.
+func HostRules(input, drop bool, peer netip.Addr, keepPort uint16, set *nftables.Set) [][]expr.Any {
 	peer = peer.Unmap()
 	proto, off, n := byte(unix.NFPROTO_IPV4), uint32(16), uint32(4) // daddr
 	if peer.Is6() {
@@ -88,6 +94,9 @@ func HostRules(input bool, peer netip.Addr, keepPort uint16, set *nftables.Set) 
 				&expr.Verdict{Kind: expr.VerdictAccept},
 			))
 		}
+	}
+	if !drop {
+		return rules
 	}
 	return append(rules, append(peerLoad(),
 		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},

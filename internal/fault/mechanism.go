@@ -26,6 +26,36 @@ var mechanisms = map[string]map[string]string{
 	},
 }
 
+// directionMechanisms name, per OS, what a one-way drop keeps of the
+// mechanism: the rules of one side only.
+var directionMechanisms = map[string]map[Direction]string{
+	"linux": {
+		DirectionToServer: "output chain only: this host's packets to the peer",
+		DirectionToClient: "input chain only: the peer's packets to this host",
+	},
+	"windows": {
+		DirectionToServer: "outbound transport layer only: this host's packets to the peer",
+		DirectionToClient: "inbound transport layer only: the peer's packets to this host",
+	},
+	"darwin": {
+		DirectionToServer: "block out only: this host's packets to the peer",
+		DirectionToClient: "block in only: the peer's packets to this host",
+	},
+}
+
+// DirectionMechanism says which side of goos's drop mechanism a drop of
+// direction d uses: "both ways" for DirectionBoth (and ""), else the chain,
+// layer or rule direction and the packets it drops.
+func DirectionMechanism(goos string, d Direction) string {
+	if d == "" || d == DirectionBoth {
+		return "both ways"
+	}
+	if m, ok := directionMechanisms[goos][d]; ok {
+		return string(d) + ", " + m
+	}
+	return string(d) + " only"
+}
+
 // vmPauseMechanism is the same on every OS: a command from the agent's own
 // agent.toml, never from the network.
 const vmPauseMechanism = "hypervisor hook from agent.toml"

@@ -29,3 +29,43 @@ func TestMechanism(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectionMechanism: a one-way drop's account names its direction and
+// the side of the OS's mechanism it uses.
+func TestDirectionMechanism(t *testing.T) {
+	tests := []struct {
+		goos string
+		dir  Direction
+		want []string
+	}{
+		{"linux", "", []string{"both ways"}},
+		{"linux", DirectionBoth, []string{"both ways"}},
+		{"linux", DirectionToServer, []string{"to-server", "output chain"}},
+		{"linux", DirectionToClient, []string{"to-client", "input chain"}},
+		{"windows", DirectionToServer, []string{"to-server", "outbound transport layer"}},
+		{"windows", DirectionToClient, []string{"to-client", "inbound transport layer"}},
+		{"darwin", DirectionToServer, []string{"to-server", "block out"}},
+		{"darwin", DirectionToClient, []string{"to-client", "block in"}},
+	}
+	for _, tt := range tests {
+		got := DirectionMechanism(tt.goos, tt.dir)
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("DirectionMechanism(%s, %q) = %q, want it to name %q", tt.goos, tt.dir, got, w)
+			}
+		}
+	}
+}
+
+func TestParseDirection(t *testing.T) {
+	for in, want := range map[string]Direction{"": DirectionBoth, "both": DirectionBoth, "to-server": DirectionToServer, "to-client": DirectionToClient} {
+		if got, err := ParseDirection(in); got != want || err != nil {
+			t.Errorf("ParseDirection(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"in", "out", "To-Server", "both "} {
+		if _, err := ParseDirection(bad); err == nil || !strings.Contains(err.Error(), `"to-server"`) {
+			t.Errorf("ParseDirection(%q): %v, want a refusal naming the allowed values", bad, err)
+		}
+	}
+}

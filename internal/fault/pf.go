@@ -36,33 +36,45 @@ func pfFamily(a netip.Addr) string {
 
 func pfLabel(run string) string { return `label "kalab-` + pfUnsafe.ReplaceAllString(run, "_") + `"` }
 
-// pfFlowRules blocks one TCP flow both ways with silent drops ("return"
-// would send RSTs). The first rule matches outbound packets, the second
-// inbound; pfCounters relies on that order.
-func pfFlowRules(run string, f Flow) string {
+// pfFlowRules blocks one TCP flow both ways, or in dir only, with silent
+// drops ("return" would send RSTs). Each rule names its direction ("block
+// drop out" for this host's packets to the peer, "block drop in" for the
+// peer's to this host), which pfCounters reads back; a to-server drop has
+// only the out rule, a to-client drop only the in rule.
+func pfFlowRules(run string, f Flow, dir Direction) string {
 	l, r := f.Local.Addr().Unmap(), f.Remote.Addr().Unmap()
 	fam, lab := pfFamily(l), pfLabel(run)
-	return fmt.Sprintf("block drop quick %s proto tcp from %s port %d to %s port %d %s\n"+
-		"block drop quick %s proto tcp from %s port %d to %s port %d %s\n",
-		fam, l, f.Local.Port(), r, f.Remote.Port(), lab,
-		fam, r, f.Remote.Port(), l, f.Local.Port(), lab)
+	var b strings.Builder
+	if dir.dropsOut() {
+		fmt.Fprintf(&b, "block drop out quick %s proto tcp from %s port %d to %s port %d %s\n", fam, l, f.Local.Port(), r, f.Remote.Port(), lab)
+	}
+	if dir.dropsIn() {
+		fmt.Fprintf(&b, "block drop in quick %s proto tcp from %s port %d to %s port %d %s\n", fam, r, f.Remote.Port(), l, f.Local.Port(), lab)
+	}
+	return b.String()
 }
 
 // pfHostRules silence this host toward peer (ICMP included) except serf's
-// port: quick "no state" passes first, then the blocks (outbound first, as
-// pfCounters expects).
-func pfHostRules(run string, peer netip.Addr, keepPort uint16) string {
+// port: quick "no state" passes first, for both directions whatever dir,
+// then the blocks dir asks for ("block drop out" to the peer, "block drop
+// in" from it).
+func pfHostRules(run string, peer netip.Addr, keepPort uint16, dir Direction) string {
 	p := peer.Unmap()
 	fam, lab := pfFamily(p), pfLabel(run)
-	var b strings.Builder
-	for _, r := range []string{
+	rules := []string{
 		"pass quick %[1]s proto { tcp udp } from any port %[3]d to %[2]s no state",
 		"pass quick %[1]s proto { tcp udp } from any to %[2]s port %[3]d no state",
 		"pass quick %[1]s proto { tcp udp } from %[2]s port %[3]d to any no state",
 		"pass quick %[1]s proto { tcp udp } from %[2]s to any port %[3]d no state",
-		"block drop quick %[1]s from any to %[2]s %[4]s",
-		"block drop quick %[1]s from %[2]s to any %[4]s",
-	} {
+	}
+	if dir.dropsOut() {
+		rules = append(rules, "block drop out quick %[1]s from any to %[2]s %[4]s")
+	}
+	if dir.dropsIn() {
+		rules = append(rules, "block drop in quick %[1]s from %[2]s to any %[4]s")
+	}
+	var b strings.Builder
+	for _, r := range rules {
 		fmt.Fprintf(&b, r+"\n", fam, p, keepPort, lab)
 	}
 	return b.String()
@@ -83,18 +95,30 @@ func pfToken(out string) (string, error) {
 var pfPacketsRE = regexp.MustCompile(`Packets:\s*(\d+)`)
 
 // pfCounters sums the "Packets:" counters of the block rules in
-// `pfctl -a ANCHOR -v -s rules` output: the first block rule counts
-// outbound packets, the second inbound.
+// `pfctl -a ANCHOR -v -s rules` output by the direction each rule names
+// ("block drop out …" counts outbound, "block drop in …" inbound). A block
+// rule that names none (anchors loaded before kalab wrote directions)
+// counts by its place: the first outbound, the second inbound.
 func pfCounters(out string) (Counters, error) {
 	var c Counters
 	block := -1
-	inBlock := false
+	inBlock, inbound := false, false
 	for _, line := range strings.Split(out, "\n") {
 		t := strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(t, "block"):
 			block++
 			inBlock = true
+			inbound = block > 0
+			for _, w := range strings.Fields(t)[1:] {
+				if w == "in" || w == "out" {
+					inbound = w == "in"
+					break
+				}
+				if w != "drop" && w != "return" {
+					break // past the action: no direction named
+				}
+			}
 		case strings.HasPrefix(t, "pass"):
 			inBlock = false
 		case strings.HasPrefix(t, "[") && inBlock:
@@ -106,10 +130,10 @@ func pfCounters(out string) (Counters, error) {
 			if err != nil {
 				return c, fmt.Errorf("pf counters: %q: %w", t, err)
 			}
-			if block == 0 {
-				c.OutPackets += n
-			} else {
+			if inbound {
 				c.InPackets += n
+			} else {
+				c.OutPackets += n
 			}
 			inBlock = false
 		}

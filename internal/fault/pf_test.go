@@ -20,27 +20,45 @@ func TestPFAnchor(t *testing.T) {
 
 func TestPFRules(t *testing.T) {
 	f := Flow{netip.MustParseAddrPort("192.0.2.2:40001"), netip.MustParseAddrPort("192.0.2.1:9000")}
-	want := `block drop quick inet proto tcp from 192.0.2.2 port 40001 to 192.0.2.1 port 9000 label "kalab-r1"
-block drop quick inet proto tcp from 192.0.2.1 port 9000 to 192.0.2.2 port 40001 label "kalab-r1"
-`
-	if got := pfFlowRules("r1", f); got != want {
-		t.Errorf("flow rules:\n%s\nwant:\n%s", got, want)
+	out := "block drop out quick inet proto tcp from 192.0.2.2 port 40001 to 192.0.2.1 port 9000 label \"kalab-r1\"\n"
+	in := "block drop in quick inet proto tcp from 192.0.2.1 port 9000 to 192.0.2.2 port 40001 label \"kalab-r1\"\n"
+	for _, tt := range []struct {
+		dir  Direction
+		want string
+	}{
+		{"", out + in},
+		{DirectionBoth, out + in},
+		{DirectionToServer, out}, // the client's packets to the server: block out
+		{DirectionToClient, in},  // the server's packets to the client: block in
+	} {
+		if got := pfFlowRules("r1", f, tt.dir); got != tt.want {
+			t.Errorf("flow rules %q:\n%s\nwant:\n%s", tt.dir, got, tt.want)
+		}
 	}
 	f6 := Flow{netip.MustParseAddrPort("[2001:db8::2]:1"), netip.MustParseAddrPort("[2001:db8::1]:2")}
-	if got := pfFlowRules("r1", f6); !strings.Contains(got, "inet6 proto tcp from 2001:db8::2 port 1 to 2001:db8::1 port 2") {
+	if got := pfFlowRules("r1", f6, DirectionBoth); !strings.Contains(got, "inet6 proto tcp from 2001:db8::2 port 1 to 2001:db8::1 port 2") {
 		t.Errorf("IPv6 flow rules: %s", got)
 	}
-	host := pfHostRules("r1", netip.MustParseAddr("192.0.2.1"), 7946)
-	lines := strings.Split(strings.TrimSpace(host), "\n")
-	if len(lines) != 6 {
-		t.Fatalf("host rules:\n%s", host)
-	}
-	for i, l := range lines {
-		switch {
-		case i < 4 && !(strings.HasPrefix(l, "pass quick inet proto { tcp udp }") && strings.Contains(l, "7946") && strings.HasSuffix(l, "no state")):
-			t.Errorf("line %d %q: want a stateless quick pass for serf's port first", i, l)
-		case i >= 4 && !(strings.HasPrefix(l, "block drop quick inet") && strings.Contains(l, "192.0.2.1")):
-			t.Errorf("line %d %q: want a block of everything with the peer", i, l)
+	for _, tt := range []struct {
+		dir    Direction
+		blocks []string
+	}{
+		{DirectionBoth, []string{"block drop out quick inet from any to 192.0.2.1", "block drop in quick inet from 192.0.2.1 to any"}},
+		{DirectionToServer, []string{"block drop out quick inet from any to 192.0.2.1"}},
+		{DirectionToClient, []string{"block drop in quick inet from 192.0.2.1 to any"}},
+	} {
+		host := pfHostRules("r1", netip.MustParseAddr("192.0.2.1"), 7946, tt.dir)
+		lines := strings.Split(strings.TrimSpace(host), "\n")
+		if len(lines) != 4+len(tt.blocks) {
+			t.Fatalf("host rules %q:\n%s", tt.dir, host)
+		}
+		for i, l := range lines {
+			switch {
+			case i < 4 && !(strings.HasPrefix(l, "pass quick inet proto { tcp udp }") && strings.Contains(l, "7946") && strings.HasSuffix(l, "no state")):
+				t.Errorf("%s line %d %q: want a stateless quick pass for serf's port first, whatever the direction", tt.dir, i, l)
+			case i >= 4 && !strings.HasPrefix(l, tt.blocks[i-4]):
+				t.Errorf("%s line %d %q: want %q", tt.dir, i, l, tt.blocks[i-4])
+			}
 		}
 	}
 }
@@ -72,6 +90,24 @@ block drop quick inet from 192.0.2.1 to any label "kalab-r1"
 `
 	if c, err := pfCounters(hostRules); err != nil || c.OutPackets != 7 || c.InPackets != 3 {
 		t.Errorf("host counters = %+v, %v (pass counters must not count)", c, err)
+	}
+	// Rules that name their direction count by it, whatever their order
+	// or number: a one-way drop has one block rule.
+	directed := `block drop in quick inet proto tcp from 192.0.2.1 port = 9000 to 192.0.2.2 port = 40001 label "kalab-r1"
+  [ Evaluations: 9         Packets: 6         Bytes: 312         States: 0     ]
+block drop out quick inet proto tcp from 192.0.2.2 port = 40001 to 192.0.2.1 port = 9000 label "kalab-r1"
+  [ Evaluations: 9         Packets: 2         Bytes: 104         States: 0     ]
+`
+	if c, err := pfCounters(directed); err != nil || c != (Counters{Known: true, InPackets: 6, OutPackets: 2}) {
+		t.Errorf("directed counters = %+v, %v", c, err)
+	}
+	toClient := `pass quick inet proto tcp from any port = 7946 to 192.0.2.1 no state
+  [ Evaluations: 3 Packets: 100 Bytes: 9000 States: 0 ]
+block drop in quick inet from 192.0.2.1 to any label "kalab-r1"
+  [ Evaluations: 3 Packets: 4 Bytes: 336 States: 0 ]
+`
+	if c, err := pfCounters(toClient); err != nil || c != (Counters{Known: true, InPackets: 4}) {
+		t.Errorf("to-client counters = %+v, %v: want inbound only", c, err)
 	}
 	if _, err := pfCounters("pass all\n"); err == nil {
 		t.Error("no block rule: want an error")

@@ -77,13 +77,16 @@ func wfpLayers(v6 bool) (in, out, discard wfpLayer) {
 	return wfpInbound4, wfpOutbound4, wfpInboundDiscard4
 }
 
-// wfpFlowFilters silence one TCP flow in both directions. IP_LOCAL_* means
-// this host in both directions, so one condition set serves the inbound
-// and the outbound filter. The silent-drop callout at the inbound discard
-// layer keeps the stack from answering a dropped segment with a RST (MS
-// docs preventing-port-scanning.md) — insurance, as a segment dropped at
-// INBOUND_TRANSPORT never reaches TCP [infer].
-func wfpFlowFilters(run string, f Flow) []wfpFilter {
+// wfpFlowFilters silence one TCP flow in both directions, or in dir only:
+// to-server blocks at the outbound transport layer alone, to-client at the
+// inbound one alone. IP_LOCAL_* means this host in both directions, so one
+// condition set serves the inbound and the outbound filter. The
+// silent-drop callout at the inbound discard layer keeps the stack from
+// answering a dropped segment with a RST (MS docs
+// preventing-port-scanning.md) — insurance, as a segment dropped at
+// INBOUND_TRANSPORT never reaches TCP [infer]; it goes with the inbound
+// block, so a to-server drop has none.
+func wfpFlowFilters(run string, f Flow, dir Direction) []wfpFilter {
 	local, remote := f.Local.Addr().Unmap(), f.Remote.Addr().Unmap()
 	in, out, discard := wfpLayers(local.Is6())
 	conds := []wfpCond{
@@ -92,17 +95,25 @@ func wfpFlowFilters(run string, f Flow) []wfpFilter {
 		{wfpRemoteAddr, remote}, {wfpRemotePort, f.Remote.Port()},
 	}
 	name := "kalab drop " + run
-	return []wfpFilter{
-		{Name: name + " in", Layer: in, Action: wfpActionBlock, Weight: wfpWeightBlock, Conds: conds},
-		{Name: name + " out", Layer: out, Action: wfpActionBlock, Weight: wfpWeightBlock, Conds: conds},
-		{Name: name + " no-rst", Layer: discard, Action: wfpActionSilentDrop, Weight: wfpWeightBlock, Conds: conds},
+	var fs []wfpFilter
+	if dir.dropsIn() {
+		fs = append(fs, wfpFilter{Name: name + " in", Layer: in, Action: wfpActionBlock, Weight: wfpWeightBlock, Conds: conds})
 	}
+	if dir.dropsOut() {
+		fs = append(fs, wfpFilter{Name: name + " out", Layer: out, Action: wfpActionBlock, Weight: wfpWeightBlock, Conds: conds})
+	}
+	if dir.dropsIn() {
+		fs = append(fs, wfpFilter{Name: name + " no-rst", Layer: discard, Action: wfpActionSilentDrop, Weight: wfpWeightBlock, Conds: conds})
+	}
+	return fs
 }
 
 // wfpHostFilters silence this host toward peer (ICMP included: WFP
 // classifies ICMP at the transport layers too, with the type in the port
 // field) except serf's port, via higher-weight permits in kalab's sublayer.
-func wfpHostFilters(run string, peer netip.Addr, keepPort uint16) []wfpFilter {
+// The permits are at both layers whatever dir; the block only at the
+// layers dir drops (outbound for to-server, inbound for to-client).
+func wfpHostFilters(run string, peer netip.Addr, keepPort uint16, dir Direction) []wfpFilter {
 	peer = peer.Unmap()
 	in, out, _ := wfpLayers(peer.Is6())
 	name := "kalab host drop " + run
@@ -112,8 +123,10 @@ func wfpHostFilters(run string, peer netip.Addr, keepPort uint16) []wfpFilter {
 			fs = append(fs, wfpFilter{Name: name + " keep serf", Layer: layer, Action: wfpActionPermit, Weight: wfpWeightPermit,
 				Conds: []wfpCond{{wfpRemoteAddr, peer}, {wfpProtocol, protoTCP}, {wfpProtocol, protoUDP}, {portField, keepPort}}})
 		}
-		fs = append(fs, wfpFilter{Name: name, Layer: layer, Action: wfpActionBlock, Weight: wfpWeightBlock,
-			Conds: []wfpCond{{wfpRemoteAddr, peer}}})
+		if (layer == in && dir.dropsIn()) || (layer == out && dir.dropsOut()) {
+			fs = append(fs, wfpFilter{Name: name, Layer: layer, Action: wfpActionBlock, Weight: wfpWeightBlock,
+				Conds: []wfpCond{{wfpRemoteAddr, peer}}})
+		}
 	}
 	return fs
 }

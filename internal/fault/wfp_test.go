@@ -18,7 +18,7 @@ func TestWFPFlowFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := wfpFlowFilters("r1", tt.flow)
+			fs := wfpFlowFilters("r1", tt.flow, DirectionBoth)
 			if len(fs) != 3 {
 				t.Fatalf("%d filters, want block in, block out, silent-drop", len(fs))
 			}
@@ -45,7 +45,7 @@ func TestWFPFlowFilters(t *testing.T) {
 
 func TestWFPHostFilters(t *testing.T) {
 	peer := netip.MustParseAddr("198.18.0.1")
-	fs := wfpHostFilters("r1", peer, 7946)
+	fs := wfpHostFilters("r1", peer, 7946, DirectionBoth)
 	var permits, blocks int
 	for _, f := range fs {
 		if f.Conds[0] != (wfpCond{wfpRemoteAddr, peer}) {
@@ -80,5 +80,42 @@ func TestWFPHostFilters(t *testing.T) {
 	}
 	if permits != 4 || blocks != 2 {
 		t.Fatalf("%d permits, %d blocks; want 4 (local/remote port × in/out) and 2 (in/out)", permits, blocks)
+	}
+}
+
+// TestWFPDirections: a one-way drop blocks at one transport layer only —
+// outbound for to-server (the client's answers), inbound for to-client (the
+// server's probes) — and the no-RST insurance goes with the inbound block;
+// a host drop keeps serf's permits at both layers.
+func TestWFPDirections(t *testing.T) {
+	flow := Flow{netip.MustParseAddrPort("198.18.0.2:40001"), netip.MustParseAddrPort("198.18.0.1:9000")}
+	peer := flow.Remote.Addr()
+	type fl struct {
+		layer  wfpLayer
+		action string
+	}
+	summary := func(fs []wfpFilter) (out []fl) {
+		for _, f := range fs {
+			out = append(out, fl{f.Layer, f.Action})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		dir        Direction
+		flow, host []fl
+	}{
+		{"", []fl{{wfpInbound4, wfpActionBlock}, {wfpOutbound4, wfpActionBlock}, {wfpInboundDiscard4, wfpActionSilentDrop}},
+			[]fl{{wfpInbound4, wfpActionPermit}, {wfpInbound4, wfpActionPermit}, {wfpInbound4, wfpActionBlock}, {wfpOutbound4, wfpActionPermit}, {wfpOutbound4, wfpActionPermit}, {wfpOutbound4, wfpActionBlock}}},
+		{DirectionToServer, []fl{{wfpOutbound4, wfpActionBlock}},
+			[]fl{{wfpInbound4, wfpActionPermit}, {wfpInbound4, wfpActionPermit}, {wfpOutbound4, wfpActionPermit}, {wfpOutbound4, wfpActionPermit}, {wfpOutbound4, wfpActionBlock}}},
+		{DirectionToClient, []fl{{wfpInbound4, wfpActionBlock}, {wfpInboundDiscard4, wfpActionSilentDrop}},
+			[]fl{{wfpInbound4, wfpActionPermit}, {wfpInbound4, wfpActionPermit}, {wfpInbound4, wfpActionBlock}, {wfpOutbound4, wfpActionPermit}, {wfpOutbound4, wfpActionPermit}}},
+	} {
+		if got := summary(wfpFlowFilters("r1", flow, tt.dir)); !slices.Equal(got, tt.flow) {
+			t.Errorf("flow %q: filters %v, want %v", tt.dir, got, tt.flow)
+		}
+		if got := summary(wfpHostFilters("r1", peer, 7946, tt.dir)); !slices.Equal(got, tt.host) {
+			t.Errorf("host %q: filters %v, want %v", tt.dir, got, tt.host)
+		}
 	}
 }

@@ -42,8 +42,8 @@ func shortGroup(g *Group) string {
 // requested settings and fault that more than one OS ran.
 func sideBySide(groups []Group) []string {
 	type key struct {
-		s           keepalive.Settings
-		kind, scope string
+		s                      keepalive.Settings
+		kind, scope, direction string
 	}
 	var keys []key
 	byKey := map[key][]*Group{}
@@ -52,7 +52,7 @@ func sideBySide(groups []Group) []string {
 		if g.Expect != results.ExpectDetected || g.AfterFault == nil {
 			continue
 		}
-		k := key{g.Requested, g.FaultKind, g.FaultScope}
+		k := key{g.Requested, g.FaultKind, g.FaultScope, g.FaultDirection}
 		if byKey[k] == nil {
 			keys = append(keys, k)
 		}
@@ -77,7 +77,7 @@ func sideBySide(groups []Group) []string {
 			parts = append(parts, p)
 		}
 		out = append(out, fmt.Sprintf("%s %s across OSes: detection − fault median %s",
-			k.s.Short(), faultName(k.kind, k.scope, false), strings.Join(parts, "; ")))
+			k.s.Short(), faultName(k.kind, k.scope, k.direction, false), strings.Join(parts, "; ")))
 	}
 	return out
 }

@@ -24,7 +24,7 @@ var csvColumns = []string{
 	"requested_idle_s", "requested_interval_s", "requested_count", "mode",
 	"effective_enabled", "effective_idle_s", "effective_interval_s", "effective_count",
 	"effective_user_timeout_s", "effective_user_timeout_opt", "effective_status", "effective_notes",
-	"fault_kind", "fault_scope", "fault_how", "fault_in_packets", "fault_out_packets",
+	"fault_kind", "fault_scope", "fault_direction", "fault_how", "fault_in_packets", "fault_out_packets",
 	"expect", "outcome", "why", "failure",
 	"model_idle_s", "model_interval_s", "model_count", "model_phase", "model_hz",
 	"model_from_t0_min_ms", "model_from_t0_max_ms", "model_after_fault_min_ms", "model_after_fault_max_ms", "model_probes",
@@ -73,7 +73,7 @@ func csvRow(res results.Result, group string) []string {
 		sec(s.Idle), sec(s.Interval), strconv.Itoa(s.Count), string(res.Mode),
 		optBool(e.Enabled), optSec(e.Idle), optSec(e.Interval), optInt(e.Count),
 		optSec(e.UserTimeout), e.UserTimeoutOpt, status, strings.Join(e.Notes, "; "),
-		res.FaultKind, res.FaultScope, res.FaultHow, u64(res.FaultInPackets), u64(res.FaultOutPackets),
+		res.FaultKind, res.FaultScope, res.FaultDirection, res.FaultHow, u64(res.FaultInPackets), u64(res.FaultOutPackets),
 		string(res.Expect), res.Outcome, res.Why, res.Failure,
 	}
 	if p := res.Model; p != nil {

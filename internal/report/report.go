@@ -50,7 +50,8 @@ type Report struct {
 }
 
 // Group is every run with the same server OS and version, requested
-// settings, mode, fault and source: the unit of comparison.
+// settings, mode, fault (kind, scope and drop direction) and source: the
+// unit of comparison.
 type Group struct {
 	ID        string `json:"id"`    // G1, G2, … in report order
 	Label     string `json:"label"` // one line naming the group, used in findings
@@ -59,16 +60,21 @@ type Group struct {
 	// Build is the Windows build number: it decides which options exist.
 	Build int `json:"build,omitempty"`
 	// Server names the OS the way readers know it ("Windows 10 1607 (10.0.14393)").
-	Server     string              `json:"server"`
-	Requested  keepalive.Settings  `json:"requested"`
-	Mode       keepalive.Mode      `json:"mode"`
-	FaultKind  string              `json:"fault_kind"`
-	FaultScope string              `json:"fault_scope,omitempty"`
-	Emulated   bool                `json:"emulated,omitempty"`
-	Source     string              `json:"source"`
-	Expect     results.Expectation `json:"expect"`
-	Runs       int                 `json:"runs"`
-	RunIDs     []string            `json:"run_ids"`
+	Server     string             `json:"server"`
+	Requested  keepalive.Settings `json:"requested"`
+	Mode       keepalive.Mode     `json:"mode"`
+	FaultKind  string             `json:"fault_kind"`
+	FaultScope string             `json:"fault_scope,omitempty"`
+	// FaultDirection is "to-server" or "to-client" for a one-way drop, so
+	// one-way groups stay apart from drops both ways; empty for a drop both
+	// ways (recorded as "both", or not at all before kalab had directions)
+	// and for every other kind.
+	FaultDirection string              `json:"fault_direction,omitempty"`
+	Emulated       bool                `json:"emulated,omitempty"`
+	Source         string              `json:"source"`
+	Expect         results.Expectation `json:"expect"`
+	Runs           int                 `json:"runs"`
+	RunIDs         []string            `json:"run_ids"`
 	// Model is the prediction of the first run that carries one.
 	Model *Model `json:"model,omitempty"`
 	// Detection − anchor over the runs that have the anchor; nil when none.
@@ -184,6 +190,7 @@ type groupKey struct {
 	settings      keepalive.Settings
 	mode          keepalive.Mode
 	kind, scope   string
+	direction     string // oneWay: "" for both ways
 	emulated      bool
 	source        string
 }
@@ -203,7 +210,7 @@ func Build(rs []results.Result) *Report {
 		g := byKey[k]
 		if g == nil {
 			g = &Group{OS: k.os, OSVersion: k.osVersion, Build: res.Server.Build, Server: serverName(k.os, k.osVersion),
-				Requested: k.settings, Mode: k.mode, FaultKind: k.kind, FaultScope: k.scope, Emulated: k.emulated,
+				Requested: k.settings, Mode: k.mode, FaultKind: k.kind, FaultScope: k.scope, FaultDirection: k.direction, Emulated: k.emulated,
 				Source: k.source, Expect: res.Expect}
 			byKey[k] = g
 			groups = append(groups, g)
@@ -254,7 +261,28 @@ func nonNil[T any](s []T) []T {
 
 func keyOf(res results.Result) groupKey {
 	return groupKey{os: res.Server.OS, osVersion: res.Server.OSVersion, settings: res.Requested, mode: res.Mode,
-		kind: res.FaultKind, scope: res.FaultScope, emulated: res.Emulated, source: sourceOf(res)}
+		kind: res.FaultKind, scope: res.FaultScope, direction: oneWay(res.FaultDirection), emulated: res.Emulated, source: sourceOf(res)}
+}
+
+// oneWay is a recorded drop direction as reports tell it apart: the
+// one-way directions as they are, "" for both ways (written "both", or
+// not at all by kalab from before directions) and for other kinds.
+func oneWay(direction string) string {
+	if direction == results.DirectionBoth {
+		return ""
+	}
+	return direction
+}
+
+// directionOrder puts drops both ways first, then to-server, to-client.
+func directionOrder(direction string) int {
+	if i := slices.Index(results.Directions, oneWay(direction)); i >= 0 {
+		return i
+	}
+	if direction == "" {
+		return 0
+	}
+	return len(results.Directions)
 }
 
 func sourceOf(res results.Result) string {
@@ -288,6 +316,8 @@ func compareGroups(a, b *Group) int {
 		cmp.Compare(fo(a.FaultKind), fo(b.FaultKind)),
 		cmp.Compare(a.FaultKind, b.FaultKind),
 		cmp.Compare(a.FaultScope, b.FaultScope),
+		cmp.Compare(directionOrder(a.FaultDirection), directionOrder(b.FaultDirection)),
+		cmp.Compare(a.FaultDirection, b.FaultDirection),
 		boolCmp(a.Emulated, b.Emulated),
 	)
 }
@@ -399,7 +429,7 @@ func runRow(res results.Result, group string) RunRow {
 		Source: sourceOf(res), Emulated: res.Emulated, Server: serverName(res.Server.OS, res.Server.OSVersion),
 		ServerHost: res.Server.Name, ClientHost: res.Client.Name,
 		Settings: res.Requested.Short(), Mode: res.Mode,
-		Fault: faultName(res.FaultKind, res.FaultScope, res.Emulated), Expect: string(res.Expect),
+		Fault: faultName(res.FaultKind, res.FaultScope, res.FaultDirection, res.Emulated), Expect: string(res.Expect),
 		Outcome: res.Outcome, Why: res.Why,
 		Detected: res.Detected, FromT0: res.Measured.FromT0, AfterFault: res.Measured.AfterFault,
 		AfterPingLoss: res.Measured.AfterPingLoss, Lateness: res.Measured.Lateness, Deviation: deviation(res),
@@ -452,11 +482,14 @@ func serverName(os, version string) string {
 	return n
 }
 
-func faultName(kind, scope string, emulated bool) string {
+// faultName is how a report names a fault: kind, scope, and for a one-way
+// drop its direction ("drop flow→server", "drop host→client").
+func faultName(kind, scope, direction string, emulated bool) string {
 	s := kind
 	if scope != "" {
 		s += " " + scope
 	}
+	s += results.DirectionSuffix(direction)
 	if emulated {
 		s += " (emulated)"
 	}
@@ -469,7 +502,7 @@ func groupLabel(g *Group) string {
 		src += ", emulated"
 	}
 	return serverName(g.OS, g.OSVersion) + " " + g.Requested.Short() + " (" + string(g.Mode) + ") " +
-		faultName(g.FaultKind, g.FaultScope, false) + " [" + src + "]"
+		faultName(g.FaultKind, g.FaultScope, g.FaultDirection, false) + " [" + src + "]"
 }
 
 var itoa = strconv.Itoa

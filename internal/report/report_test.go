@@ -545,3 +545,67 @@ func TestEmpty(t *testing.T) {
 		t.Error("Write(nil) succeeded")
 	}
 }
+
+// TestDirectionGroups: one-way drops form their own groups, named with
+// their direction, apart from drops both ways (recorded as "both", or
+// without a direction by kalab from before directions, which group
+// together), and runs.csv carries the direction as recorded.
+func TestDirectionGroups(t *testing.T) {
+	linux := results.Host{Name: "h1", OS: "linux", OSVersion: "6.18.44", HZ: 250}
+	s := settings(time.Second, time.Second, 3)
+	var rs []results.Result
+	for i, f := range []struct{ scope, direction string }{
+		{"flow", results.DirectionToClient}, {"flow", ""}, {"flow", results.DirectionToServer},
+		{"flow", results.DirectionBoth}, {"host", results.DirectionToClient},
+	} {
+		rs = append(rs, results.Result{
+			Schema: results.Schema, Experiment: "oneway", Run: "oneway-00" + string(rune('1'+i)), Lab: true,
+			Server: linux, Client: linux, Requested: s, Mode: keepalive.ModeListener, Effective: effective(s),
+			FaultKind: results.KindDrop, FaultScope: f.scope, FaultDirection: f.direction,
+			Expect: results.ExpectDetected, Outcome: results.OutcomePass,
+		})
+	}
+	r := Build(rs)
+	type group struct{ label, direction, runs string }
+	var got []group
+	for _, g := range r.Groups {
+		got = append(got, group{g.Label, g.FaultDirection, strings.Join(g.RunIDs, ",")})
+	}
+	want := []group{
+		{"Linux 6.18.44 1s/1s/3 (listener) drop flow [lab]", "", "oneway-002,oneway-004"},
+		{"Linux 6.18.44 1s/1s/3 (listener) drop flow→server [lab]", "to-server", "oneway-003"},
+		{"Linux 6.18.44 1s/1s/3 (listener) drop flow→client [lab]", "to-client", "oneway-001"},
+		{"Linux 6.18.44 1s/1s/3 (listener) drop host→client [lab]", "to-client", "oneway-005"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("groups:\n%q\nwant:\n%q", got, want)
+	}
+	if f := r.Runs[2].Fault; f != "drop flow→server" {
+		t.Errorf("run row fault %q, want drop flow→server", f)
+	}
+	md := string(r.Markdown())
+	for _, w := range []string{"| drop flow→server |", "| drop flow→client |", "| drop host→client |"} {
+		if !strings.Contains(md, w) {
+			t.Errorf("report.md lacks %q", w)
+		}
+	}
+	b, err := r.CSV()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(rows[0], "fault_direction")
+	if col < 0 {
+		t.Fatalf("runs.csv has no fault_direction column: %v", rows[0])
+	}
+	var dirs []string
+	for _, row := range rows[1:] {
+		dirs = append(dirs, row[col])
+	}
+	if !slices.Equal(dirs, []string{"to-client", "", "to-server", "both", "to-client"}) {
+		t.Errorf("runs.csv fault_direction %q", dirs)
+	}
+}

@@ -151,6 +151,12 @@ type Result struct {
 	// ScopeHost for a drop and empty for every other kind.
 	FaultKind  string `json:"fault_kind"`
 	FaultScope string `json:"fault_scope,omitempty"`
+	// FaultDirection is which way a drop silenced the client: DirectionBoth,
+	// DirectionToServer (only the client's packets to the server were
+	// dropped) or DirectionToClient (only the server's to the client).
+	// Empty for every other kind, and for drops recorded before kalab had
+	// directions, which were both ways.
+	FaultDirection string `json:"fault_direction,omitempty"`
 	// Emulated: a vm-pause played in the lab by a host drop + SIGSTOP.
 	Emulated bool `json:"emulated,omitempty"`
 	// FaultHow is the client agent's account of the mechanism it used
@@ -158,7 +164,9 @@ type Result struct {
 	FaultHow string `json:"fault_how,omitempty"`
 	// FaultInPackets and FaultOutPackets are the packets the drop rules
 	// counted toward the client and from it: the proof that a drop bit.
-	// Both 0 when FaultCounted is false.
+	// Both 0 when FaultCounted is false; a one-way drop has rules, and so
+	// counts, in its own direction only (in for to-client, out for
+	// to-server).
 	FaultInPackets  uint64 `json:"fault_in_packets"`
 	FaultOutPackets uint64 `json:"fault_out_packets"`
 	// FaultCounted: the OS counted the drop rules' packets (nftables, pf);

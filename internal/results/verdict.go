@@ -75,11 +75,21 @@ func Judge(r Result, hz int) (string, string) {
 // rules' own counters where the OS keeps them (nftables, pf); otherwise
 // (WFP, hypervisor hooks) by the server's unanswered keepalive probes
 // (Linux TCP_INFO), or by the server's keepalive timeout itself, which is
-// the kernel's statement that its probes went unanswered.
+// the kernel's statement that its probes went unanswered. A one-way drop
+// has rules in its own direction only, so that direction's count is the
+// proof: the client's answers for to-server, the server's probes for
+// to-client.
 func confirmed(r Result) (string, bool) {
 	if r.FaultCounted {
-		if r.FaultInPackets+r.FaultOutPackets == 0 {
-			return "the drop rules counted no packet: the fault was not shown to bite", false
+		n, what := r.FaultInPackets+r.FaultOutPackets, "no packet"
+		switch r.FaultDirection {
+		case DirectionToServer:
+			n, what = r.FaultOutPackets, "no packet from the client to the server"
+		case DirectionToClient:
+			n, what = r.FaultInPackets, "no packet from the server to the client"
+		}
+		if n == 0 {
+			return "the drop rules counted " + what + ": the fault was not shown to bite", false
 		}
 		return "", true
 	}

@@ -37,6 +37,15 @@ func TestJudge(t *testing.T) {
 		{"not a keepalive error", drop(4096*time.Millisecond, func(r *Result) { r.ErrnoName = "ECONNRESET" }), OutcomeDeviation, "not a keepalive timeout"},
 		{"windows errno counts", drop(4096*time.Millisecond, func(r *Result) { r.ErrnoName = "WSAENETRESET" }), OutcomePass, ""},
 		{"rules counted nothing", drop(4096*time.Millisecond, func(r *Result) { r.FaultInPackets = 0 }), OutcomeUnconfirmed, "counted no packet"},
+		{"to-server counted its direction", drop(4096*time.Millisecond, func(r *Result) {
+			r.FaultDirection, r.FaultInPackets, r.FaultOutPackets = DirectionToServer, 0, 3
+		}), OutcomePass, ""},
+		{"to-client counted its direction", drop(4096*time.Millisecond, func(r *Result) { r.FaultDirection = DirectionToClient }), OutcomePass, ""},
+		{"to-server counted nothing out", drop(4096*time.Millisecond, func(r *Result) { r.FaultDirection = DirectionToServer }), OutcomeUnconfirmed, "from the client to the server"},
+		{"to-client counted nothing in", drop(4096*time.Millisecond, func(r *Result) {
+			r.FaultDirection, r.FaultInPackets, r.FaultOutPackets = DirectionToClient, 0, 3
+		}), OutcomeUnconfirmed, "from the server to the client"},
+		{"both counted one way", drop(4096*time.Millisecond, func(r *Result) { r.FaultDirection = DirectionBoth }), OutcomePass, ""},
 		{"no counters, server saw unanswered probes (WFP)", drop(4096*time.Millisecond, func(r *Result) {
 			r.FaultCounted, r.FaultInPackets, r.Probes = false, 0, probes(3)
 		}), OutcomePass, ""},

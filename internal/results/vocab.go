@@ -28,6 +28,40 @@ const (
 	ScopeHost = "host"
 )
 
+// Drop directions, named from the experiment's point of view: the client is
+// silenced, so a one-way drop loses either what it sends to the server or
+// what the server sends it. The agent that applies a drop runs on the
+// client's host, where to-server is its outgoing traffic and to-client its
+// incoming traffic.
+const (
+	// DirectionBoth drops the client's packets both ways (the default).
+	DirectionBoth = "both"
+	// DirectionToServer drops only what the client sends to the server: the
+	// client still hears the server's keepalive probes, but its answers
+	// never arrive.
+	DirectionToServer = "to-server"
+	// DirectionToClient drops only what the server sends to the client: the
+	// server's probes never reach the client.
+	DirectionToClient = "to-client"
+)
+
+// Directions lists every drop direction in the order documentation shows
+// them.
+var Directions = []string{DirectionBoth, DirectionToServer, DirectionToClient}
+
+// DirectionSuffix is how names show a one-way drop: "→server" or
+// "→client"; "" for a drop both ways and for an empty direction (results
+// written before kalab recorded one, and every fault but drop).
+func DirectionSuffix(direction string) string {
+	switch direction {
+	case DirectionToServer:
+		return "→server"
+	case DirectionToClient:
+		return "→client"
+	}
+	return ""
+}
+
 // Expectation is what a run's fault should lead to.
 type Expectation string
 

@@ -33,3 +33,14 @@ func TestExpect(t *testing.T) {
 		}
 	}
 }
+
+func TestDirectionSuffix(t *testing.T) {
+	for dir, want := range map[string]string{DirectionBoth: "", "": "", DirectionToServer: "→server", DirectionToClient: "→client"} {
+		if got := DirectionSuffix(dir); got != want {
+			t.Errorf("DirectionSuffix(%q) = %q, want %q", dir, got, want)
+		}
+	}
+	if len(Directions) != 3 || Directions[0] != DirectionBoth {
+		t.Errorf("Directions = %v: want both first, then the two one-way directions", Directions)
+	}
+}

@@ -140,6 +140,14 @@ type FaultReq struct {
 	// run's connection, "host" all traffic with the server's host except
 	// serf's port. Other kinds take no scope.
 	Scope string `json:"scope,omitempty"`
+	// Direction narrows a drop to one way: "both" (the default when empty),
+	// "to-server" (only the client's packets to the server are dropped: it
+	// still hears the server's probes but its answers never arrive) or
+	// "to-client" (only the server's packets to the client). Any other
+	// value, or a direction on another kind, is refused. The coordinator
+	// leaves it empty for both ways, so agents from before directions still
+	// take those drops.
+	Direction string `json:"direction,omitempty"`
 	// TTLMS is the fault's deadman in ms: a fault no heal reaches is removed
 	// when it runs out. The agent refuses values outside 1 ms..6 h
 	// (fault.MaxTTL); the coordinator sends the observe window plus 30 s.
