@@ -9,20 +9,20 @@ var mechanisms = map[string]map[string]string{
 	"linux": {
 		"drop/flow": "nftables drop rules (table inet kalab; the set element expires in the kernel at the TTL)",
 		"drop/host": "nftables drop of all traffic (table inet kalab; the set element expires in the kernel at the TTL)",
-		"pause":     "SIGSTOP",
-		"kill":      "SIGKILL",
+		CapPause:    "SIGSTOP",
+		CapKill:     "SIGKILL",
 	},
 	"windows": {
 		"drop/flow": "WFP block filters at the transport layers (dynamic session)",
 		"drop/host": "WFP block filters for all traffic (dynamic session)",
-		"pause":     "NtSuspendProcess",
-		"kill":      "TerminateProcess",
+		CapPause:    "NtSuspendProcess",
+		CapKill:     "TerminateProcess",
 	},
 	"darwin": {
 		"drop/flow": "pf block rules (anchor com.apple/kalab.<run>) with state kill",
 		"drop/host": "pf block rules for all traffic (anchor com.apple/kalab.<run>)",
-		"pause":     "SIGSTOP",
-		"kill":      "SIGKILL",
+		CapPause:    "SIGSTOP",
+		CapKill:     "SIGKILL",
 	},
 }
 
