@@ -287,6 +287,7 @@ func (a *Agent) register() {
 	handle(a, wire.CmdHeal, a.heal)
 	handle(a, wire.CmdCollect, a.collect)
 	handle(a, wire.CmdCleanup, a.cleanup)
+	handle(a, wire.CmdEcho, a.echo)
 }
 
 func (a *Agent) status(_ context.Context, _ wire.StatusReq) (any, error) {

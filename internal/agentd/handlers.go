@@ -274,6 +274,27 @@ func (a *Agent) collect(_ context.Context, req wire.CollectReq) (any, error) {
 	return resp, nil
 }
 
+// echo has the run's server send a few bytes on its connection and wait
+// for the client to send them back (role.Server.Echo); a failed echo is
+// the answer's Err, not a command error.
+func (a *Agent) echo(ctx context.Context, req wire.EchoReq) (any, error) {
+	st, err := a.lookup(req.Run)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	srv := st.server
+	a.mu.Unlock()
+	if srv == nil {
+		return nil, fmt.Errorf("run %s has no server on this agent", req.Run)
+	}
+	rtt, err := srv.Echo(ctx)
+	if err != nil {
+		return wire.EchoResp{Err: wire.Truncate(err.Error(), 160)}, nil
+	}
+	return wire.EchoResp{OK: true, RTTNS: rtt.Nanoseconds()}, nil
+}
+
 func options(e keepalive.Effective) wire.Options {
 	var o wire.Options
 	if e.Enabled.Known {

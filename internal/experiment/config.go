@@ -72,6 +72,9 @@ type Config struct {
 
 	path string
 	src  []byte
+	// holds marks the [[faults]] indexes that write a hold, so that
+	// hold = "0s" is refused rather than taken for no hold.
+	holds map[int]bool
 }
 
 // Side selects agents for a role by their serf tags. Each value is a
@@ -128,18 +131,34 @@ type FaultEntry struct {
 	// probes never reach the client). Any other value, or a direction on
 	// another kind, is an error. Serf's port stays open both ways.
 	Direction string `toml:"direction"`
+	// Hold makes a short outage: the fault heals this long after it was
+	// applied. Optional (default none: the fault lasts the whole
+	// observation); drop, pause and vm-pause only (a kill has nothing to
+	// heal); allowed > 0 up to max_run. With a hold the plan expects
+	// "survives" (the server detects nothing and, after the heal, an echo
+	// crosses the same connection) when the hold ends before the model's
+	// earliest detection after the fault minus SurviveMargin, or for a
+	// pause; "detected-in-window" when it ends after the model's latest
+	// detection plus the late tolerance; a hold inside that window is
+	// refused.
+	Hold time.Duration `toml:"hold,omitzero"`
 }
 
 // String names the fault as plans and run names show it: the kind, with
 // "/host" for a host-scope drop (flow is the default) and "→server" or
 // "→client" for a one-way drop (both ways is the default), e.g.
-// "drop→server", "drop/host→client".
+// "drop→server", "drop/host→client", and " hold 2s" for a fault with a
+// hold: "drop hold 2s".
 func (f FaultEntry) String() string {
 	s := f.Kind
 	if f.Scope == results.ScopeHost {
 		s += "/" + f.Scope
 	}
-	return s + results.DirectionSuffix(f.Direction)
+	s += results.DirectionSuffix(f.Direction)
+	if f.Hold > 0 {
+		s += " hold " + f.Hold.String()
+	}
+	return s
 }
 
 // MaxFileSize is the largest experiment file Load and Parse accept (1 MiB);
@@ -208,7 +227,7 @@ func Parse(path string, src []byte) (*Config, error) {
 	if err := shapeError(path, src); err != nil {
 		return nil, err
 	}
-	c := &Config{path: path, src: src}
+	c := &Config{path: path, src: src, holds: map[int]bool{}}
 	// First into a plain map: BurntSushi/toml matches keys to fields
 	// case-insensitively and unifies a table in map order, so two keys
 	// differing in case ("faults", "fAults"), or two bad values, would
@@ -227,6 +246,7 @@ func Parse(path string, src []byte) (*Config, error) {
 	if err := c.checkTypes(raw); err != nil {
 		return nil, err
 	}
+	c.noteHolds(raw)
 	md, err = toml.NewDecoder(bytes.NewReader(src)).Decode(c)
 	if err != nil {
 		return nil, c.decodeError(err)
@@ -300,10 +320,11 @@ var keyDocs = []keyDoc{
 	{"settings.interval", "a duration in whole seconds, 1s..32767s on linux", `interval = "1s"`},
 	{"settings.count", "an integer, 1..127 on linux, 1..255 on windows", "count = 3"},
 	{"settings.mode", modesAllowed, `mode = "per-connection"`},
-	{"faults", "1..16 [[faults]] tables with kind, scope and direction", `[[faults]] kind = "drop"`},
+	{"faults", "1..16 [[faults]] tables with kind, scope, direction and hold", `[[faults]] kind = "drop"`},
 	{"faults.kind", `"drop", "pause", "vm-pause" or "kill"`, `kind = "drop"`},
 	{"faults.scope", `"flow" or "host" (drop only)`, `scope = "flow"`},
 	{"faults.direction", directionsAllowed + " (drop only)", `direction = "both"`},
+	{"faults.hold", "a duration > 0 up to max_run (drop, pause and vm-pause only)", `hold = "2s"`},
 }
 
 // selectTags are the serf tags every agent carries (cluster.Tag*), the
@@ -652,7 +673,7 @@ func (c *Config) checkTypes(raw map[string]any) error {
 			if _, ok := v.(int64); !ok {
 				return bad(key, index, v)
 			}
-		case "max_run", "settle", "margin", "settings.idle", "settings.interval":
+		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold":
 			switch v := v.(type) {
 			case int64:
 			case string:
@@ -918,6 +939,47 @@ func (c *Config) validate() error {
 			}
 			return c.fieldErr([]string{"faults", "kind"}, i, quote(f.Kind), `"drop", "pause", "vm-pause" or "kill"`, fix)
 		}
+		if err := c.validateHold(i, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteHolds records which [[faults]] tables write a hold (checkTypes has
+// checked the shapes).
+func (c *Config) noteHolds(raw map[string]any) {
+	var elems []map[string]any
+	switch v := raw["faults"].(type) {
+	case []map[string]any:
+		elems = v
+	case []any:
+		for _, e := range v {
+			m, _ := e.(map[string]any)
+			elems = append(elems, m)
+		}
+	}
+	for i, e := range elems {
+		if _, ok := e["hold"]; ok {
+			c.holds[i] = true
+		}
+	}
+}
+
+// validateHold checks faults[i].hold: only on faults that heal, > 0 and
+// at most max_run.
+func (c *Config) validateHold(i int, f FaultEntry) error {
+	if !c.holds[i] {
+		return nil
+	}
+	key := []string{"faults", "hold"}
+	if f.Kind == results.KindKill {
+		return c.fieldErr(key, i, f.Hold, "no hold on a kill: a killed client has nothing to heal (drop, pause and vm-pause take a hold)",
+			"remove hold from this [[faults]] table (or use kind = \"drop\")")
+	}
+	if f.Hold <= 0 || f.Hold > c.MaxRun {
+		return c.fieldErr(key, i, f.Hold, "a duration > 0 up to max_run ("+c.MaxRun.String()+")",
+			durFix("hold", clampDur(f.Hold, time.Second, c.MaxRun)))
 	}
 	return nil
 }

@@ -332,7 +332,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		Schema: results.Schema, Experiment: e.Config.Name, Run: r.ID, Name: r.Name, ExperimentHash: e.Hash, Execution: e.Execution,
 		Cell: r.CellIdx, Rep: r.Rep, StartedAt: time.Now(), Lab: e.Lab, Server: r.Server.Host, Client: r.Client.Host,
 		Requested: cell.Settings, Mode: cell.Mode, FaultKind: cell.Fault.Kind, FaultScope: cell.Fault.Scope,
-		FaultDirection: cell.Fault.Direction, Expect: cell.Expect,
+		FaultDirection: cell.Fault.Direction, Expect: cell.Expect, Hold: cell.Fault.Hold,
 	}
 	// runCtx ends with the experiment (Ctrl-C) or when an agent of the run
 	// restarted (its cause is then a *restartError).
@@ -352,8 +352,12 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	}
 	srv, cli := r.Server.Member.Name, r.Client.Member.Name
 	roleTTL := cell.Settle + cell.Observe + time.Minute
-	call := func(node, step, cmd string, body, out any) error {
-		err := e.Node.Call(runCtx, node, r.Key+"/"+step, cmd, body, out, cluster.CallOptions{})
+	call := func(node, step, cmd string, body, out any, opts ...cluster.CallOptions) error {
+		var o cluster.CallOptions
+		if len(opts) > 0 {
+			o = opts[0]
+		}
+		err := e.Node.Call(runCtx, node, r.Key+"/"+step, cmd, body, out, o)
 		if err != nil && runCtx.Err() == nil {
 			// A command failed: did the agent restart and lose the run?
 			if rerr := w.check(ctx, node); rerr != nil {
@@ -410,7 +414,24 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	res.Anchors.FaultBound = r.Client.Offset.Bound + r.Server.Offset.Bound
 
 	var col wire.CollectResp
+	healed := false
+	heal := func() error {
+		var hr wire.HealResp
+		if err := call(cli, "heal", wire.CmdHeal, wire.HealReq{Run: r.Key}, &hr); err != nil {
+			return err
+		}
+		healed = true
+		res.FaultInPackets, res.FaultOutPackets = hr.InPackets, hr.OutPackets
+		res.FaultCounted, res.FaultEvidence = hr.Counted, hr.Evidence
+		at := r.serverClock(hr.AtNS)
+		res.Anchors.Healed = &at
+		return nil
+	}
+	// A fault with a hold heals at faultLocal + hold, while the server is
+	// still observed; a survives run then stops observing and echoes.
 	deadline := faultLocal.Add(cell.Observe)
+	healAt := faultLocal.Add(cell.Fault.Hold)
+	hold := cell.Fault.Hold > 0 && cell.Fault.Kind != results.KindKill
 	for i := 0; ; i++ {
 		if err := call(srv, fmt.Sprintf("collect-%d", i), wire.CmdCollect, wire.CollectReq{Run: r.Key}, &col); err != nil {
 			return fail("collect", err)
@@ -418,24 +439,62 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		if col.Done || time.Now().After(deadline) {
 			break
 		}
-		if err := sleep(runCtx, 250*time.Millisecond); err != nil {
+		if hold && !healed && !time.Now().Before(healAt) {
+			if err := heal(); err != nil {
+				return fail("heal", err)
+			}
+			if cell.Expect == results.ExpectSurvives {
+				break
+			}
+		}
+		wait := 250 * time.Millisecond
+		if hold && !healed {
+			wait = max(0, min(wait, time.Until(healAt)))
+		}
+		if err := sleep(runCtx, wait); err != nil {
 			return fail("observe", err)
 		}
 	}
-	if cell.Fault.Kind != results.KindKill {
-		var hr wire.HealResp
-		if err := call(cli, "heal", wire.CmdHeal, wire.HealReq{Run: r.Key}, &hr); err != nil {
+	if cell.Fault.Kind != results.KindKill && !healed {
+		if err := heal(); err != nil {
 			return fail("heal", err)
 		}
-		res.FaultInPackets, res.FaultOutPackets = hr.InPackets, hr.OutPackets
-		res.FaultCounted, res.FaultEvidence = hr.Counted, hr.Evidence
-		healed := r.serverClock(hr.AtNS)
-		res.Anchors.Healed = &healed
+	}
+	if cell.Expect == results.ExpectSurvives && !col.Done {
+		if err := e.echo(&res, call, srv, r.Key); err != nil {
+			return fail("echo", err)
+		}
+		if err := call(srv, "collect-final", wire.CmdCollect, wire.CollectReq{Run: r.Key}, &col); err != nil {
+			return fail("collect", err)
+		}
 	}
 	e.record(&res, r, col)
 	res.EndedAt = time.Now()
 	return res
 }
+
+// echo asks the run's server, after the heal, to send a few bytes on the
+// connection and wait for the client to send them back, and records the
+// round trip (or why it failed) in res. Only a command that could not be
+// carried out is an error; a lost echo is the run's measurement.
+func (e *Executor) echo(res *results.Result, call callFunc, srv, run string) error {
+	var er wire.EchoResp
+	// The server waits up to 5 s for the echo: a query timeout of 10 s
+	// leaves room for the trip.
+	if err := call(srv, "echo", wire.CmdEcho, wire.EchoReq{Run: run}, &er, cluster.CallOptions{Timeout: 10 * time.Second, Attempts: 2}); err != nil {
+		return err
+	}
+	if er.OK {
+		res.EchoRTT = ptrDur(time.Duration(er.RTTNS))
+		res.Survived = true
+	} else {
+		res.EchoErr = wire.Truncate(er.Err, 160)
+	}
+	return nil
+}
+
+// callFunc sends one command of a run to an agent (execute's call).
+type callFunc func(node, step, cmd string, body, out any, opts ...cluster.CallOptions) error
 
 // faultReq is the fault command for a run of cell. A drop both ways is
 // sent without a direction (the agent's default), so agents from before
@@ -461,8 +520,8 @@ func (r plannedRun) serverClock(clientNS int64) time.Time {
 // the model says outlasts max_run is refused instead of hanging for hours.
 func (e *Executor) refuseLongRun(r plannedRun, applied keepalive.Effective) error {
 	eff, ok := applied.Settings()
-	if !ok {
-		return nil // nothing read back: the plan's prediction stands
+	if !ok || r.Cell.Expect == results.ExpectSurvives {
+		return nil // nothing read back, or the hold bounds the run: the plan's prediction stands
 	}
 	plat := keepalive.Platform{OS: r.Server.Host.OS, Build: r.Server.Host.Build}
 	p, err := keepalive.Predict(plat, eff, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: r.Server.Host.HZ})

@@ -25,14 +25,16 @@ type Cell struct {
 	// defaulted.
 	Fault FaultEntry
 	// Expect is what Fault should lead to: detection in the window,
-	// none (pause), or an immediate close (kill).
+	// none (pause), or an immediate close (kill); with a hold, survives or
+	// detection in the window (holdExpectation).
 	Expect results.Expectation
 	// Model is the Linux-exact / documented prediction for the cycling phase
 	// with the requested settings (the executor re-predicts from the
 	// read-back values).
 	Model keepalive.Prediction
 	// Settle, Observe: how long the run idles before the fault and how long
-	// it then waits at most. Expected is their sum plus setup.
+	// it then waits at most (for survives: the hold, the echo's 5 s and the
+	// margin). Expected is their sum plus setup.
 	Settle, Observe, Expected time.Duration
 }
 
@@ -52,6 +54,36 @@ func RunName(c Cell, server, client string, rep int) string {
 
 // setupOverhead covers connect, greeting, fault apply and collect.
 const setupOverhead = 2 * time.Second
+
+// SurviveMargin is how far a hold must end before the model's earliest
+// detection after the fault (Model.AfterFault.Min) for the plan to expect
+// the connection to survive: it covers the heal command's trip from the
+// coordinator to the client's agent (the outage lasts the hold plus that)
+// and timer slack. A hold between AfterFault.Min − SurviveMargin and
+// AfterFault.Max + results.LateTolerance is refused: there the outcome
+// would be a coin toss.
+const SurviveMargin = 500 * time.Millisecond
+
+// echoAllowance is the observation a survives run adds after the heal for
+// the echo (the server waits at most role.EchoTimeout, 5 s, for it).
+const echoAllowance = 5 * time.Second
+
+// holdExpectation decides what a fault with a hold should lead to under
+// pred: survives when the hold ends before the earliest detection minus
+// SurviveMargin (always for a pause: the client's kernel keeps answering),
+// detected when it ends after the latest detection plus the late
+// tolerance. ok is false for a hold inside that window.
+func holdExpectation(f FaultEntry, pred keepalive.Prediction) (results.Expectation, bool) {
+	switch {
+	case f.Kind == results.KindPause:
+		return results.ExpectSurvives, true
+	case f.Hold < pred.AfterFault.Min-SurviveMargin:
+		return results.ExpectSurvives, true
+	case f.Hold > pred.AfterFault.Max+results.LateTolerance(pred):
+		return results.ExpectDetected, true
+	}
+	return "", false
+}
 
 // Cells expands the config for every OS the server selection can match.
 // A cell whose predicted run exceeds max_run is an error that says why and
@@ -82,9 +114,18 @@ func (c *Config) Cells() ([]Cell, error) {
 			if settle == 0 {
 				settle = 2*max(eff.Idle, eff.Interval) + 500*time.Millisecond
 			}
-			for _, f := range c.Faults {
+			for fi, f := range c.Faults {
 				cell := Cell{OS: os, Settings: ks, Mode: mode, Fault: f, Expect: results.Expect(f.Kind), Model: pred, Settle: settle}
+				if f.Hold > 0 {
+					exp, ok := holdExpectation(f, pred)
+					if !ok {
+						return nil, c.holdWindowErr(fi, i, os, f, ks, pred)
+					}
+					cell.Expect = exp
+				}
 				switch cell.Expect {
+				case results.ExpectSurvives:
+					cell.Observe = f.Hold + echoAllowance + c.Margin
 				case results.ExpectImmediate:
 					cell.Observe = results.ImmediateBound + 2*time.Second
 				case results.ExpectNotDetected:
@@ -106,6 +147,22 @@ func (c *Config) Cells() ([]Cell, error) {
 		}
 	}
 	return cells, nil
+}
+
+// holdWindowErr refuses a hold that ends inside the model's detection
+// window for settings[si] on os, naming the hold, the window and the holds
+// that would decide.
+func (c *Config) holdWindowErr(fi, si int, os string, f FaultEntry, ks keepalive.Settings, pred keepalive.Prediction) error {
+	short := pred.AfterFault.Min - SurviveMargin
+	long := pred.AfterFault.Max + results.LateTolerance(pred)
+	fix := fmt.Sprintf("hold = %q (detected)", (long + time.Second).Truncate(time.Second).String())
+	if sh := max(short-time.Second, short/2).Truncate(100 * time.Millisecond); sh > 0 {
+		fix = fmt.Sprintf("hold = %q (survives) or %s", sh.String(), fix)
+	}
+	return c.errorAt(c.keyLine([]string{"faults", "hold"}, fi),
+		fmt.Sprintf("faults[%d].hold = %s ends inside the %s model window after the fault %s (%s, settings[%d]): detection would be a coin toss", fi, f.Hold, os, pred.AfterFault, ks.Short(), si),
+		fmt.Sprintf("a hold under %s (earliest detection %s − %s margin: survives) or over %s (latest %s + %s late tolerance: detected)",
+			short, pred.AfterFault.Min, SurviveMargin, long, pred.AfterFault.Max, results.LateTolerance(pred)), fix)
 }
 
 // Total is the expected wall time of all runs: repetitions of every cell,

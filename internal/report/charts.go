@@ -248,7 +248,7 @@ func detectionChart(s keepalive.Settings, groups []*Group) (Chart, error) {
 		if g.Mode != keepalive.ModeListener {
 			label += " " + string(g.Mode)
 		}
-		label += " · " + faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Emulated) + " · " + g.Source
+		label += " · " + faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, g.Emulated) + " · " + g.Source
 		if g.Model != nil && g.Model.Settings != g.Requested {
 			label += " (effective " + g.Model.Settings.Short() + ")"
 		}

@@ -44,6 +44,7 @@ func sideBySide(groups []Group) []string {
 	type key struct {
 		s                      keepalive.Settings
 		kind, scope, direction string
+		hold                   time.Duration
 	}
 	var keys []key
 	byKey := map[key][]*Group{}
@@ -52,7 +53,7 @@ func sideBySide(groups []Group) []string {
 		if g.Expect != results.ExpectDetected || g.AfterFault == nil {
 			continue
 		}
-		k := key{g.Requested, g.FaultKind, g.FaultScope, g.FaultDirection}
+		k := key{g.Requested, g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold}
 		if byKey[k] == nil {
 			keys = append(keys, k)
 		}
@@ -77,7 +78,7 @@ func sideBySide(groups []Group) []string {
 			parts = append(parts, p)
 		}
 		out = append(out, fmt.Sprintf("%s %s across OSes: detection − fault median %s",
-			k.s.Short(), faultName(k.kind, k.scope, k.direction, false), strings.Join(parts, "; ")))
+			k.s.Short(), faultName(k.kind, k.scope, k.direction, k.hold, false), strings.Join(parts, "; ")))
 	}
 	return out
 }
@@ -104,8 +105,8 @@ func pauseFinding(groups []Group) []string {
 	held := time.Duration(-1)
 	for i := range groups {
 		g := &groups[i]
-		if g.FaultKind != results.KindPause {
-			continue
+		if g.FaultKind != results.KindPause || g.Expect != results.ExpectNotDetected {
+			continue // a pause with a hold is a short outage (survives), told per group
 		}
 		ms := measured(g)
 		if len(ms) == 0 {

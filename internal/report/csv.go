@@ -32,6 +32,7 @@ var csvColumns = []string{
 	"from_t0_ms", "after_fault_ms", "after_ping_loss_ms", "lateness_ms",
 	"deviation_anchor", "deviation_ms", "deviation_resolution_ms", "deviation_verdict",
 	"detected", "err", "errno", "errno_name", "probes", "ping_mode",
+	"hold_ms", "survived", "echo_rtt_ms", "echo_err",
 }
 
 // CSV renders runs.csv: one row per run with every anchor, for
@@ -104,7 +105,12 @@ func csvRow(res results.Result, group string) []string {
 	if res.Errno != 0 {
 		errno = strconv.Itoa(res.Errno)
 	}
-	return append(row, bstr(res.Detected), res.Err, errno, res.ErrnoName, probeCount, res.PingMode)
+	hold := ""
+	if res.Hold > 0 {
+		hold = millis(res.Hold)
+	}
+	return append(row, bstr(res.Detected), res.Err, errno, res.ErrnoName, probeCount, res.PingMode,
+		hold, bstr(res.Survived), millisp(res.EchoRTT), res.EchoErr)
 }
 
 func bstr(b bool) string { return strconv.FormatBool(b) }

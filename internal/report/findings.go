@@ -118,6 +118,8 @@ func detectionFindings(g *Group, refs []ReferenceRow) []string {
 	switch g.Expect {
 	case results.ExpectNotDetected:
 		return notDetectedFindings(g, o)
+	case results.ExpectSurvives:
+		return survivesFindings(g, o)
 	case results.ExpectImmediate:
 		out = immediateFindings(g, o)
 	default:
@@ -157,6 +159,51 @@ func notDetectedFindings(g *Group, o detectionOutcome) []string {
 	}
 	return []string{fmt.Sprintf("%s: no run detected %s within the model window + margin (%s%s)",
 		g.Label, what, plural(len(o.runs), "run"), tail)}
+}
+
+// survivesFindings: a fault healed (its hold) before keepalive could give
+// up must go unnoticed, and the connection must carry an echo after the
+// heal. One line for the runs that survived, with the slowest echo, the
+// shortest outage and the model's earliest detection; one each for runs
+// that were detected anyway and runs whose echo did not come back.
+func survivesFindings(g *Group, o detectionOutcome) []string {
+	var survived, lost []string
+	var slowest time.Duration
+	for _, res := range o.runs {
+		switch {
+		case res.Detected:
+		case res.Survived && res.EchoRTT != nil:
+			survived = append(survived, res.Label())
+			slowest = max(slowest, *res.EchoRTT)
+		default:
+			lost = append(lost, res.Label())
+		}
+	}
+	var out []string
+	if len(survived) > 0 {
+		var extra []string
+		if o.held >= 0 {
+			extra = append(extra, "outage ≥ "+fmtDur(o.held))
+		}
+		if g.Model != nil && g.FaultKind != results.KindPause { // a paused kernel answers: no window
+			extra = append(extra, "model earliest detection "+fmtDur(g.Model.AfterFault.Min)+" after the fault")
+		}
+		tail := ""
+		if len(extra) > 0 {
+			tail = "; " + strings.Join(extra, ", ")
+		}
+		out = append(out, fmt.Sprintf("%s: %d of %s survived (echo ≤ %s after the heal%s)", g.Label, len(survived),
+			plural(len(o.runs), "run"), fmtDur(slowest), tail))
+	}
+	if len(o.detected) > 0 {
+		out = append(out, fmt.Sprintf("%s: %d of %s detected the outage%s although it ended before the model's earliest detection: %s",
+			g.Label, len(o.detected), plural(len(o.runs), "run"), o.errText, strings.Join(o.detected, ", ")))
+	}
+	if len(lost) > 0 {
+		out = append(out, fmt.Sprintf("%s: %d of %s not detected, but the echo after the heal did not go through: %s",
+			g.Label, len(lost), plural(len(o.runs), "run"), strings.Join(lost, ", ")))
+	}
+	return out
 }
 
 // immediateFindings: a killed client's kernel closes the connection.

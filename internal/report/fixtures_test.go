@@ -174,7 +174,7 @@ func fixtureHow(os, kind, scope string) string {
 			"pause": "NtSuspendProcess of the client", "kill": "TerminateProcess of the client"},
 		"darwin": {"drop flow": "a pf anchor dropping the flow", "drop host": "a pf anchor dropping all but the serf port",
 			"pause": "SIGSTOP of the client", "kill": "SIGKILL of the client"},
-	}[os][faultName(kind, scope, "", false)]
+	}[os][faultName(kind, scope, "", 0, false)]
 	return "none: fixture built from the model (a real run uses " + how + ")"
 }
 

@@ -252,7 +252,7 @@ func signedDur(d time.Duration) string {
 func summaryView(g *Group) summaryRow {
 	row := summaryRow{ID: g.ID, Anchor: "group-" + g.ID, OS: g.OS, Server: g.Server,
 		Source:   sourceBadge(g.Source, g.Emulated),
-		Settings: g.Requested.Short(), Mode: string(g.Mode), Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, false),
+		Settings: g.Requested.Short(), Mode: string(g.Mode), Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false),
 		RunsText: plural(g.Runs, "run"), ModelT0: na, ModelAF: na, Expect: string(g.Expect),
 		FromT0: statView(g.FromT0), AfterFault: statView(g.AfterFault), AfterPL: statView(g.AfterPingLoss)}
 	if g.Model != nil {

@@ -77,7 +77,7 @@ func (r *Report) markdownView() mdView {
 		Align: "|---|---|---|---|---|---|---|"}
 	for _, g := range r.Groups {
 		v.Groups.Rows = append(v.Groups.Rows, []string{g.ID, cell(g.Server), g.Requested.Short(), cell(string(g.Mode)),
-			cell(faultName(g.FaultKind, g.FaultScope, g.FaultDirection, false)), sourceLabel(g.Source, g.Emulated), itoa(g.Runs),
+			cell(faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false)), sourceLabel(g.Source, g.Emulated), itoa(g.Runs),
 			cell(string(g.Expect)), outcomesText(g.Outcomes), cell(vsModelText(g.VsModel)),
 			cell(effectiveText(g.Effective)), cell(talliesText(g.Errors))})
 		mT0, mAF := na, na

@@ -69,12 +69,16 @@ type Group struct {
 	// one-way groups stay apart from drops both ways; empty for a drop both
 	// ways (recorded as "both", or not at all before kalab had directions)
 	// and for every other kind.
-	FaultDirection string              `json:"fault_direction,omitempty"`
-	Emulated       bool                `json:"emulated,omitempty"`
-	Source         string              `json:"source"`
-	Expect         results.Expectation `json:"expect"`
-	Runs           int                 `json:"runs"`
-	RunIDs         []string            `json:"run_ids"`
+	FaultDirection string `json:"fault_direction,omitempty"`
+	// Hold is how long the group's faults were held before they healed
+	// (results.Result.Hold), so each hold is its own group; 0 (omitted)
+	// for faults held through the observation.
+	Hold     time.Duration       `json:"hold_ns,omitempty"`
+	Emulated bool                `json:"emulated,omitempty"`
+	Source   string              `json:"source"`
+	Expect   results.Expectation `json:"expect"`
+	Runs     int                 `json:"runs"`
+	RunIDs   []string            `json:"run_ids"`
 	// Model is the prediction of the first run that carries one.
 	Model *Model `json:"model,omitempty"`
 	// Detection − anchor over the runs that have the anchor; nil when none.
@@ -181,6 +185,11 @@ type RunRow struct {
 	Errno           string `json:"errno,omitempty"`
 	Probes          *int   `json:"probes,omitempty"`
 	Failure         string `json:"failure,omitempty"`
+	// Hold is the fault's hold (0, omitted, without one); EchoRTT is the
+	// round trip of the echo after the heal of a survives run, nil when
+	// none went through (results.Result.EchoRTT).
+	Hold    time.Duration  `json:"hold_ns,omitempty"`
+	EchoRTT *time.Duration `json:"echo_rtt_ns,omitempty"`
 	// Anchors are the run's instants on the server clock, as recorded.
 	Anchors results.Anchors `json:"anchors"`
 }
@@ -191,6 +200,8 @@ type groupKey struct {
 	mode          keepalive.Mode
 	kind, scope   string
 	direction     string // oneWay: "" for both ways
+	hold          time.Duration
+	expect        results.Expectation
 	emulated      bool
 	source        string
 }
@@ -210,7 +221,7 @@ func Build(rs []results.Result) *Report {
 		g := byKey[k]
 		if g == nil {
 			g = &Group{OS: k.os, OSVersion: k.osVersion, Build: res.Server.Build, Server: serverName(k.os, k.osVersion),
-				Requested: k.settings, Mode: k.mode, FaultKind: k.kind, FaultScope: k.scope, FaultDirection: k.direction, Emulated: k.emulated,
+				Requested: k.settings, Mode: k.mode, FaultKind: k.kind, FaultScope: k.scope, FaultDirection: k.direction, Hold: k.hold, Emulated: k.emulated,
 				Source: k.source, Expect: res.Expect}
 			byKey[k] = g
 			groups = append(groups, g)
@@ -261,7 +272,8 @@ func nonNil[T any](s []T) []T {
 
 func keyOf(res results.Result) groupKey {
 	return groupKey{os: res.Server.OS, osVersion: res.Server.OSVersion, settings: res.Requested, mode: res.Mode,
-		kind: res.FaultKind, scope: res.FaultScope, direction: oneWay(res.FaultDirection), emulated: res.Emulated, source: sourceOf(res)}
+		kind: res.FaultKind, scope: res.FaultScope, direction: oneWay(res.FaultDirection), hold: res.Hold, expect: res.Expect,
+		emulated: res.Emulated, source: sourceOf(res)}
 }
 
 // oneWay is a recorded drop direction as reports tell it apart: the
@@ -318,6 +330,8 @@ func compareGroups(a, b *Group) int {
 		cmp.Compare(a.FaultScope, b.FaultScope),
 		cmp.Compare(directionOrder(a.FaultDirection), directionOrder(b.FaultDirection)),
 		cmp.Compare(a.FaultDirection, b.FaultDirection),
+		cmp.Compare(a.Hold, b.Hold),
+		cmp.Compare(a.Expect, b.Expect),
 		boolCmp(a.Emulated, b.Emulated),
 	)
 }
@@ -429,12 +443,13 @@ func runRow(res results.Result, group string) RunRow {
 		Source: sourceOf(res), Emulated: res.Emulated, Server: serverName(res.Server.OS, res.Server.OSVersion),
 		ServerHost: res.Server.Name, ClientHost: res.Client.Name,
 		Settings: res.Requested.Short(), Mode: res.Mode,
-		Fault: faultName(res.FaultKind, res.FaultScope, res.FaultDirection, res.Emulated), Expect: string(res.Expect),
+		Fault: faultName(res.FaultKind, res.FaultScope, res.FaultDirection, res.Hold, res.Emulated), Expect: string(res.Expect),
 		Outcome: res.Outcome, Why: res.Why,
 		Detected: res.Detected, FromT0: res.Measured.FromT0, AfterFault: res.Measured.AfterFault,
 		AfterPingLoss: res.Measured.AfterPingLoss, Lateness: res.Measured.Lateness, Deviation: deviation(res),
 		Effective: effectiveShort(res.Effective), EffectiveStatus: status,
 		Errno: errLabel(res), Probes: res.Probes, Failure: res.Failure, Anchors: res.Anchors,
+		Hold: res.Hold, EchoRTT: res.EchoRTT,
 	}
 }
 
@@ -484,12 +499,15 @@ func serverName(os, version string) string {
 
 // faultName is how a report names a fault: kind, scope, and for a one-way
 // drop its direction ("drop flow→server", "drop host→client").
-func faultName(kind, scope, direction string, emulated bool) string {
+func faultName(kind, scope, direction string, hold time.Duration, emulated bool) string {
 	s := kind
 	if scope != "" {
 		s += " " + scope
 	}
 	s += results.DirectionSuffix(direction)
+	if hold > 0 {
+		s += " hold " + hold.String()
+	}
 	if emulated {
 		s += " (emulated)"
 	}
@@ -502,7 +520,7 @@ func groupLabel(g *Group) string {
 		src += ", emulated"
 	}
 	return serverName(g.OS, g.OSVersion) + " " + g.Requested.Short() + " (" + string(g.Mode) + ") " +
-		faultName(g.FaultKind, g.FaultScope, g.FaultDirection, false) + " [" + src + "]"
+		faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false) + " [" + src + "]"
 }
 
 var itoa = strconv.Itoa

@@ -609,3 +609,62 @@ func TestDirectionGroups(t *testing.T) {
 		t.Errorf("runs.csv fault_direction %q", dirs)
 	}
 }
+
+// TestHoldGroups: each hold is its own group, named with the hold; a
+// survives group's finding counts the runs that survived with the slowest
+// echo, and one that was detected anyway is named.
+func TestHoldGroups(t *testing.T) {
+	linux := results.Host{Name: "h1", OS: "linux", OSVersion: "6.18.44", HZ: 250}
+	s := settings(time.Second, time.Second, 3)
+	d := func(v time.Duration) *time.Duration { return &v }
+	var rs []results.Result
+	for i, f := range []struct {
+		hold     time.Duration
+		expect   results.Expectation
+		detected bool
+		echo     *time.Duration
+		outcome  string
+	}{
+		{2 * time.Second, results.ExpectSurvives, false, d(time.Millisecond), results.OutcomePass},
+		{2 * time.Second, results.ExpectSurvives, false, d(2 * time.Millisecond), results.OutcomePass},
+		{2 * time.Second, results.ExpectSurvives, true, nil, results.OutcomeDeviation},
+		{6 * time.Second, results.ExpectDetected, true, nil, results.OutcomePass},
+		{0, results.ExpectDetected, true, nil, results.OutcomePass},
+	} {
+		res := results.Result{
+			Schema: results.Schema, Experiment: "blips", Run: "blips-00" + string(rune('1'+i)), Lab: true,
+			Server: linux, Client: linux, Requested: s, Mode: keepalive.ModeListener, Effective: effective(s),
+			FaultKind: results.KindDrop, FaultScope: results.ScopeFlow, FaultDirection: results.DirectionBoth, Hold: f.hold,
+			Expect: f.expect, Outcome: f.outcome, Detected: f.detected, EchoRTT: f.echo, Survived: f.echo != nil,
+		}
+		if f.detected {
+			res.ErrnoName = "ETIMEDOUT"
+		}
+		rs = append(rs, res)
+	}
+	r := Build(rs)
+	var labels []string
+	for _, g := range r.Groups {
+		labels = append(labels, g.Label+" "+string(g.Expect)+" "+strings.Join(g.RunIDs, ","))
+	}
+	want := []string{
+		"Linux 6.18.44 1s/1s/3 (listener) drop flow [lab] detected-in-window blips-005",
+		"Linux 6.18.44 1s/1s/3 (listener) drop flow hold 2s [lab] survives blips-001,blips-002,blips-003",
+		"Linux 6.18.44 1s/1s/3 (listener) drop flow hold 6s [lab] detected-in-window blips-004",
+	}
+	if !slices.Equal(labels, want) {
+		t.Errorf("groups:\n%q\nwant:\n%q", labels, want)
+	}
+	if f := r.Runs[0].Fault; f != "drop flow hold 2s" {
+		t.Errorf("run row fault %q", f)
+	}
+	all := strings.Join(r.Findings, "\n")
+	for _, w := range []string{
+		"drop flow hold 2s [lab]: 2 of 3 runs survived (echo ≤ 2 ms after the heal",
+		"drop flow hold 2s [lab]: 1 of 3 runs detected the outage, ETIMEDOUT although it ended before the model's earliest detection: blips-003",
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("findings lack %q:\n%s", w, all)
+		}
+	}
+}

@@ -26,6 +26,8 @@ func TestAnswer(t *testing.T) {
 			Measured: Measured{AfterFault: &kill}}, "detected 3 ms after the fault, EOF: pass"},
 		{"deviation", Result{Outcome: OutcomeDeviation, Why: "not detected within the window + margin", Expect: ExpectDetected},
 			"not detected: deviation (not detected within the window + margin)"},
+		{"survived", Result{Outcome: OutcomePass, Expect: ExpectSurvives, Hold: 2 * time.Second, Survived: true, EchoRTT: &kill},
+			"survived a 2.00 s outage: echo 3 ms after the heal: pass"},
 		{"failed", Result{Outcome: OutcomeFailed, Failure: "prepare server: timeout"}, "failed: prepare server: timeout"},
 		{"interrupted", Result{Outcome: OutcomeInterrupted, Failure: "experiment stopped during settle"}, "interrupted: experiment stopped during settle"},
 	}
@@ -37,6 +39,11 @@ func TestAnswer(t *testing.T) {
 	for d, want := range map[time.Duration]string{999 * time.Microsecond: "1 ms", 31200 * time.Millisecond: "31.20 s", 7200 * time.Second: "7200 s", -2 * time.Millisecond: "−2 ms", -400 * time.Microsecond: "0 ms"} {
 		if got := Seconds(d); got != want {
 			t.Errorf("Seconds(%s) = %q, want %q", d, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{210 * time.Microsecond: "0.21 ms", 2 * time.Millisecond: "2 ms", 0: "0 ms"} {
+		if got := RTT(d); got != want {
+			t.Errorf("RTT(%s) = %q, want %q", d, got, want)
 		}
 	}
 }

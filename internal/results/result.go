@@ -177,7 +177,14 @@ type Result struct {
 	// counters could not be read; at most 120 bytes.
 	FaultEvidence string `json:"fault_evidence,omitempty"`
 
-	// Expect is what the fault kind should lead to (Expect(FaultKind)).
+	// Hold is how long the fault lasted before the executor healed it
+	// (the [[faults]] hold); 0 for a fault held until the observation
+	// ended, and for results written before kalab had holds.
+	Hold time.Duration `json:"hold_ns,omitempty"`
+
+	// Expect is what the fault should lead to: Expect(FaultKind), or for a
+	// fault with a hold ExpectSurvives or ExpectDetected as the plan chose
+	// from the model.
 	Expect Expectation `json:"expect"`
 	// Model is the prediction from the options the server really applied
 	// (Requested when not all of them could be read back); nil when the
@@ -206,6 +213,18 @@ type Result struct {
 	// PingMode is the ICMP socket the server's monitor used,
 	// "unprivileged" or "privileged"; empty when it did not run.
 	PingMode string `json:"ping_mode,omitempty"`
+
+	// EchoRTT is the round trip of the echo the server sent on the
+	// connection after the heal (ExpectSurvives runs): written by the
+	// server, sent back by the client, read by the server. Nil when no echo
+	// was tried or it did not come back (EchoErr says why).
+	EchoRTT *time.Duration `json:"echo_rtt_ns,omitempty"`
+	// EchoErr says why the echo after the heal failed, cut to 160 bytes;
+	// empty when it went through or was not tried.
+	EchoErr string `json:"echo_err,omitempty"`
+	// Survived is true when the connection carried the echo after the
+	// heal: it outlived the outage.
+	Survived bool `json:"survived,omitempty"`
 
 	// Outcome is one of the Outcome* names; Why is the reason Judge gave
 	// for it (empty for a failed run, which has Failure instead).

@@ -36,6 +36,8 @@ func Judge(r Result, hz int) (string, string) {
 			return OutcomeDeviation, fmt.Sprintf("noticed %s after the kill, over %s", m.AfterFault.Round(time.Millisecond), ImmediateBound)
 		}
 		return OutcomePass, "peer closed at once"
+	case ExpectSurvives:
+		return judgeSurvives(r)
 	}
 	// detected-in-window
 	if why, ok := confirmed(r); !ok {
@@ -103,4 +105,32 @@ func confirmed(r Result) (string, bool) {
 		return "the drop rules' counters could not be read", false
 	}
 	return "no evidence that the fault bit: no rule counters, no unanswered probe seen by the server", false
+}
+
+// judgeSurvives: a fault healed before keepalive could give up passes when
+// the server detected nothing and the echo after the heal went through on
+// the same connection. A drop whose rules counted nothing was not shown to
+// bite (unconfirmed).
+func judgeSurvives(r Result) (string, string) {
+	if r.FaultCounted {
+		if why, ok := confirmed(r); !ok {
+			return OutcomeUnconfirmed, why
+		}
+	}
+	if r.Detected {
+		when := ""
+		if r.Measured.AfterFault != nil {
+			when = " " + Seconds(*r.Measured.AfterFault) + " after the fault"
+		}
+		return OutcomeDeviation, fmt.Sprintf("detected (%s)%s although the %s outage was shorter than the model's earliest detection",
+			r.ErrnoName, when, Seconds(r.Hold))
+	}
+	if !r.Survived || r.EchoRTT == nil {
+		why := r.EchoErr
+		if why == "" {
+			why = "no echo was tried"
+		}
+		return OutcomeDeviation, "the echo after the heal did not go through: " + why
+	}
+	return OutcomePass, fmt.Sprintf("survived a %s outage: echo round trip %s after the heal", Seconds(r.Hold), RTT(*r.EchoRTT))
 }

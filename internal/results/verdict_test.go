@@ -58,6 +58,12 @@ func TestJudge(t *testing.T) {
 		{"kill EOF fast", Result{Expect: ExpectImmediate, Detected: true, ErrnoName: "EOF", Measured: Measured{AfterFault: d(3 * time.Millisecond)}}, OutcomePass, ""},
 		{"kill slow", Result{Expect: ExpectImmediate, Detected: true, ErrnoName: "EOF", Measured: Measured{AfterFault: d(3 * time.Second)}}, OutcomeDeviation, "over"},
 		{"kill timeout", Result{Expect: ExpectImmediate, Detected: true, ErrnoName: "ETIMEDOUT"}, OutcomeDeviation, "not a close"},
+		{"survives: echo back", Result{Expect: ExpectSurvives, Hold: 2 * time.Second, Survived: true, EchoRTT: d(time.Millisecond)}, OutcomePass, "survived a 2.00 s outage"},
+		{"survives: drop counted, echo back", Result{Expect: ExpectSurvives, FaultKind: KindDrop, FaultCounted: true, FaultInPackets: 2, Hold: 2 * time.Second, Survived: true, EchoRTT: d(time.Millisecond)}, OutcomePass, ""},
+		{"survives: drop counted nothing", Result{Expect: ExpectSurvives, FaultKind: KindDrop, FaultCounted: true, Hold: 2 * time.Second, Survived: true, EchoRTT: d(time.Millisecond)}, OutcomeUnconfirmed, "counted no packet"},
+		{"survives: detected anyway", Result{Expect: ExpectSurvives, Hold: 2 * time.Second, Detected: true, ErrnoName: "ETIMEDOUT", Measured: Measured{AfterFault: d(2500 * time.Millisecond)}}, OutcomeDeviation, "although the 2.00 s outage"},
+		{"survives: echo lost", Result{Expect: ExpectSurvives, Hold: 2 * time.Second, EchoErr: "no echo within 5s"}, OutcomeDeviation, "did not go through: no echo within 5s"},
+		{"survives: echo not tried", Result{Expect: ExpectSurvives, Hold: 2 * time.Second}, OutcomeDeviation, "no echo was tried"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -73,6 +73,10 @@ const (
 	ExpectNotDetected Expectation = "not-detected"
 	// ExpectImmediate: the peer's kernel closes the connection (kill).
 	ExpectImmediate Expectation = "immediate"
+	// ExpectSurvives: the fault heals (its hold) before keepalive can give
+	// up, so nothing may be detected and, after the heal, the server and
+	// the client must exchange an echo on the same connection.
+	ExpectSurvives Expectation = "survives"
 )
 
 // ImmediateBound is how soon a killed client must be noticed.

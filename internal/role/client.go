@@ -42,9 +42,10 @@ func MaybeRunClient() {
 
 // runClient: args are server address, TTL in ms and the run's greeting
 // nonce. It dials, reads and checks the greeting, reports its 5-tuple,
-// then holds the connection silently until the server closes it or the
-// TTL ends. It never sends a byte after the handshake, so the connection
-// stays idle and only keepalive talks.
+// then holds the connection until the server closes it or the TTL ends,
+// sending back whatever the server sends (Server.Echo, after a healed
+// fault). It never sends a byte unprompted, so while the server is silent
+// the connection stays idle and only keepalive talks.
 func runClient(args []string, out io.Writer) int {
 	hello := func(h clientHello) { _ = json.NewEncoder(out).Encode(h) }
 	if len(args) != 3 {
@@ -79,8 +80,25 @@ func runClient(args []string, out io.Writer) int {
 	}
 	hello(clientHello{Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String()})
 	c.SetReadDeadline(time.Now().Add(ttl))
-	_, _ = io.Copy(io.Discard, c)
+	echoBack(c)
 	return 0
+}
+
+// echoBack sends back everything it reads from c until a read fails (the
+// server closed, the deadline passed) or a write does.
+func echoBack(c net.Conn) {
+	buf := make([]byte, 256)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Client is a running client-role child process.

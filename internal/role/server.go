@@ -1,9 +1,11 @@
 // Package role plays the two sides of a keepalive experiment. The server
 // listens with keepalive (listener or per-connection mode), accepts the
 // client, sends the 4-byte greeting, blocks in Read and records every timing
-// anchor the OS allows. The client connects, reads the greeting and holds;
-// it runs in a child process of the agent so that pausing or killing it
-// never touches the agent.
+// anchor the OS allows; after a fault with a hold has healed, Echo proves
+// the connection survived. The client connects, reads the greeting and
+// holds, sending back only what the server sends it; it runs in a child
+// process of the agent so that pausing or killing it never touches the
+// agent.
 package role
 
 import (
@@ -106,6 +108,11 @@ type Server struct {
 	mu   sync.Mutex
 	rec  Record
 	conn *net.TCPConn
+
+	// echoMu allows one Echo at a time; echoIn carries what the read loop
+	// receives to it (the client sends only echoes back).
+	echoMu sync.Mutex
+	echoIn chan []byte
 }
 
 // StartServer listens and serves one client in the background.
@@ -124,7 +131,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("server role %s: %w", cfg.Run, err)
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), cfg.TTL)
-	s := &Server{cfg: cfg, ln: ln, cancel: cancel, done: make(chan struct{}), rec: Record{HZ: cfg.HZ}}
+	s := &Server{cfg: cfg, ln: ln, cancel: cancel, done: make(chan struct{}), rec: Record{HZ: cfg.HZ}, echoIn: make(chan []byte, 64)}
 	go s.serve(rctx)
 	return s, nil
 }
@@ -235,17 +242,83 @@ func (s *Server) serve(ctx context.Context) {
 	// Block until the kernel says the peer is gone (or the TTL closes it).
 	buf := make([]byte, 64)
 	for {
-		_, err = conn.Read(buf)
+		var n int
+		n, err = conn.Read(buf)
+		if n > 0 {
+			// The client sends only what an Echo wrote; hand it over
+			// (dropped when nobody waits and the buffer is full).
+			select {
+			case s.echoIn <- slices.Clone(buf[:n]):
+			default:
+			}
+		}
 		if err != nil {
 			break
 		}
-		// The client never sends; data would be a protocol error but not a
-		// detection: keep reading.
 	}
 	at := time.Now()
 	close(stopPoll)
 	<-pollDone
 	s.finishWithMonitor(conn, mon, at, err, t0)
+}
+
+// EchoTimeout bounds how long Echo waits for the client to send its bytes
+// back.
+const EchoTimeout = 5 * time.Second
+
+// echoPayload is what Echo writes: short, so it fits one segment.
+var echoPayload = []byte("kalab-echo")
+
+// Echo writes a few bytes on the accepted connection and waits (at most
+// EchoTimeout, or until ctx ends) for the client to send them back, the
+// proof that the connection outlived a healed fault. It returns the round
+// trip from the write to the last byte read back. It fails when there is
+// no connection, the role has ended, the write fails or the bytes do not
+// come back whole.
+func (s *Server) Echo(ctx context.Context) (time.Duration, error) {
+	s.echoMu.Lock()
+	defer s.echoMu.Unlock()
+	s.mu.Lock()
+	conn, done := s.conn, s.rec.Done
+	s.mu.Unlock()
+	if conn == nil {
+		return 0, errors.New("echo: no client connection was accepted")
+	}
+	if done {
+		return 0, errors.New("echo: the connection had already ended")
+	}
+	for drained := false; !drained; { // stale bytes from an earlier echo
+		select {
+		case <-s.echoIn:
+		default:
+			drained = true
+		}
+	}
+	start := time.Now()
+	_ = conn.SetWriteDeadline(start.Add(EchoTimeout))
+	if _, err := conn.Write(echoPayload); err != nil {
+		return 0, fmt.Errorf("echo: write: %w", err)
+	}
+	timer := time.NewTimer(EchoTimeout)
+	defer timer.Stop()
+	var got []byte
+	for len(got) < len(echoPayload) {
+		select {
+		case b := <-s.echoIn:
+			got = append(got, b...)
+		case <-s.done:
+			return 0, errors.New("echo: the connection ended before the echo came back")
+		case <-timer.C:
+			return 0, fmt.Errorf("echo: %d of %d bytes back within %s", len(got), len(echoPayload), EchoTimeout)
+		case <-ctx.Done():
+			return 0, fmt.Errorf("echo: %w", ctx.Err())
+		}
+	}
+	rtt := time.Since(start)
+	if string(got) != string(echoPayload) {
+		return 0, fmt.Errorf("echo: the client sent back %q, not %q", got, echoPayload)
+	}
+	return rtt, nil
 }
 
 // t0Tracker estimates the last peer activity from TCP_INFO samples. Ages

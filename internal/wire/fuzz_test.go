@@ -127,6 +127,7 @@ func FuzzDecodeBody(f *testing.F) {
 		PrepareServerReq{Run: "r", Keepalive: Keepalive{IdleMS: 1000, IntervalMS: 1000, Count: 3}, Mode: "listener", ClientAddr: "192.0.2.1", TTLMS: 60000},
 		PrepareClientReq{Run: "r", ServerAddr: "192.0.2.1:1", TTLMS: 60000}, FaultReq{Run: "r", Kind: "drop", Scope: "host", TTLMS: 1},
 		CollectResp{Done: true, Options: Options{Count: new(int)}, ProbesMS: []int64{1}}, CleanupReq{Run: "r"},
+		EchoReq{Run: "r"}, EchoResp{OK: true, RTTNS: 1}, EchoResp{Err: "echo: 0 of 10 bytes back within 5s"},
 	} {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -146,6 +147,7 @@ func FuzzDecodeBody(f *testing.F) {
 			func() any { return new(HealReq) }, func() any { return new(HealResp) },
 			func() any { return new(CollectReq) }, func() any { return new(CollectResp) },
 			func() any { return new(CleanupReq) }, func() any { return new(Empty) },
+			func() any { return new(EchoReq) }, func() any { return new(EchoResp) },
 		} {
 			v := newMsg()
 			if err := DecodeBody(b, v); err != nil {

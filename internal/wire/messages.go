@@ -268,6 +268,31 @@ type CollectResp struct {
 	Note string `json:"note,omitempty"`
 }
 
+// EchoReq asks the run's server, after a fault with a hold has healed, to
+// write a few bytes on the accepted connection and wait (bounded) for the
+// client to send them back: the proof that the connection outlived the
+// outage.
+type EchoReq struct {
+	// Run is the run whose server echoes; the agent refuses it if the run
+	// has no server there.
+	Run string `json:"run"`
+}
+
+// EchoResp is the echo's outcome. A failed echo is an answer (OK false,
+// Err), not a command error: it is the run's measurement.
+type EchoResp struct {
+	// OK is true when the client sent back exactly what the server wrote
+	// within the server's bound.
+	OK bool `json:"ok"`
+	// RTTNS is the round trip from the server's write to the last byte
+	// read back, in ns; 0 when OK is false.
+	RTTNS int64 `json:"rtt_ns,omitempty"`
+	// Err says why the echo failed (the connection had ended, the write
+	// failed, nothing came back within the bound), cut to 160 bytes; empty
+	// when OK.
+	Err string `json:"err,omitempty"`
+}
+
 // CleanupReq ends everything of a run on an agent (server, client, fault).
 type CleanupReq struct {
 	// Run is the run to end; an unknown run is not an error, so cleanup can

@@ -41,6 +41,7 @@ const (
 	CmdHeal          = "kalab-heal"
 	CmdCollect       = "kalab-collect"
 	CmdCleanup       = "kalab-cleanup"
+	CmdEcho          = "kalab-echo"
 )
 
 // Request is the envelope of every command. ID identifies the command

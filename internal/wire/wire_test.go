@@ -21,6 +21,7 @@ func TestBudgets(t *testing.T) {
 		{CmdPrepareServer, PrepareServerReq{Run: long, Keepalive: Keepalive{IdleMS: 32767000, IntervalMS: 32767000, Count: 255}, Mode: "listener-go-default", ClientAddr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]", TTLMS: 1 << 40}},
 		{CmdPrepareClient, PrepareClientReq{Run: long, ServerAddr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535", TTLMS: 1 << 40}},
 		{CmdFault, FaultReq{Run: long, Kind: "vm-pause", Scope: "host", Direction: "to-client", TTLMS: 1 << 40}},
+		{CmdEcho, EchoReq{Run: long}},
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
 	for _, c := range cmds {
@@ -45,6 +46,10 @@ func TestBudgets(t *testing.T) {
 		t.Fatalf("largest collect response: %v", err)
 	}
 	t.Logf("collect: %d bytes", len(b))
+	echo := EchoResp{RTTNS: bigNS, Err: strings.Repeat("e", 160)}
+	if b, err = NewResponse(long+"/echo-99", echo, nil); err != nil {
+		t.Fatalf("largest echo response: %v", err)
+	}
 	if _, err := NewResponse("id", nil, errors.New(strings.Repeat("e", 5000))); err != nil {
 		t.Fatalf("long error text must be cut to fit: %v", err)
 	}
