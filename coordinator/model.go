@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +13,7 @@ func modelCmd() *cobra.Command {
 	r := advise.Request{}
 	var results []string
 	cmd := &cobra.Command{
-		Use:   "model [--os LIST] (--idle D --interval D --count N | --detect-within D) [--results FILE...]",
+		Use:   "model [--os LIST] [--scenario idle|unacked|user-timeout] (--idle D --interval D --count N | --detect-within D) [--results FILE...]",
 		Short: "Answer from kalab's per-OS keepalive models: detection windows, or settings that detect within a target",
 		Long: `Answer from kalab's per-OS keepalive models, instantly and without a cluster
 (docs/keepalive-models.md §9).
@@ -27,16 +28,26 @@ after the fault is at most D on every --os. #1 sends the fewest probes per
 idle hour (then has the largest count, then the largest idle); each next one
 sends more probes for a larger count. When nothing fits: the tightest time.
 
+--scenario unacked: the server writes after the peer went silent, so the
+retransmission timer decides (Linux tcp_retries2 or TCP_USER_TIMEOUT, Windows
+TcpMaxDataRetransmissions or TCP_MAXRT, macOS TCP_MAXRXTSHIFT or
+TCP_RXT_CONNDROPTIME), from --rtt and this host's values (--os-defaults: stock
+ones). --scenario user-timeout: keepalive plus --user-timeout in each OS's
+option, and which limit wins. Keepalive settings are optional for unacked.
+
 --results adds, beside each prediction, the median measured in results.jsonl
 files for runs of the same OS, settings and mode; files may also follow as
-arguments. --json prints one JSON object (advise.Model or advise.Advice,
-described in docs/keepalive-models.md §9).`,
+arguments. --json prints one JSON object (advise.Model, advise.Advice or
+advise.ScenarioModel, described in docs/keepalive-models.md §9).`,
 		Example: `  coordinator model --os linux --idle 1s --interval 1s --count 3 --hz 250
   coordinator model --os linux,windows,macos --idle 1s --interval 3s --count 10
   coordinator model --os windows --windows-build 14393 --idle 1s --interval 1s --count 3
   coordinator model --os macos --mode per-connection --idle 1s --interval 1s --count 3
   coordinator model --detect-within 10s --os linux,windows,macos --mode per-connection
   coordinator model --detect-within 30s --min-count 3 --json
+  coordinator model --scenario unacked --rtt 1ms
+  coordinator model --scenario unacked --user-timeout 5s --os linux
+  coordinator model --scenario user-timeout --user-timeout 3s --idle 1s --interval 1s --count 10
   coordinator model --idle 1s --interval 1s --count 3 --results out/quick/results.jsonl testdata/*.jsonl`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +62,7 @@ described in docs/keepalive-models.md §9).`,
 			r.Results = files
 			r.IdleSet, r.IntervalSet, r.CountSet = f.Changed("idle"), f.Changed("interval"), f.Changed("count")
 			r.HZSet, r.SearchFlagsSet = f.Changed("hz"), f.Changed("min-count") || f.Changed("top")
+			r.RTTSet = f.Changed("rtt")
 			if r.DetectWithin == 0 && f.Changed("detect-within") {
 				return fmt.Errorf("--detect-within 0s: give a positive target, e.g. 10s")
 			}
@@ -64,7 +76,10 @@ described in docs/keepalive-models.md §9).`,
 	fs.IntVar(&r.Count, "count", 0, "keepalive probe count, e.g. 10")
 	fs.StringVar(&r.Mode, "mode", "listener", "where the server sets keepalive: listener, per-connection or listener-go-default")
 	fs.IntVar(&r.HZ, "hz", 0, "Linux tick rate to model (default: this host's, or 250 off Linux; 0 = unknown)")
-	fs.DurationVar(&r.UserTimeout, "user-timeout", 0, "Linux TCP_USER_TIMEOUT on the socket, e.g. 5s (0 = unset)")
+	fs.DurationVar(&r.UserTimeout, "user-timeout", 0, "cap on unacknowledged time, e.g. 5s: Linux TCP_USER_TIMEOUT; with --scenario unacked or user-timeout also Windows TCP_MAXRT, macOS TCP_RXT_CONNDROPTIME (0 = unset)")
+	fs.StringVar(&r.Scenario, "scenario", "idle", "idle (keepalive), unacked (the server writes after the fault) or user-timeout (keepalive and --user-timeout)")
+	fs.DurationVar(&r.RTT, "rtt", time.Millisecond, "with --scenario unacked: the smoothed RTT before the fault, which sets the first RTO")
+	fs.BoolVar(&r.OSDefaults, "os-defaults", false, "with --scenario unacked: stock retransmission values for every OS, not this host's")
 	fs.IntVar(&r.WindowsBuild, "windows-build", 0, "Windows build to model, e.g. 14393 (default: 1709 or later)")
 	fs.DurationVar(&r.DetectWithin, "detect-within", 0, "search settings whose worst-case detection after the fault is at most this on every OS")
 	fs.IntVar(&r.MinCount, "min-count", 1, "with --detect-within: the smallest probe count to suggest")

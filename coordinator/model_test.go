@@ -46,6 +46,12 @@ func TestModelCommand(t *testing.T) {
 			"measured: 6 runs from ../testdata/linux-lab-quick.jsonl",
 			"  measured  after the fault median 3.633 s (n=2, 3.633 s – 3.634 s); after the last ACK median 4.096 s (n=2, all) (servers at HZ=250)",
 			"  measured  no runs"},
+		"--scenario unacked --os linux,windows,macos --mode per-connection --user-timeout 5s --hz 250 --os-defaults": {
+			"linux at HZ=250: 5.42 s – 5.672 s after the fault", "windows: 5 s – 9.8 s after the fault", "macos: 7.33 s – 8 s after the fault", "~TCP_USER_TIMEOUT wins"},
+		"--scenario unacked --os linux --rtt 0s --hz 0 --os-defaults": {"linux: 925 s – 1175.418 s (19m35.418s) after the fault", "~tcp_retries2 wins"},
+		"--scenario user-timeout --user-timeout 3s --os linux --idle 1s --interval 1s --count 10 --hz 250": {
+			"linux at HZ=250: 3.072 s after the last ACK, 2.048 s – 3.072 s after the fault", "~TCP_USER_TIMEOUT 3s wins"},
+		"--scenario unacked --os linux --hz 250 --json": {`~"kind": "scenario"`, `~"scenario": "unacked"`, `~"values_from"`},
 	} {
 		out, err := runModel(t, args)
 		if err != nil {
@@ -91,6 +97,8 @@ func TestModelErrors(t *testing.T) {
 		"--idle 1s --interval 1s --count 300":          "--count 300 is not valid on linux: allowed 1..127",
 		"--idle 1s --interval 1s --count 3 stray":      `unexpected argument "stray"`,
 		"--detect-within 0s":                           "--detect-within 0s",
+		"--scenario busy":                              `--scenario "busy"`,
+		"--scenario unacked --rtt -1ms":                "--rtt -1ms",
 	} {
 		if _, err := runModel(t, args); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("model %s: error %v, want %q", args, err, want)

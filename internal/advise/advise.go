@@ -1,12 +1,14 @@
-// Package advise answers two questions from kalab's per-OS keepalive models
-// (internal/keepalive), with no cluster and nothing run: when does each OS
-// notice a silent peer with these settings (Predict), and which settings
-// notice it within a target on every listed OS (Search). Either answer can
+// Package advise answers three questions from kalab's per-OS keepalive
+// models (internal/keepalive), with no cluster and nothing run: when does
+// each OS notice a silent peer with these settings (Predict), which
+// settings notice it within a target on every listed OS (Search), and, when
+// the server writes after the fault or also caps unacknowledged time, which
+// limit ends the connection and when (PredictScenarios). The first two can
 // sit beside the measured runs of results.jsonl files (Compare). It backs
 // `coordinator model`; docs/keepalive-models.md §9 describes the command.
 //
-// JSON: Model and Advice are the two documents `coordinator model --json`
-// prints, one object each. Durations are integer nanoseconds (Go's
+// JSON: Model, Advice and ScenarioModel are the documents
+// `coordinator model --json` prints, one object each. Durations are integer nanoseconds (Go's
 // time.Duration), as in keepalive.Prediction and results.jsonl; fields
 // whose names end in _ns say so. Fields are only ever added, and Schema
 // changes if one changes meaning.
@@ -43,9 +45,20 @@ type Query struct {
 	// HZSource says where HZ came from, in words: "this host's
 	// (/proc/config.gz)", "from --hz", or why the default was used.
 	HZSource string `json:"hz_source"`
-	// UserTimeout is Linux TCP_USER_TIMEOUT (0 = not set); other OSes have
-	// no equivalent that acts on an idle connection and ignore it.
+	// UserTimeout is --user-timeout (0 = not set). In the idle scenario it
+	// is Linux TCP_USER_TIMEOUT, and other OSes ignore it; in the unacked
+	// and user-timeout scenarios every OS gets it in its own option
+	// (keepalive.UserTimeoutOption: TCP_MAXRT, TCP_RXT_CONNDROPTIME).
 	UserTimeout time.Duration `json:"user_timeout_ns,omitempty"`
+	// Scenario is --scenario: "idle" (keepalive on an idle connection),
+	// "unacked" (the server writes after the fault) or "user-timeout".
+	Scenario keepalive.Scenario `json:"scenario"`
+	// RTT is --rtt, the smoothed round-trip time before the fault; it sets
+	// the first RTO in the unacked scenario (absent otherwise).
+	RTT time.Duration `json:"rtt_ns,omitempty"`
+	// OSDefaults is --os-defaults: the unacked scenario models every OS
+	// with its stock retransmission values, not this host's.
+	OSDefaults bool `json:"os_defaults,omitempty"`
 }
 
 // Quirk is an OS behaviour that changes what the settings do.

@@ -31,8 +31,20 @@ type Request struct {
 	// this host's, or 250 off Linux). 0 means unknown.
 	HZ    int
 	HZSet bool
-	// UserTimeout is --user-timeout, Linux TCP_USER_TIMEOUT (0 = unset).
+	// UserTimeout is --user-timeout (0 = unset): Linux TCP_USER_TIMEOUT; in
+	// the unacked and user-timeout scenarios also Windows TCP_MAXRT and
+	// macOS TCP_RXT_CONNDROPTIME (whole seconds).
 	UserTimeout time.Duration
+	// Scenario is --scenario: idle (also when empty), unacked or
+	// user-timeout.
+	Scenario string
+	// RTT is --rtt, the smoothed RTT before the fault (unacked); RTTSet
+	// says the flag was given.
+	RTT    time.Duration
+	RTTSet bool
+	// OSDefaults is --os-defaults: stock retransmission values for every
+	// OS instead of this host's (unacked).
+	OSDefaults bool
 	// WindowsBuild is --windows-build (0 = unknown, the newest behaviour).
 	WindowsBuild int
 	// DetectWithin is --detect-within: search settings instead of
@@ -119,7 +131,14 @@ func (r Request) query() (Query, error) {
 	if r.UserTimeout < 0 || r.UserTimeout%time.Millisecond != 0 {
 		return Query{}, fmt.Errorf("--user-timeout %s: allowed 0 (unset) or a positive number of whole milliseconds, e.g. 5s", r.UserTimeout)
 	}
-	q := Query{Platforms: ps, Mode: mode, Phase: phase, UserTimeout: r.UserTimeout}
+	sc, err := r.scenario(ps)
+	if err != nil {
+		return Query{}, err
+	}
+	q := Query{Platforms: ps, Mode: mode, Phase: phase, UserTimeout: r.UserTimeout, Scenario: sc, OSDefaults: r.OSDefaults}
+	if sc == keepalive.ScenarioUnacked {
+		q.RTT = r.RTT
+	}
 	hasLinux := false
 	for _, p := range ps {
 		hasLinux = hasLinux || p.OS == "linux"
@@ -133,6 +152,47 @@ func (r Request) query() (Query, error) {
 		q.HZ, q.HZSource = HostHZ()
 	}
 	return q, nil
+}
+
+// MaxUserTimeout is the largest --user-timeout the scenarios model.
+const MaxUserTimeout = 2 * time.Hour
+
+// scenario checks --scenario and the flags that only some scenarios take:
+// --rtt and --os-defaults are for unacked, a user timeout is required for
+// user-timeout, and Windows' and macOS's options take whole seconds.
+func (r Request) scenario(ps []keepalive.Platform) (keepalive.Scenario, error) {
+	sc := keepalive.ScenarioIdle
+	if r.Scenario != "" {
+		var err error
+		if sc, err = keepalive.ParseScenario(r.Scenario); err != nil {
+			return "", fmt.Errorf("--scenario %q: allowed idle (keepalive on an idle connection), unacked (the server writes after the fault) "+
+				"or user-timeout (keepalive and the OS's cap on unacknowledged time)", r.Scenario)
+		}
+	}
+	switch {
+	case sc != keepalive.ScenarioUnacked && (r.RTTSet || r.OSDefaults):
+		return "", fmt.Errorf("--rtt and --os-defaults apply to --scenario unacked (they set the retransmission timer), not %s", sc)
+	case r.RTT < 0 || r.RTT > time.Minute:
+		return "", fmt.Errorf("--rtt %s: allowed 0 (the RTO starts at its floor) up to 1m0s, e.g. 1ms", r.RTT)
+	case sc == keepalive.ScenarioUserTimeout && r.UserTimeout == 0:
+		return "", fmt.Errorf("--scenario user-timeout needs --user-timeout, e.g. 5s: the cap on unacknowledged time set with keepalive")
+	case sc != keepalive.ScenarioIdle && r.UserTimeout > MaxUserTimeout:
+		return "", fmt.Errorf("--user-timeout %s: allowed up to %s", r.UserTimeout, MaxUserTimeout)
+	case sc != keepalive.ScenarioIdle && r.DetectWithin != 0:
+		return "", fmt.Errorf("--detect-within searches keepalive settings for --scenario idle; with --scenario %s give the settings "+
+			"(or none, for unacked) and read the window", sc)
+	case sc != keepalive.ScenarioIdle && len(r.Results) > 0:
+		return "", fmt.Errorf("--results compares runs with --scenario idle only; drop --results or --scenario %s", sc)
+	}
+	if sc != keepalive.ScenarioIdle && r.UserTimeout%time.Second != 0 {
+		for _, p := range ps {
+			if p.OS != "linux" {
+				return "", fmt.Errorf("--user-timeout %s: %s's %s takes whole seconds (kalab does not round); give e.g. %s, or drop %s from --os",
+					r.UserTimeout, Name(p.OS), keepalive.UserTimeoutOption(p.OS), (r.UserTimeout + time.Second - 1).Truncate(time.Second), Name(p.OS))
+			}
+		}
+	}
+	return sc, nil
 }
 
 // settings checks --idle, --interval and --count for a prediction.
@@ -168,7 +228,21 @@ func Run(stdout, stderr io.Writer, r Request) error {
 	}
 	var doc any
 	var text func(io.Writer) error
-	if r.DetectWithin != 0 {
+	if q.Scenario != keepalive.ScenarioIdle {
+		var s *keepalive.Settings
+		if q.Scenario == keepalive.ScenarioUserTimeout || r.IdleSet || r.IntervalSet || r.CountSet {
+			st, err := r.settings()
+			if err != nil {
+				return err
+			}
+			s = &st
+		}
+		m, err := PredictScenarios(q, s)
+		if err != nil {
+			return err
+		}
+		doc, text = m, func(w io.Writer) error { return WriteScenario(w, m) }
+	} else if r.DetectWithin != 0 {
 		for _, f := range []struct {
 			name string
 			set  bool

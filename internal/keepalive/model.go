@@ -74,6 +74,9 @@ type ModelOptions struct {
 	// HZ is the Linux kernel tick rate (DetectHZ); 0 = unknown.
 	HZ int
 	// UserTimeout is Linux TCP_USER_TIMEOUT read back from the socket.
+	// Predict applies it on Linux only: Windows TCP_MAXRT and macOS
+	// TCP_RXT_CONNDROPTIME do not act on an idle connection (PredictScenario
+	// says why; PredictRetransmit applies all three to unacknowledged data).
 	UserTimeout time.Duration
 }
 
