@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 
@@ -452,7 +453,8 @@ func readSmall(path string) ([]byte, error) {
 	} else if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("read key file %s: not a regular file", path)
 	}
-	f, err := os.Open(path)
+	// Non-blocking: some "regular" files (/proc/kmsg) block a read.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
