@@ -124,6 +124,8 @@ func matches(q Query, m OSModel, r results.Result) bool {
 		return false
 	case r.Expect != results.ExpectDetected:
 		return false
+	case r.Scenario == keepalive.ScenarioUnacked:
+		return false // the retransmission timer decided, not keepalive
 	}
 	switch r.Outcome {
 	case results.OutcomeFailed, results.OutcomeInterrupted, results.OutcomeUnconfirmed:

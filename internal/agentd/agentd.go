@@ -288,6 +288,7 @@ func (a *Agent) register() {
 	handle(a, wire.CmdCollect, a.collect)
 	handle(a, wire.CmdCleanup, a.cleanup)
 	handle(a, wire.CmdEcho, a.echo)
+	handle(a, wire.CmdWrite, a.write)
 }
 
 func (a *Agent) status(_ context.Context, _ wire.StatusReq) (any, error) {

@@ -40,7 +40,11 @@ func (a *Agent) prepareServer(ctx context.Context, req wire.PrepareServerReq) (a
 	}
 	s := keepalive.Settings{Idle: time.Duration(req.Keepalive.IdleMS) * time.Millisecond,
 		Interval: time.Duration(req.Keepalive.IntervalMS) * time.Millisecond, Count: req.Keepalive.Count}
-	srv, err := role.StartServer(ctx, role.ServerConfig{Run: req.Run, Nonce: req.Nonce, Settings: s, Mode: mode, ListenIP: a.ip, Client: client, TTL: d, HZ: a.hz})
+	if req.UserTimeoutMS < 0 {
+		return nil, fmt.Errorf("user_timeout_ms %d: must not be negative", req.UserTimeoutMS)
+	}
+	uto := time.Duration(req.UserTimeoutMS) * time.Millisecond
+	srv, err := role.StartServer(ctx, role.ServerConfig{Run: req.Run, Nonce: req.Nonce, Settings: s, Mode: mode, ListenIP: a.ip, Client: client, TTL: d, HZ: a.hz, UserTimeout: uto})
 	if err != nil {
 		return nil, err
 	}
@@ -293,6 +297,27 @@ func (a *Agent) echo(ctx context.Context, req wire.EchoReq) (any, error) {
 		return wire.EchoResp{Err: wire.Truncate(err.Error(), 160)}, nil
 	}
 	return wire.EchoResp{OK: true, RTTNS: rtt.Nanoseconds()}, nil
+}
+
+// write has the run's server write a few bytes on its connection
+// (role.Server.Write); a failed write is the answer's Err.
+func (a *Agent) write(_ context.Context, req wire.WriteReq) (any, error) {
+	st, err := a.lookup(req.Run)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	srv := st.server
+	a.mu.Unlock()
+	if srv == nil {
+		return nil, fmt.Errorf("run %s has no server on this agent", req.Run)
+	}
+	at, err := srv.Write()
+	resp := wire.WriteResp{AtNS: at.UnixNano()}
+	if err != nil {
+		resp.Err = wire.Truncate(err.Error(), 160)
+	}
+	return resp, nil
 }
 
 func options(e keepalive.Effective) wire.Options {

@@ -50,6 +50,20 @@ type Config struct {
 	// Margin extends the observation of faults that must NOT be detected
 	// (pause) beyond the model window. Default 5s, 0..1h.
 	Margin time.Duration `toml:"margin"`
+	// Scenario is what the server's connection does after the fault, for
+	// every settings entry without its own: "idle" (default; keepalive
+	// decides), "unacked" (the server writes right after the fault, so the
+	// retransmission timer decides) or "user-timeout" (idle, with keepalive
+	// and user_timeout both set). "heartbeat" is refused: not yet supported.
+	Scenario string `toml:"scenario"`
+	// UserTimeout is the OS's cap on unacknowledged time the server puts on
+	// the accepted socket (TCP_USER_TIMEOUT on Linux; TCP_MAXRT and
+	// TCP_RXT_CONNDROPTIME, whole seconds, on Windows and macOS), for every
+	// settings entry without its own. Default 0 (unset); allowed 1ms..1h
+	// (whole seconds when server.select.os can match windows or darwin),
+	// only with the unacked (optional) and user-timeout (required)
+	// scenarios.
+	UserTimeout time.Duration `toml:"user_timeout"`
 
 	// Server is the [server] table: which agents hold the keepalive socket
 	// and the keepalive mode. Default: every agent, mode "listener" (also
@@ -110,6 +124,10 @@ type SettingsEntry struct {
 	Count int `toml:"count"`
 	// Mode overrides server.mode for this entry.
 	Mode string `toml:"mode"`
+	// Scenario overrides the top-level scenario for this entry.
+	Scenario string `toml:"scenario"`
+	// UserTimeout overrides the top-level user_timeout for this entry.
+	UserTimeout time.Duration `toml:"user_timeout"`
 }
 
 // Keepalive returns the entry as keepalive.Settings.
@@ -279,6 +297,19 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if c.Server.Mode == "" {
 		c.Server.Mode = string(keepalive.ModeListener)
 	}
+	if c.Scenario == "" {
+		c.Scenario = string(keepalive.ScenarioIdle)
+	}
+	for i := range c.Settings {
+		if c.Settings[i].Scenario == "" {
+			c.Settings[i].Scenario = c.Scenario
+		}
+		// The top-level user timeout goes to the entries whose scenario
+		// takes one (an idle entry has none).
+		if c.Settings[i].UserTimeout == 0 && c.Settings[i].Scenario != string(keepalive.ScenarioIdle) {
+			c.Settings[i].UserTimeout = c.UserTimeout
+		}
+	}
 	for i := range c.Faults {
 		if c.Faults[i].Kind == results.KindDrop && c.Faults[i].Scope == "" {
 			c.Faults[i].Scope = results.ScopeFlow
@@ -294,6 +325,13 @@ type keyDoc struct{ key, allowed, example string }
 
 const modesAllowed = `"listener", "listener-go-default" or "per-connection"`
 
+// scenariosAllowed are the scenarios an experiment can run
+// (keepalive.Scenarios).
+const scenariosAllowed = `"idle", "unacked" or "user-timeout"`
+
+// userTimeoutAllowed is what user_timeout takes.
+const userTimeoutAllowed = "a duration 1ms..1h (whole seconds for windows and darwin), with scenario unacked (optional) or user-timeout (required)"
+
 // directionsAllowed are the drop directions, results.Directions.
 const directionsAllowed = `"both", "to-server" or "to-client"`
 
@@ -307,6 +345,8 @@ var keyDocs = []keyDoc{
 	{"max_run", "a duration 1s.." + MaxRunLimit.String() + " (agents refuse roles over 6h; a run's roles live max_run + 1m)", `max_run = "10m"`},
 	{"settle", "a duration 0s..1h (0 = automatic)", `settle = "0s"`},
 	{"margin", "a duration 0s..1h", `margin = "5s"`},
+	{"scenario", scenariosAllowed, `scenario = "idle"`},
+	{"user_timeout", userTimeoutAllowed, `user_timeout = "5s"`},
 	{"server", "a [server] table with select and mode", "[server]"},
 	{"server.select", "a table of tag = regular expression, tags " + strings.Join(selectTags, ", "), `select = { os = "linux" }`},
 	{"server.select.*", "a non-empty regular expression (Go RE2) matched against the whole tag value", `os = "linux"`},
@@ -315,11 +355,13 @@ var keyDocs = []keyDoc{
 	{"client.select", "a table of tag = regular expression, tags " + strings.Join(selectTags, ", "), `select = { os = "linux" }`},
 	{"client.select.*", "a non-empty regular expression (Go RE2) matched against the whole tag value", `os = "linux"`},
 	{"client.mode", "nothing: only the server has a keepalive mode", "[server] mode = \"listener\""},
-	{"settings", "1..64 [[settings]] tables with idle, interval, count and mode", "[[settings]] idle = \"1s\" interval = \"1s\" count = 3"},
+	{"settings", "1..64 [[settings]] tables with idle, interval, count, mode, scenario and user_timeout", "[[settings]] idle = \"1s\" interval = \"1s\" count = 3"},
 	{"settings.idle", "a duration in whole seconds, 1s..32767s on linux", `idle = "1s"`},
 	{"settings.interval", "a duration in whole seconds, 1s..32767s on linux", `interval = "1s"`},
 	{"settings.count", "an integer, 1..127 on linux, 1..255 on windows", "count = 3"},
 	{"settings.mode", modesAllowed, `mode = "per-connection"`},
+	{"settings.scenario", scenariosAllowed, `scenario = "unacked"`},
+	{"settings.user_timeout", userTimeoutAllowed, `user_timeout = "5s"`},
 	{"faults", "1..16 [[faults]] tables with kind, scope, direction and hold", `[[faults]] kind = "drop"`},
 	{"faults.kind", `"drop", "pause", "vm-pause" or "kill"`, `kind = "drop"`},
 	{"faults.scope", `"flow" or "host" (drop only)`, `scope = "flow"`},
@@ -673,7 +715,7 @@ func (c *Config) checkTypes(raw map[string]any) error {
 			if _, ok := v.(int64); !ok {
 				return bad(key, index, v)
 			}
-		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold":
+		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold", "user_timeout", "settings.user_timeout":
 			switch v := v.(type) {
 			case int64:
 			case string:
@@ -899,11 +941,20 @@ func (c *Config) validate() error {
 		return err
 	}
 	oses, _ := c.Server.SelectedOSes() // validateSelect compiled it
+	if err := c.validateScenario([]string{"scenario"}, []string{"user_timeout"}, -1, c.Scenario, c.UserTimeout, oses, false); err != nil {
+		return err
+	}
+	if c.UserTimeout > 0 && !slices.ContainsFunc(c.Settings, func(s SettingsEntry) bool { return s.Scenario != string(keepalive.ScenarioIdle) }) {
+		return c.fieldErr([]string{"user_timeout"}, -1, c.UserTimeout, "a user_timeout only with scenario unacked or user-timeout (every settings entry here is idle)", `scenario = "user-timeout"`)
+	}
 	if len(c.Settings) == 0 || len(c.Settings) > maxSettings {
 		return c.tableCountErr("settings", len(c.Settings), maxSettings, "[[settings]] idle = \"1s\" interval = \"1s\" count = 3")
 	}
 	for i, s := range c.Settings {
 		if err := c.validateSettings(i, s, oses); err != nil {
+			return err
+		}
+		if err := c.validateScenario([]string{"settings", "scenario"}, []string{"settings", "user_timeout"}, i, s.Scenario, s.UserTimeout, oses, true); err != nil {
 			return err
 		}
 	}
@@ -942,6 +993,55 @@ func (c *Config) validate() error {
 		if err := c.validateHold(i, f); err != nil {
 			return err
 		}
+		if f.Hold > 0 {
+			for si, s := range c.Settings {
+				if s.Scenario != string(keepalive.ScenarioIdle) {
+					return c.fieldErr([]string{"faults", "hold"}, i, f.Hold,
+						fmt.Sprintf("a hold only with scenario idle (settings[%d] runs %s)", si, s.Scenario),
+						"remove hold, or put the held faults in an experiment of idle settings")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// validateScenario checks a scenario and its user timeout, at the top level
+// (index -1) or in settings[index]; pair checks that they go together
+// (settings entries, after the top-level values were filled in).
+func (c *Config) validateScenario(skey, ukey []string, index int, scenario string, uto time.Duration, oses []string, pair bool) error {
+	if scenario == "heartbeat" {
+		return c.fieldErr(skey, index, quote(scenario), scenariosAllowed+" (heartbeat: not yet supported)", `scenario = "idle"`)
+	}
+	sc, err := keepalive.ParseScenario(scenario)
+	if err != nil {
+		fix := `scenario = "idle"`
+		names := make([]string, len(keepalive.Scenarios))
+		for i, s := range keepalive.Scenarios {
+			names[i] = string(s)
+		}
+		if near := closest(scenario, names); near != "" {
+			fix = fmt.Sprintf("scenario = %q", near)
+		}
+		return c.fieldErr(skey, index, quote(scenario), scenariosAllowed, fix)
+	}
+	if uto < 0 || uto > time.Hour || (uto > 0 && uto < time.Millisecond) {
+		return c.fieldErr(ukey, index, uto, userTimeoutAllowed, durFix("user_timeout", clampDur(uto, time.Second, time.Hour)))
+	}
+	if uto > 0 && uto%time.Second != 0 {
+		for _, os := range oses {
+			if os != "linux" {
+				return c.fieldErr(ukey, index, uto, fmt.Sprintf("whole seconds on %s (%s; server.select.os can match it)", os, keepalive.UserTimeoutOption(os)),
+					durFix("user_timeout", max(time.Second, uto.Round(time.Second))))
+			}
+		}
+	}
+	switch {
+	case !pair:
+	case sc == keepalive.ScenarioIdle && uto > 0:
+		return c.fieldErr(ukey, index, uto, "no user_timeout with scenario idle (use scenario user-timeout or unacked)", `scenario = "user-timeout"`)
+	case sc == keepalive.ScenarioUserTimeout && uto == 0:
+		return c.fieldErr(skey, index, quote(scenario), "user-timeout with a user_timeout (required): the cap set beside keepalive", `user_timeout = "3s"`)
 	}
 	return nil
 }

@@ -110,6 +110,17 @@ select = { os = "linux", colour = "blue" }`), 5, `client.select.colour = "blue"`
 		{"hold not a duration", set(`kind = "drop"`, "kind = \"drop\"\nhold = \"soon\""), 12, `faults[0].hold = "soon" is not a duration`, "a duration > 0 up to max_run", `hold = "2s"`},
 		{"hold wrong type", set(`kind = "drop"`, "kind = \"vm-pause\"\nhold = true"), 12, "faults[0].hold is a boolean", "a duration > 0", `hold = "2s"`},
 		{"hold key in another case", set(`kind = "drop"`, "kind = \"drop\"\nHold = \"2s\""), 12, `unknown key "faults.Hold"`, "keys of faults: kind, scope, direction, hold", "rename it to hold"},
+		{"scenario typo", set("count = 3", "count = 3\nscenario = \"unaked\"\nuser_timeout = \"5s\""), 10, `settings[0].scenario = "unaked"`, `"idle", "unacked" or "user-timeout"`, `scenario = "unacked"`},
+		{"scenario heartbeat", top(`scenario = "heartbeat"`), 1, `scenario = "heartbeat"`, "heartbeat: not yet supported", `scenario = "idle"`},
+		{"user-timeout without user_timeout", set("count = 3", "count = 3\nscenario = \"user-timeout\""), 10, `settings[0].scenario = "user-timeout"`, "user_timeout (required)", `user_timeout = "3s"`},
+		{"user_timeout with idle", set("count = 3", "count = 3\nuser_timeout = \"5s\""), 10, "settings[0].user_timeout = 5s", "no user_timeout with scenario idle", `scenario = "user-timeout"`},
+		{"user_timeout over an hour", top("scenario = \"unacked\"\nuser_timeout = \"2h\""), 2, "user_timeout = 2h0m0s", "1ms..1h", `user_timeout = "1h0m0s"`},
+		{"user_timeout not a duration", top(`user_timeout = "soon"`), 1, `user_timeout = "soon" is not a duration`, "1ms..1h", `user_timeout = "5s"`},
+		{"user_timeout fraction on windows", strings.Replace(set("count = 3", "count = 3\nscenario = \"unacked\"\nuser_timeout = \"1500ms\""), `os = "linux" }
+[client]`, `os = "windows" }
+[client]`, 1), 11, "settings[0].user_timeout = 1.5s", "whole seconds on windows (TCP_MAXRT", `user_timeout = "2s"`},
+		{"hold with unacked", set("count = 3", "count = 3\nscenario = \"unacked\"") + "[[faults]]\nkind = \"pause\"\nhold = \"2s\"\n", 15, "faults[1].hold = 2s", "a hold only with scenario idle", "remove hold"},
+		{"user_timeout with only idle entries", top(`user_timeout = "5s"`), 1, "user_timeout = 5s", "only with scenario unacked or user-timeout", `scenario = "user-timeout"`},
 		{"no settings", strings.Replace(base, "[[settings]]\nidle = \"1s\"\ninterval = \"1s\"\ncount = 3\n", "", 1), 1, "0 [[settings]] tables", "1..64 [[settings]] tables", "add one"},
 		{"65 settings", strings.Replace(base, "[[settings]]\nidle = \"1s\"\ninterval = \"1s\"\ncount = 3\n", sixtyFive, 1), 6 + 64*4, "65 [[settings]] tables", "1..64 [[settings]] tables", "split the experiment"},
 		{"no faults", strings.Replace(base, "[[faults]]\nkind = \"drop\"\n", "", 1), 1, "0 [[faults]] tables", "1..16 [[faults]] tables", "add one"},

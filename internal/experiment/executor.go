@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -332,7 +333,10 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		Schema: results.Schema, Experiment: e.Config.Name, Run: r.ID, Name: r.Name, ExperimentHash: e.Hash, Execution: e.Execution,
 		Cell: r.CellIdx, Rep: r.Rep, StartedAt: time.Now(), Lab: e.Lab, Server: r.Server.Host, Client: r.Client.Host,
 		Requested: cell.Settings, Mode: cell.Mode, FaultKind: cell.Fault.Kind, FaultScope: cell.Fault.Scope,
-		FaultDirection: cell.Fault.Direction, Expect: cell.Expect, Hold: cell.Fault.Hold,
+		FaultDirection: cell.Fault.Direction, Expect: cell.Expect, Hold: cell.Fault.Hold, UserTimeout: cell.UserTimeout,
+	}
+	if cell.Scenario != keepalive.ScenarioIdle {
+		res.Scenario = cell.Scenario
 	}
 	// runCtx ends with the experiment (Ctrl-C) or when an agent of the run
 	// restarted (its cause is then a *restartError).
@@ -383,7 +387,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	nonce := hex.EncodeToString(nb[:])
 	var ps wire.PrepareServerResp
 	if err := call(srv, "prepare-server", wire.CmdPrepareServer, wire.PrepareServerReq{
-		Run: r.Key, Mode: string(cell.Mode), ClientAddr: r.Client.IP.String(), TTLMS: roleTTL.Milliseconds(), Nonce: nonce,
+		Run: r.Key, Mode: string(cell.Mode), ClientAddr: r.Client.IP.String(), TTLMS: roleTTL.Milliseconds(), Nonce: nonce, UserTimeoutMS: cell.UserTimeout.Milliseconds(),
 		Keepalive: wire.Keepalive{IdleMS: cell.Settings.Idle.Milliseconds(), IntervalMS: cell.Settings.Interval.Milliseconds(), Count: cell.Settings.Count},
 	}, &ps); err != nil {
 		return fail("prepare server", err)
@@ -412,6 +416,19 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	faultSrv := r.serverClock(fr.AtNS)
 	res.Anchors.Fault = &faultSrv
 	res.Anchors.FaultBound = r.Client.Offset.Bound + r.Server.Offset.Bound
+	if cell.Scenario == keepalive.ScenarioUnacked {
+		// The server writes now: with the peer silent the data stays
+		// unacknowledged and the retransmission timer decides.
+		var wr wire.WriteResp
+		if err := call(srv, "write", wire.CmdWrite, wire.WriteReq{Run: r.Key}, &wr); err != nil {
+			return fail("write", err)
+		}
+		at := time.Unix(0, wr.AtNS)
+		res.Anchors.Write = &at
+		if wr.Err != "" {
+			res.Note = addNote(res.Note, "write after the fault: "+wr.Err)
+		}
+	}
 
 	var col wire.CollectResp
 	healed := false
@@ -524,7 +541,11 @@ func (e *Executor) refuseLongRun(r plannedRun, applied keepalive.Effective) erro
 		return nil // nothing read back, or the hold bounds the run: the plan's prediction stands
 	}
 	plat := keepalive.Platform{OS: r.Server.Host.OS, Build: r.Server.Host.Build}
-	p, err := keepalive.Predict(plat, eff, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: r.Server.Host.HZ})
+	limits, err := keepalive.RetransmitDefaults(plat)
+	if err != nil {
+		return nil
+	}
+	p, err := CellModel(plat, eff, keepalive.PhaseCycling, r.Server.Host.HZ, r.Cell.Scenario, r.Cell.UserTimeout, limits)
 	if err != nil {
 		return nil
 	}
@@ -573,14 +594,33 @@ func (e *Executor) record(res *results.Result, r plannedRun, col wire.CollectRes
 	if res.Effective.UserTimeout.Known {
 		uto = res.Effective.UserTimeout.Value
 	}
-	if pred, err := keepalive.Predict(plat, eff, phase, keepalive.ModelOptions{HZ: hz, UserTimeout: uto}); err == nil {
+	if r.Cell.Scenario == keepalive.ScenarioUnacked {
+		// The agent does not report its host's retransmission values
+		// (tcp_retries2 and the RTO bounds): stock values, said in Note.
+		limits, err := keepalive.RetransmitDefaults(plat)
+		if err == nil {
+			names := make([]string, len(limits.Values))
+			for i, v := range limits.Values {
+				names[i] = v.Name + " = " + v.Value
+			}
+			res.Note = addNote(res.Note, "retransmission model with stock values (the agent does not report its host's): "+strings.Join(names, ", "))
+			if pred, err := CellModel(plat, eff, phase, hz, r.Cell.Scenario, uto, limits); err == nil {
+				if a := res.Anchors; a.Write != nil && a.Fault != nil {
+					// The model runs from the write: shift it to the fault.
+					d := a.Write.Sub(*a.Fault)
+					pred.AfterFault = keepalive.Window{Min: pred.AfterFault.Min + d, Max: pred.AfterFault.Max + d}
+				}
+				res.Model = &pred
+			}
+		}
+	} else if pred, err := keepalive.Predict(plat, eff, phase, keepalive.ModelOptions{HZ: hz, UserTimeout: uto}); err == nil {
 		res.Model = &pred
 	}
 	a := res.Anchors
 	if a.Detection != nil {
 		if a.LastPeer != nil {
 			res.Measured.FromT0 = ptrDur(a.Detection.Sub(*a.LastPeer))
-			if res.Model != nil && r.Cell.Expect == results.ExpectDetected && results.IsKeepaliveDetection(res.ErrnoName) {
+			if res.Model != nil && r.Cell.Expect == results.ExpectDetected && r.Cell.Scenario != keepalive.ScenarioUnacked && results.IsKeepaliveDetection(res.ErrnoName) {
 				res.Measured.Lateness = ptrDur(*res.Measured.FromT0 - res.Model.FromT0.Min)
 			}
 		}
@@ -592,6 +632,14 @@ func (e *Executor) record(res *results.Result, r plannedRun, col wire.CollectRes
 		}
 	}
 	res.Outcome, res.Why = results.Judge(*res, hz)
+}
+
+// addNote appends one remark to a result's "; "-separated Note.
+func addNote(note, s string) string {
+	if note == "" {
+		return s
+	}
+	return note + "; " + s
 }
 
 func effective(o wire.Options) keepalive.Effective {

@@ -32,6 +32,11 @@ type Cell struct {
 	// with the requested settings (the executor re-predicts from the
 	// read-back values).
 	Model keepalive.Prediction
+	// Scenario is what the server's connection does after the fault (the
+	// entry's scenario, or the top-level one); UserTimeout is the cap the
+	// server puts on the accepted socket (0: none).
+	Scenario    keepalive.Scenario
+	UserTimeout time.Duration
 	// Settle, Observe: how long the run idles before the fault and how long
 	// it then waits at most (for survives: the hold, the echo's 5 s and the
 	// margin). Expected is their sum plus setup.
@@ -44,12 +49,55 @@ type Cell struct {
 // added when it is not the default listener mode. Names need not be unique
 // (results carry a unique id); they must be readable at a glance.
 func RunName(c Cell, server, client string, rep int) string {
-	parts := []string{c.Fault.String(), c.Settings.Short()}
+	parts := []string{c.Fault.String(), c.Settings.Short() + ScenarioLabel(c.Scenario, c.UserTimeout)}
 	if c.Mode != keepalive.ModeListener {
 		parts = append(parts, string(c.Mode))
 	}
 	parts = append(parts, server+"→"+client, "#"+strconv.Itoa(rep))
 	return strings.Join(parts, "·")
+}
+
+// ScenarioLabel is what a run name adds after the settings for a non-idle
+// scenario: " unacked", " unacked uto 5s", " user-timeout uto 3s"; "" for
+// idle.
+func ScenarioLabel(sc keepalive.Scenario, uto time.Duration) string {
+	if sc == "" || sc == keepalive.ScenarioIdle {
+		return ""
+	}
+	s := " " + string(sc)
+	if uto > 0 {
+		s += " uto " + keepalive.ShortDuration(uto)
+	}
+	return s
+}
+
+// PlanRTT is the round-trip time the plan's retransmission model assumes
+// (the lab's and a LAN's are well under it); runs use the same.
+const PlanRTT = time.Millisecond
+
+// CellModel predicts one cell's detection for its scenario on plat with
+// the settings eff the server is predicted to apply: Predict for idle and
+// user-timeout (on Linux the user timeout replaces the count), the
+// retransmission model for unacked with limits (the server host's values),
+// where AfterFault runs from the write and FromT0 is zero (T0 is not the
+// anchor).
+func CellModel(plat keepalive.Platform, eff keepalive.Settings, phase keepalive.Phase, hz int, sc keepalive.Scenario, uto time.Duration, limits keepalive.RetransmitLimits) (keepalive.Prediction, error) {
+	if sc != keepalive.ScenarioUnacked {
+		o := keepalive.ModelOptions{HZ: hz}
+		if plat.OS == "linux" {
+			o.UserTimeout = uto
+		}
+		return keepalive.Predict(plat, eff, phase, o)
+	}
+	sp, err := keepalive.PredictScenario(plat, keepalive.ScenarioInput{Scenario: sc, Settings: &eff, Phase: phase, HZ: hz, RTT: PlanRTT, UserTimeout: uto, Limits: limits})
+	if err != nil {
+		return keepalive.Prediction{}, err
+	}
+	p := keepalive.Prediction{Platform: plat, Settings: eff, Phase: phase, AfterFault: sp.AfterFault, HZ: hz, Rule: sp.Verdict + "; " + sp.Rule}
+	if sp.Retransmit != nil {
+		p.Probes = sp.Retransmit.MaxRetransmissions
+	}
+	return p, nil
 }
 
 // setupOverhead covers connect, greeting, fault apply and collect.
@@ -106,7 +154,15 @@ func (c *Config) Cells() ([]Cell, error) {
 			if os == "linux" {
 				hz = 250 // the planner's guess; runs use the host's detected HZ
 			}
-			pred, err := keepalive.Predict(keepalive.Platform{OS: os}, eff, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: hz})
+			sc := keepalive.Scenario(s.Scenario)
+			if sc == "" {
+				sc = keepalive.ScenarioIdle
+			}
+			limits, err := keepalive.RetransmitDefaults(keepalive.Platform{OS: os})
+			if err != nil {
+				return nil, fmt.Errorf("settings[%d] on %s: %w", i, os, err)
+			}
+			pred, err := CellModel(keepalive.Platform{OS: os}, eff, keepalive.PhaseCycling, hz, sc, s.UserTimeout, limits)
 			if err != nil {
 				return nil, fmt.Errorf("settings[%d] on %s: %w", i, os, err)
 			}
@@ -115,7 +171,7 @@ func (c *Config) Cells() ([]Cell, error) {
 				settle = 2*max(eff.Idle, eff.Interval) + 500*time.Millisecond
 			}
 			for fi, f := range c.Faults {
-				cell := Cell{OS: os, Settings: ks, Mode: mode, Fault: f, Expect: results.Expect(f.Kind), Model: pred, Settle: settle}
+				cell := Cell{OS: os, Settings: ks, Mode: mode, Fault: f, Expect: results.Expect(f.Kind), Model: pred, Settle: settle, Scenario: sc, UserTimeout: s.UserTimeout}
 				if f.Hold > 0 {
 					exp, ok := holdExpectation(f, pred)
 					if !ok {

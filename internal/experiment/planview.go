@@ -5,6 +5,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
 )
 
 // LoadPlan reads and checks an experiment and expands its cells (which
@@ -27,8 +29,12 @@ func WritePlan(w io.Writer, c *Config, cells []Cell) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tserver os\tsettings\tmode\tfault\texpect\tmodel detection − T0\tafter fault\texpected run")
 	for i, cl := range cells {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, cl.OS, cl.Settings.Short(), cl.Mode, cl.Fault,
-			cl.Expect, cl.Model.FromT0, cl.Model.AfterFault, cl.Expected.Round(100*time.Millisecond))
+		fromT0 := cl.Model.FromT0.String()
+		if cl.Scenario == keepalive.ScenarioUnacked {
+			fromT0 = "— (from the write)" // the retransmission model runs from the write, not T0
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, cl.OS, cl.Settings.Short()+ScenarioLabel(cl.Scenario, cl.UserTimeout), cl.Mode, cl.Fault,
+			cl.Expect, fromT0, cl.Model.AfterFault, cl.Expected.Round(100*time.Millisecond))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

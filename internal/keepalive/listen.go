@@ -143,3 +143,29 @@ func ReadBack(c syscall.Conn) (Effective, error) {
 	}
 	return eff, nil
 }
+
+// SetUserTimeout puts the OS's cap on unacknowledged time
+// (UserTimeoutOption) on one connection: TCP_USER_TIMEOUT in ms on Linux,
+// TCP_MAXRT and TCP_RXT_CONNDROPTIME in whole seconds on Windows and macOS
+// (a d that is not whole seconds there is refused). ReadBack reads it back
+// into Effective.UserTimeout.
+func SetUserTimeout(c syscall.Conn, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("user timeout %s: must be positive", d)
+	}
+	if o := UserTimeoutOption(LocalPlatform().OS); o != "TCP_USER_TIMEOUT" && d%time.Second != 0 {
+		return fmt.Errorf("user timeout %s: %s takes whole seconds", d, o)
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("set user timeout: %w", err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = setUserTimeout(fd, d) }); err != nil {
+		return fmt.Errorf("set user timeout: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("set user timeout: %w", serr)
+	}
+	return nil
+}

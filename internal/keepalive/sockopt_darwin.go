@@ -90,3 +90,13 @@ func getOptions(fd uintptr) (Effective, error) {
 	}
 	return e, nil
 }
+
+// setUserTimeout puts TCP_RXT_CONNDROPTIME (whole seconds, XNU
+// bsd/netinet/tcp.h) on fd (docs/keepalive-models.md §4.3).
+func setUserTimeout(fd uintptr, d time.Duration) error {
+	s := int(d / time.Second)
+	if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_RXT_CONNDROPTIME, s); err != nil {
+		return fmt.Errorf("setsockopt TCP_RXT_CONNDROPTIME=%d: %w", s, err)
+	}
+	return nil
+}

@@ -78,3 +78,14 @@ func getOptions(fd uintptr) (Effective, error) {
 	}
 	return e, nil
 }
+
+// setUserTimeout puts TCP_USER_TIMEOUT (ms, tcp(7)) on fd: how long data
+// may stay unacknowledged before the connection is dropped
+// (docs/keepalive-models.md §4.1).
+func setUserTimeout(fd uintptr, d time.Duration) error {
+	ms := int(d / time.Millisecond)
+	if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms); err != nil {
+		return fmt.Errorf("setsockopt TCP_USER_TIMEOUT=%d: %w", ms, err)
+	}
+	return nil
+}

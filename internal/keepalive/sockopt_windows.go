@@ -90,3 +90,13 @@ func getOptions(fd uintptr) (Effective, error) {
 	}
 	return e, nil
 }
+
+// setUserTimeout puts TCP_MAXRT (whole seconds, "IPPROTO_TCP socket
+// options") on the socket handle fd (docs/keepalive-models.md §4.2).
+func setUserTimeout(fd uintptr, d time.Duration) error {
+	s := int(d / time.Second)
+	if err := windows.SetsockoptInt(windows.Handle(fd), windows.IPPROTO_TCP, windows.TCP_MAXRT, s); err != nil {
+		return fmt.Errorf("setsockopt TCP_MAXRT=%d: %w", s, err)
+	}
+	return nil
+}

@@ -45,6 +45,8 @@ func sideBySide(groups []Group) []string {
 		s                      keepalive.Settings
 		kind, scope, direction string
 		hold                   time.Duration
+		scenario               keepalive.Scenario
+		userTimeout            time.Duration
 	}
 	var keys []key
 	byKey := map[key][]*Group{}
@@ -53,7 +55,7 @@ func sideBySide(groups []Group) []string {
 		if g.Expect != results.ExpectDetected || g.AfterFault == nil {
 			continue
 		}
-		k := key{g.Requested, g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold}
+		k := key{g.Requested, g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, g.Scenario, g.UserTimeout}
 		if byKey[k] == nil {
 			keys = append(keys, k)
 		}
@@ -78,7 +80,7 @@ func sideBySide(groups []Group) []string {
 			parts = append(parts, p)
 		}
 		out = append(out, fmt.Sprintf("%s %s across OSes: detection − fault median %s",
-			k.s.Short(), faultName(k.kind, k.scope, k.direction, k.hold, false), strings.Join(parts, "; ")))
+			k.s.Short()+scenarioLabel(k.scenario, k.userTimeout), faultName(k.kind, k.scope, k.direction, k.hold, false), strings.Join(parts, "; ")))
 	}
 	return out
 }

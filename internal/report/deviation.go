@@ -44,15 +44,20 @@ type Deviation struct {
 
 // deviation compares a run with the model. Only runs that expect a
 // keepalive detection and ended with one are compared: a kill, a pause or
-// an EOF says nothing about the keepalive model.
+// an EOF says nothing about the keepalive model. An unacked run (the
+// retransmission model, from the write) is compared after the fault.
 func deviation(res results.Result) *Deviation {
-	if res.Expect != results.ExpectDetected || !res.Detected || res.Model == nil || !results.IsKeepaliveDetection(res.ErrnoName) {
+	if res.Expect != results.ExpectDetected || !res.Detected || res.Model == nil || !results.IsRetransmitDetection(res.ErrnoName) {
+		return nil
+	}
+	unacked := res.Scenario == keepalive.ScenarioUnacked // the model runs from the write: no T0 window
+	if !unacked && !results.IsKeepaliveDetection(res.ErrnoName) {
 		return nil
 	}
 	var d Deviation
 	var got time.Duration
 	switch m := res.Measured; {
-	case m.FromT0 != nil:
+	case m.FromT0 != nil && !unacked:
 		d.Anchor, d.Window, got = AnchorFromT0, res.Model.FromT0, *m.FromT0
 		d.Resolution = jiffy(cmp.Or(res.Model.HZ, res.Server.HZ))
 	case m.AfterFault != nil:

@@ -225,6 +225,18 @@ func inWindowFindings(g *Group, o detectionOutcome) []string {
 	if len(o.detected) == 0 {
 		return []string{fmt.Sprintf("%s: no run detected the silent peer (%s)", g.Label, plural(len(o.runs), "run"))}
 	}
+	if g.Scenario == keepalive.ScenarioUnacked {
+		// The retransmission model runs from the write after the fault: T0
+		// and the keepalive formula do not apply.
+		if st := stats(o.afterFault); st != nil {
+			s := fmt.Sprintf("%s: detection − fault = %s%s", g.Label, inlineStats(st), o.errText)
+			if g.Model != nil {
+				s += ", retransmission model " + fmtWindow(g.Model.AfterFault)
+			}
+			return []string{s}
+		}
+		return nil
+	}
 	if g.FromT0 == nil {
 		if st := stats(o.afterFault); st != nil {
 			return []string{fmt.Sprintf("%s: detection − fault = %s%s", g.Label, inlineStats(st), o.errText)}
@@ -276,7 +288,7 @@ func publishedFindings(g *Group, refs []ReferenceRow) []string {
 // adds beyond that is the timer wheel rounding each re-arm up
 // (docs/linux-lab.md §6), which the HZ model includes.
 func wheelText(g *Group) string {
-	if g.OS != "linux" || g.Model == nil || g.Model.HZ == 0 || g.FromT0 == nil {
+	if g.OS != "linux" || g.Model == nil || g.Model.HZ == 0 || g.FromT0 == nil || g.UserTimeout > 0 || g.Scenario != "" {
 		return ""
 	}
 	ms := g.Model.Settings

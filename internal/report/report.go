@@ -73,12 +73,18 @@ type Group struct {
 	// Hold is how long the group's faults were held before they healed
 	// (results.Result.Hold), so each hold is its own group; 0 (omitted)
 	// for faults held through the observation.
-	Hold     time.Duration       `json:"hold_ns,omitempty"`
-	Emulated bool                `json:"emulated,omitempty"`
-	Source   string              `json:"source"`
-	Expect   results.Expectation `json:"expect"`
-	Runs     int                 `json:"runs"`
-	RunIDs   []string            `json:"run_ids"`
+	Hold time.Duration `json:"hold_ns,omitempty"`
+	// Scenario is the runs' results.Result.Scenario ("unacked",
+	// "user-timeout"; empty, omitted, for idle) and UserTimeout the user
+	// timeout the server was asked for (0, omitted, for none), so each
+	// scenario and user timeout is its own group.
+	Scenario    keepalive.Scenario  `json:"scenario,omitempty"`
+	UserTimeout time.Duration       `json:"user_timeout_ns,omitempty"`
+	Emulated    bool                `json:"emulated,omitempty"`
+	Source      string              `json:"source"`
+	Expect      results.Expectation `json:"expect"`
+	Runs        int                 `json:"runs"`
+	RunIDs      []string            `json:"run_ids"`
 	// Model is the prediction of the first run that carries one.
 	Model *Model `json:"model,omitempty"`
 	// Detection − anchor over the runs that have the anchor; nil when none.
@@ -201,6 +207,8 @@ type groupKey struct {
 	kind, scope   string
 	direction     string // oneWay: "" for both ways
 	hold          time.Duration
+	scenario      keepalive.Scenario // "" for idle
+	userTimeout   time.Duration
 	expect        results.Expectation
 	emulated      bool
 	source        string
@@ -222,6 +230,7 @@ func Build(rs []results.Result) *Report {
 		if g == nil {
 			g = &Group{OS: k.os, OSVersion: k.osVersion, Build: res.Server.Build, Server: serverName(k.os, k.osVersion),
 				Requested: k.settings, Mode: k.mode, FaultKind: k.kind, FaultScope: k.scope, FaultDirection: k.direction, Hold: k.hold, Emulated: k.emulated,
+				Scenario: k.scenario, UserTimeout: k.userTimeout,
 				Source: k.source, Expect: res.Expect}
 			byKey[k] = g
 			groups = append(groups, g)
@@ -273,7 +282,30 @@ func nonNil[T any](s []T) []T {
 func keyOf(res results.Result) groupKey {
 	return groupKey{os: res.Server.OS, osVersion: res.Server.OSVersion, settings: res.Requested, mode: res.Mode,
 		kind: res.FaultKind, scope: res.FaultScope, direction: oneWay(res.FaultDirection), hold: res.Hold, expect: res.Expect,
+		scenario: scenarioOf(res.Scenario), userTimeout: res.UserTimeout,
 		emulated: res.Emulated, source: sourceOf(res)}
+}
+
+// scenarioOf is a recorded scenario as reports tell it apart: "" for idle
+// (written "idle", or not at all).
+func scenarioOf(sc keepalive.Scenario) keepalive.Scenario {
+	if sc == keepalive.ScenarioIdle {
+		return ""
+	}
+	return sc
+}
+
+// scenarioLabel is what a group's label adds after the settings for a
+// non-idle scenario: " unacked uto 5s", " user-timeout uto 3s".
+func scenarioLabel(sc keepalive.Scenario, uto time.Duration) string {
+	if sc == "" || sc == keepalive.ScenarioIdle {
+		return ""
+	}
+	s := " " + string(sc)
+	if uto > 0 {
+		s += " uto " + keepalive.ShortDuration(uto)
+	}
+	return s
 }
 
 // oneWay is a recorded drop direction as reports tell it apart: the
@@ -331,6 +363,8 @@ func compareGroups(a, b *Group) int {
 		cmp.Compare(directionOrder(a.FaultDirection), directionOrder(b.FaultDirection)),
 		cmp.Compare(a.FaultDirection, b.FaultDirection),
 		cmp.Compare(a.Hold, b.Hold),
+		cmp.Compare(a.Scenario, b.Scenario),
+		cmp.Compare(a.UserTimeout, b.UserTimeout),
 		cmp.Compare(a.Expect, b.Expect),
 		boolCmp(a.Emulated, b.Emulated),
 	)
@@ -442,7 +476,7 @@ func runRow(res results.Result, group string) RunRow {
 		Run: res.Run, Name: res.Name, Experiment: res.Experiment, Group: group, Timeline: timelineID(res.Run),
 		Source: sourceOf(res), Emulated: res.Emulated, Server: serverName(res.Server.OS, res.Server.OSVersion),
 		ServerHost: res.Server.Name, ClientHost: res.Client.Name,
-		Settings: res.Requested.Short(), Mode: res.Mode,
+		Settings: res.Requested.Short() + scenarioLabel(res.Scenario, res.UserTimeout), Mode: res.Mode,
 		Fault: faultName(res.FaultKind, res.FaultScope, res.FaultDirection, res.Hold, res.Emulated), Expect: string(res.Expect),
 		Outcome: res.Outcome, Why: res.Why,
 		Detected: res.Detected, FromT0: res.Measured.FromT0, AfterFault: res.Measured.AfterFault,
@@ -519,7 +553,7 @@ func groupLabel(g *Group) string {
 	if g.Emulated {
 		src += ", emulated"
 	}
-	return serverName(g.OS, g.OSVersion) + " " + g.Requested.Short() + " (" + string(g.Mode) + ") " +
+	return serverName(g.OS, g.OSVersion) + " " + g.Requested.Short() + scenarioLabel(g.Scenario, g.UserTimeout) + " (" + string(g.Mode) + ") " +
 		faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false) + " [" + src + "]"
 }
 

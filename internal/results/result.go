@@ -74,6 +74,9 @@ type Anchors struct {
 	// server's clock like Fault; nil for a kill, which has nothing to heal,
 	// and for a run that failed before the heal.
 	Healed *time.Time `json:"healed,omitempty"`
+	// Write is when the server wrote the data that stayed unacknowledged,
+	// on its own clock (the unacked scenario); nil otherwise.
+	Write *time.Time `json:"write,omitempty"`
 }
 
 // Measured are the derived durations (nil when an anchor is missing).
@@ -181,6 +184,22 @@ type Result struct {
 	// (the [[faults]] hold); 0 for a fault held until the observation
 	// ended, and for results written before kalab had holds.
 	Hold time.Duration `json:"hold_ns,omitempty"`
+
+	// Scenario is what the server's connection did after the fault
+	// (keepalive.Scenario): "unacked" (the server wrote, so the
+	// retransmission timer decided) or "user-timeout" (idle, with the OS's
+	// cap on unacknowledged time set); empty (omitted) for "idle" and for
+	// results written before kalab had scenarios.
+	Scenario keepalive.Scenario `json:"scenario,omitempty"`
+	// UserTimeout is the user timeout the server was asked to put on the
+	// accepted socket (TCP_USER_TIMEOUT, TCP_MAXRT, TCP_RXT_CONNDROPTIME;
+	// Effective.UserTimeout has what the OS applied); 0 (omitted) for none.
+	UserTimeout time.Duration `json:"user_timeout_ns,omitempty"`
+	// Note says what the run's model took on trust or what went wrong
+	// without failing the run, e.g. that the retransmission model used stock
+	// values because the agent does not report its host's; "; "-separated,
+	// empty (omitted) when there is nothing to say.
+	Note string `json:"note,omitempty"`
 
 	// Expect is what the fault should lead to: Expect(FaultKind), or for a
 	// fault with a hold ExpectSurvives or ExpectDetected as the plan chose

@@ -46,6 +46,9 @@ func Judge(r Result, hz int) (string, string) {
 	if !r.Detected {
 		return OutcomeDeviation, "not detected within the window + margin"
 	}
+	if r.Scenario == keepalive.ScenarioUnacked {
+		return judgeUnacked(r)
+	}
 	if !IsKeepaliveDetection(r.ErrnoName) {
 		return OutcomeDeviation, fmt.Sprintf("ended with %s, not a keepalive timeout", r.ErrnoName)
 	}
@@ -71,6 +74,41 @@ func Judge(r Result, hz int) (string, string) {
 		}
 	}
 	return OutcomePass, "detected inside the model window"
+}
+
+// IsRetransmitDetection reports whether an errno name ends a connection
+// whose data went unacknowledged (the unacked scenario): a keepalive-class
+// timeout (ETIMEDOUT, WSAETIMEDOUT, WSAENETRESET), or on Windows
+// WSAECONNABORTED, "possibly due to a data transmission time-out"
+// (docs/keepalive-models.md §4.2 [infer]).
+func IsRetransmitDetection(errnoName string) bool {
+	return IsKeepaliveDetection(errnoName) || errnoName == "WSAECONNABORTED"
+}
+
+// judgeUnacked: the server wrote after the fault, so the retransmission
+// model's window after the fault (r.Model.AfterFault, the executor shifts
+// it by the write's delay after the fault) decides; T0 is not the anchor.
+// The late tolerance is an eighth of the earliest detection, at least
+// 50 ms, plus the clock bound.
+func judgeUnacked(r Result) (string, string) {
+	if !IsRetransmitDetection(r.ErrnoName) {
+		return OutcomeDeviation, fmt.Sprintf("ended with %s, not a retransmission timeout", r.ErrnoName)
+	}
+	if r.Model == nil {
+		return OutcomeDeviation, "no model for this OS"
+	}
+	m := r.Measured.AfterFault
+	if m == nil {
+		return OutcomeDeviation, "no fault anchor to measure the detection from"
+	}
+	b := r.Anchors.FaultBound
+	late := max(50*time.Millisecond, r.Model.AfterFault.Min/8)
+	w := keepalive.Window{Min: r.Model.AfterFault.Min.Round(time.Millisecond), Max: r.Model.AfterFault.Max.Round(time.Millisecond)}
+	if *m < r.Model.AfterFault.Min-b || *m > r.Model.AfterFault.Max+late+b {
+		return OutcomeDeviation, fmt.Sprintf("detection − fault = %s outside the retransmission model %s (+%s late, ±%s clock bound)",
+			m.Round(time.Millisecond), w, late, b)
+	}
+	return OutcomePass, fmt.Sprintf("detection − fault = %s, retransmission model %s", m.Round(time.Millisecond), w)
 }
 
 // confirmed says whether a silencing fault was shown to bite: by the drop
@@ -99,7 +137,7 @@ func confirmed(r Result) (string, bool) {
 		return "", true
 	}
 	if r.Detected && IsKeepaliveDetection(r.ErrnoName) {
-		return "", true
+		return "", true // also a retransmission timeout (unacked): the data went unanswered
 	}
 	if r.FaultKind == KindDrop && r.FaultEvidence == "" && r.Client.OS == "linux" {
 		return "the drop rules' counters could not be read", false

@@ -54,6 +54,10 @@ type ServerConfig struct {
 	PingInterval time.Duration
 	// HZ is the host's kernel tick rate, recorded for the model.
 	HZ int
+	// UserTimeout, when > 0, is put on the accepted socket as the OS's cap
+	// on unacknowledged time (keepalive.SetUserTimeout) before the options
+	// are read back; a failure goes to the record's Note.
+	UserTimeout time.Duration
 }
 
 // Record is the server's account of the run.
@@ -200,6 +204,11 @@ func (s *Server) serve(ctx context.Context) {
 	go func() { <-ctx.Done(); conn.Close() }()
 	defer conn.Close()
 
+	if s.cfg.UserTimeout > 0 {
+		if err := keepalive.SetUserTimeout(conn, s.cfg.UserTimeout); err != nil {
+			s.note("%v", err)
+		}
+	}
 	eff, err := keepalive.ReadBack(conn)
 	if err != nil {
 		s.note("%v", err)
@@ -319,6 +328,32 @@ func (s *Server) Echo(ctx context.Context) (time.Duration, error) {
 		return 0, fmt.Errorf("echo: the client sent back %q, not %q", got, echoPayload)
 	}
 	return rtt, nil
+}
+
+// writePayload is what Write sends: short, so it fits one segment.
+var writePayload = []byte("kalab-write")
+
+// Write sends a few bytes on the accepted connection and returns when the
+// kernel took them (the unacked scenario: with the peer silent they stay
+// unacknowledged, so the retransmission timer, not keepalive, ends the
+// connection and the blocked Read returns its error). It fails when there
+// is no connection, the role has ended or the write fails.
+func (s *Server) Write() (time.Time, error) {
+	s.mu.Lock()
+	conn, done := s.conn, s.rec.Done
+	s.mu.Unlock()
+	if conn == nil {
+		return time.Time{}, errors.New("write: no client connection was accepted")
+	}
+	if done {
+		return time.Time{}, errors.New("write: the connection had already ended")
+	}
+	at := time.Now()
+	_ = conn.SetWriteDeadline(at.Add(EchoTimeout))
+	if _, err := conn.Write(writePayload); err != nil {
+		return at, fmt.Errorf("write: %w", err)
+	}
+	return at, nil
 }
 
 // t0Tracker estimates the last peer activity from TCP_INFO samples. Ages

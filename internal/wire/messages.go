@@ -85,6 +85,11 @@ type PrepareServerReq struct {
 	// coordinator): the server sends it after accept and the client checks
 	// it, so a client only ever reports ready on a kalab server of this run.
 	Nonce string `json:"nonce"`
+	// UserTimeoutMS, when > 0, is the OS's cap on unacknowledged time the
+	// server puts on the accepted socket (TCP_USER_TIMEOUT on Linux;
+	// TCP_MAXRT and TCP_RXT_CONNDROPTIME, whole seconds, on Windows and
+	// macOS); 0 (omitted) leaves the OS default.
+	UserTimeoutMS int64 `json:"user_timeout_ms,omitempty"`
 }
 
 // PrepareServerResp tells where the server listens.
@@ -290,6 +295,27 @@ type EchoResp struct {
 	// Err says why the echo failed (the connection had ended, the write
 	// failed, nothing came back within the bound), cut to 160 bytes; empty
 	// when OK.
+	Err string `json:"err,omitempty"`
+}
+
+// WriteReq asks the run's server, right after the fault, to write a few
+// bytes on the accepted connection (the unacked scenario): with the peer
+// silent they stay unacknowledged and the retransmission timer ends the
+// connection.
+type WriteReq struct {
+	// Run is the run whose server writes; the agent refuses it if the run
+	// has no server there.
+	Run string `json:"run"`
+}
+
+// WriteResp is the write's outcome. A failed write is an answer (Err), not
+// a command error.
+type WriteResp struct {
+	// AtNS is when the server wrote, in ns since the Unix epoch on the
+	// server's clock.
+	AtNS int64 `json:"at_ns"`
+	// Err says why the write failed, cut to 160 bytes; empty when it went
+	// to the kernel.
 	Err string `json:"err,omitempty"`
 }
 

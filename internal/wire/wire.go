@@ -42,6 +42,7 @@ const (
 	CmdCollect       = "kalab-collect"
 	CmdCleanup       = "kalab-cleanup"
 	CmdEcho          = "kalab-echo"
+	CmdWrite         = "kalab-write"
 )
 
 // Request is the envelope of every command. ID identifies the command

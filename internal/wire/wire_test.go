@@ -18,10 +18,11 @@ func TestBudgets(t *testing.T) {
 		cmd  string
 		body any
 	}{
-		{CmdPrepareServer, PrepareServerReq{Run: long, Keepalive: Keepalive{IdleMS: 32767000, IntervalMS: 32767000, Count: 255}, Mode: "listener-go-default", ClientAddr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]", TTLMS: 1 << 40}},
+		{CmdPrepareServer, PrepareServerReq{Run: long, Keepalive: Keepalive{IdleMS: 32767000, IntervalMS: 32767000, Count: 255}, Mode: "listener-go-default", ClientAddr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]", TTLMS: 1 << 40, UserTimeoutMS: 1 << 40}},
 		{CmdPrepareClient, PrepareClientReq{Run: long, ServerAddr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535", TTLMS: 1 << 40}},
 		{CmdFault, FaultReq{Run: long, Kind: "vm-pause", Scope: "host", Direction: "to-client", TTLMS: 1 << 40}},
 		{CmdEcho, EchoReq{Run: long}},
+		{CmdWrite, WriteReq{Run: long}},
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
 	for _, c := range cmds {
