@@ -22,6 +22,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/fault"
+	"github.com/kalab-dev/kalab/internal/tomlshape"
 )
 
 // Config is the agent's local configuration: agent.toml (keys in the toml
@@ -195,7 +196,8 @@ func parseConfig(path string, src []byte) (Config, error) {
 		return Config{}, &FieldError{File: path, Line: 1, Err: fmt.Errorf("agent config is over %d bytes", MaxConfigSize),
 			Allowed: fmt.Sprintf("at most %d bytes (64 KiB)", MaxConfigSize), Fix: "an agent.toml is a dozen lines: keep only the keys docs/install.md lists"}
 	}
-	if line, problem, allowed := checkShape(src, 3, 4, 1000); problem != "" {
+	if p := tomlshape.Check(src, tomlshape.Limits{Depth: 3, KeyParts: 4, Keys: 1000}); p.Problem != "" {
+		line, problem, allowed := p.Line, p.Problem, p.Allowed
 		key := lineKey(src, line)
 		if key != "" {
 			problem = key + ": " + problem
@@ -669,90 +671,6 @@ func (c Config) ServeAddr() (netip.AddrPort, error) {
 		return netip.AddrPort{}, c.fieldErr(key, fmt.Errorf("advertise/bind %q: port: %w", adv, err), "a port 0..65535", keyAllowed["advertise"][1])
 	}
 	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil
-}
-
-// checkShape scans TOML source outside strings and comments, counting
-// bracket nesting, the parts of dotted keys and the keys (assignments and
-// table headers), so that the parser is never given a file it is slow on
-// (BurntSushi/toml is quadratic in nesting and key length). It returns
-// the line and the problem, or "" (the same scan as the experiment
-// loader's).
-func checkShape(src []byte, depthLimit, partsLimit, keysLimit int) (line int, problem, allowed string) {
-	line = 1
-	depth, dots, keys := 0, 0, 0
-	afterEq := false // in a value: '[' starts an array, not a header
-	for i := 0; i < len(src); i++ {
-		switch ch := src[i]; ch {
-		case '\n':
-			line++
-			dots = 0
-			if depth == 0 {
-				afterEq = false
-			}
-		case '#':
-			for i+1 < len(src) && src[i+1] != '\n' {
-				i++
-			}
-		case '"', '\'':
-			if i+2 < len(src) && src[i+1] == ch && src[i+2] == ch {
-				i += 3
-				for ; i < len(src); i++ {
-					if src[i] == '\n' {
-						line++
-					} else if ch == '"' && src[i] == '\\' {
-						i++
-						if i < len(src) && src[i] == '\n' {
-							line++
-						}
-					} else if src[i] == ch && i+2 < len(src) && src[i+1] == ch && src[i+2] == ch {
-						i += 2
-						for i+1 < len(src) && src[i+1] == ch {
-							i++
-						}
-						break
-					}
-				}
-				continue
-			}
-			for i++; i < len(src) && src[i] != ch && src[i] != '\n'; i++ {
-				if ch == '"' && src[i] == '\\' && i+1 < len(src) && src[i+1] != '\n' {
-					i++
-				}
-			}
-			if i < len(src) && src[i] == '\n' {
-				i--
-			}
-		case '[', '{':
-			if ch == '[' && depth == 0 && !afterEq {
-				keys++
-			}
-			depth++
-			dots = 0
-			if depth > depthLimit {
-				return line, fmt.Sprintf("[ and { nested %d deep", depth), fmt.Sprintf("at most %d levels", depthLimit)
-			}
-		case ']', '}':
-			if depth > 0 {
-				depth--
-			}
-			dots = 0
-		case '=':
-			keys++
-			afterEq = true
-			dots = 0
-		case ',':
-			dots = 0
-		case '.':
-			dots++
-			if dots >= partsLimit {
-				return line, fmt.Sprintf("a dotted key of more than %d parts", partsLimit), fmt.Sprintf("at most %d parts", partsLimit)
-			}
-		}
-		if keys > keysLimit {
-			return line, fmt.Sprintf("more than %d keys", keysLimit), fmt.Sprintf("at most %d keys", keysLimit)
-		}
-	}
-	return line, "", ""
 }
 
 // shellQuote quotes a path for a shell command when it needs it.

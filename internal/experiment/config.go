@@ -22,6 +22,7 @@ import (
 	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/results"
+	"github.com/kalab-dev/kalab/internal/tomlshape"
 )
 
 // Config is one experiment file.
@@ -475,104 +476,17 @@ func snippet(line []byte) string {
 // shapeError refuses, before parsing, TOML nested deeper than maxDepth,
 // keys of more than maxKeyParts parts or more than maxKeys keys.
 func shapeError(path string, src []byte) error {
-	p := checkShape(src, maxDepth, maxKeyParts, maxKeys)
-	if p.problem == "" {
+	p := tomlshape.Check(src, tomlshape.Limits{Depth: maxDepth, KeyParts: maxKeyParts, Keys: maxKeys})
+	if p.Problem == "" {
 		return nil
 	}
-	lines := bytes.SplitN(src, []byte("\n"), p.line+1)
+	lines := bytes.SplitN(src, []byte("\n"), p.Line+1)
 	text := ""
-	if p.line-1 < len(lines) {
-		text = snippet(lines[p.line-1])
+	if p.Line-1 < len(lines) {
+		text = snippet(lines[p.Line-1])
 	}
 	return fmt.Errorf("%s:%d: %s (%s): allowed %s; fix: write the experiment's keys plainly, as configs/README.md shows (e.g. [server] select = { os = \"linux\" })",
-		path, p.line, p.problem, oneLine(text, 60), p.allowed)
-}
-
-// shapeProblem is what checkShape found: nothing when problem is "".
-type shapeProblem struct {
-	line             int
-	problem, allowed string
-}
-
-// checkShape scans TOML source outside strings and comments, counting
-// bracket nesting, the parts of dotted keys and the keys (assignments and
-// table headers). It is not a parser: it only bounds the work the parser
-// will be given.
-func checkShape(src []byte, depthLimit, partsLimit, keysLimit int) shapeProblem {
-	line, depth, dots, keys := 1, 0, 0, 0
-	afterEq := false // in a value: '[' starts an array, not a header
-	for i := 0; i < len(src); i++ {
-		switch ch := src[i]; ch {
-		case '\n':
-			line++
-			dots = 0
-			if depth == 0 {
-				afterEq = false
-			}
-		case '#':
-			for i+1 < len(src) && src[i+1] != '\n' {
-				i++
-			}
-		case '"', '\'':
-			if i+2 < len(src) && src[i+1] == ch && src[i+2] == ch {
-				i += 3
-				for ; i < len(src); i++ {
-					if src[i] == '\n' {
-						line++
-					} else if ch == '"' && src[i] == '\\' {
-						i++
-						if i < len(src) && src[i] == '\n' {
-							line++
-						}
-					} else if src[i] == ch && i+2 < len(src) && src[i+1] == ch && src[i+2] == ch {
-						i += 2
-						for i+1 < len(src) && src[i+1] == ch { // """" ends with a quote
-							i++
-						}
-						break
-					}
-				}
-				continue
-			}
-			for i++; i < len(src) && src[i] != ch && src[i] != '\n'; i++ {
-				if ch == '"' && src[i] == '\\' && i+1 < len(src) && src[i+1] != '\n' {
-					i++
-				}
-			}
-			if i < len(src) && src[i] == '\n' {
-				i-- // an unterminated string: the newline is counted above
-			}
-		case '[', '{':
-			if ch == '[' && depth == 0 && !afterEq {
-				keys++
-			}
-			depth++
-			dots = 0
-			if depth > depthLimit {
-				return shapeProblem{line, fmt.Sprintf("[ and { nested %d deep", depth), fmt.Sprintf("at most %d levels", depthLimit)}
-			}
-		case ']', '}':
-			if depth > 0 {
-				depth--
-			}
-			dots = 0
-		case '=':
-			keys++
-			afterEq = true
-			dots = 0
-		case ',':
-			dots = 0
-		case '.':
-			dots++
-			if dots >= partsLimit {
-				return shapeProblem{line, fmt.Sprintf("a dotted key of more than %d parts", partsLimit), fmt.Sprintf("at most %d parts (like server.select.os)", partsLimit)}
-			}
-		}
-		if keys > keysLimit {
-			return shapeProblem{line, fmt.Sprintf("more than %d keys", keysLimit), fmt.Sprintf("at most %d keys and table headers", keysLimit)}
-		}
-	}
-	return shapeProblem{}
+		path, p.Line, p.Problem, oneLine(text, 60), p.Allowed)
 }
 
 // lastKeyRE finds the line and key in BurntSushi/toml's type errors, which
