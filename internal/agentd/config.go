@@ -223,14 +223,14 @@ func parseConfig(path string, src []byte) (Config, error) {
 	}
 	if len(unknown) > 0 {
 		key := unknown[0]
-		more, fix := "", "remove "+oneLine(key)+" or correct its spelling (docs/install.md lists every key)"
+		more, fix := "", "remove "+tomlshape.OneLine(key, 120)+" or correct its spelling (docs/install.md lists every key)"
 		if len(unknown) > 1 {
 			more = fmt.Sprintf(" and %d more", len(unknown)-1)
 		}
 		if _, ok := keyAllowed[strings.ToLower(key)]; ok {
 			fix = "write it " + strings.ToLower(key) + " (keys are lower case)"
 		}
-		return Config{}, &FieldError{File: path, Line: c.keyLine(key), Key: key, Err: fmt.Errorf("unknown keys %s%s", oneLine(key), more),
+		return Config{}, &FieldError{File: path, Line: c.keyLine(key), Key: key, Err: fmt.Errorf("unknown keys %s%s", tomlshape.OneLine(key, 120), more),
 			Allowed: "the keys " + configKeys, Fix: fix}
 	}
 	if err := c.checkTypes(raw); err != nil {
@@ -260,7 +260,7 @@ func (c Config) decodeError(err error) error {
 	if key != "" {
 		what = key + ": " + msg
 	}
-	return &FieldError{File: c.path, Line: max(line, 1), Key: key, Err: errors.New(oneLine(strings.TrimSuffix(what, "."))), Allowed: allowed, Fix: fix}
+	return &FieldError{File: c.path, Line: max(line, 1), Key: key, Err: errors.New(tomlshape.OneLine(strings.TrimSuffix(what, "."), 120)), Allowed: allowed, Fix: fix}
 }
 
 // configTypes are the TOML types of agent.toml's keys, in the order they
@@ -307,36 +307,10 @@ func (c Config) checkTypes(raw map[string]any) error {
 		}
 		if !ok {
 			a := keyAllowed[ct.key]
-			return &FieldError{File: c.path, Line: c.keyLine(ct.key), Key: ct.key, Err: fmt.Errorf("%s is %s", ct.key, tomlKind(v)), Allowed: a[0], Fix: a[1]}
+			return &FieldError{File: c.path, Line: c.keyLine(ct.key), Key: ct.key, Err: fmt.Errorf("%s is %s", ct.key, tomlshape.Kind(v)), Allowed: a[0], Fix: a[1]}
 		}
 	}
 	return nil
-}
-
-// tomlKind names a decoded TOML value's type for messages.
-func tomlKind(v any) string {
-	switch v := v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "a table"
-	case []map[string]any:
-		return "an array of tables"
-	case []any:
-		for _, e := range v {
-			if _, ok := e.(string); !ok {
-				return "an array holding " + tomlKind(e)
-			}
-		}
-		return "an array"
-	}
-	return "a date/time"
 }
 
 // withDefaults fills the name and bind address.
@@ -596,16 +570,7 @@ func lineKey(src []byte, n int) string {
 		return ""
 	}
 	k, _, _ := strings.Cut(string(lines[n-1]), "=")
-	return oneLine(strings.TrimSpace(k))
-}
-
-// oneLine keeps text from the file on one line and short.
-func oneLine(s string) string {
-	s = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
-	if len(s) > 120 {
-		s = strings.ToValidUTF8(s[:120], "") + "…"
-	}
-	return s
+	return tomlshape.OneLine(strings.TrimSpace(k), 120)
 }
 
 // FieldError is a validation error of one agent.toml key (or of the file

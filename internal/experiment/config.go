@@ -415,7 +415,7 @@ func childKeys(table string) []string {
 
 // errorAt formats the one error Parse returns.
 func (c *Config) errorAt(line int, what, allowed, fix string) error {
-	return fmt.Errorf("%s:%d: %s: allowed %s; fix: %s", c.path, line, oneLine(what, 200), allowed, oneLine(fix, 200))
+	return fmt.Errorf("%s:%d: %s: allowed %s; fix: %s", c.path, line, tomlshape.OneLine(what, 200), allowed, tomlshape.OneLine(fix, 200))
 }
 
 // fieldErr formats "file:line: key = value: allowed ...; fix: ...".
@@ -428,16 +428,6 @@ func keyName(key []string, index int) string {
 		return strings.Join(key, ".")
 	}
 	return fmt.Sprintf("%s[%d].%s", key[0], index, strings.Join(key[1:], "."))
-}
-
-// oneLine keeps messages on one line and short: newlines are escaped and
-// long text is cut.
-func oneLine(s string, n int) string {
-	s = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
-	if len(s) > n {
-		s = strings.ToValidUTF8(s[:n], "") + "…"
-	}
-	return s
 }
 
 // quote shows a string value as TOML would, cut to 60 bytes.
@@ -453,7 +443,7 @@ func quote(s string) string {
 func sizeError(path string, size int64, src []byte) error {
 	n, line := longestLine(src)
 	return fmt.Errorf("%s:%d: the file is %d bytes, its longest line %d is %d bytes (%s): allowed at most %d bytes (1 MiB); fix: an experiment is a few dozen lines: keep only the keys configs/README.md lists",
-		path, n, size, n, len(line), oneLine(snippet(line), 60), MaxFileSize)
+		path, n, size, n, len(line), tomlshape.OneLine(snippet(line), 60), MaxFileSize)
 }
 
 func longestLine(src []byte) (n int, line []byte) {
@@ -486,7 +476,7 @@ func shapeError(path string, src []byte) error {
 		text = snippet(lines[p.Line-1])
 	}
 	return fmt.Errorf("%s:%d: %s (%s): allowed %s; fix: write the experiment's keys plainly, as configs/README.md shows (e.g. [server] select = { os = \"linux\" })",
-		path, p.Line, p.Problem, oneLine(text, 60), p.Allowed)
+		path, p.Line, p.Problem, tomlshape.OneLine(text, 60), p.Allowed)
 }
 
 // lastKeyRE finds the line and key in BurntSushi/toml's type errors, which
@@ -591,32 +581,13 @@ func knownKey(k toml.Key) bool {
 	return ok && !strings.HasSuffix(strings.Join(k, "."), ".*")
 }
 
-// kind names a decoded TOML value's type for messages.
-func kind(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "a table"
-	case []map[string]any, []any:
-		return "an array"
-	}
-	return "a date/time"
-}
-
 // checkTypes checks the types of the decoded values (and that durations
 // parse), in the order of keyDocs and array index, so that decoding into
 // the Config cannot fail.
 func (c *Config) checkTypes(raw map[string]any) error {
 	bad := func(key []string, index int, v any) error {
 		d, _ := docFor(strings.Join(key, "."))
-		return c.errorAt(c.keyLine(key, index), fmt.Sprintf("%s is %s", keyName(key, index), kind(v)), d.allowed, d.example)
+		return c.errorAt(c.keyLine(key, index), fmt.Sprintf("%s is %s", keyName(key, index), tomlshape.Kind(v)), d.allowed, d.example)
 	}
 	var check func(key []string, index int, v any) error
 	check = func(key []string, index int, v any) error {
@@ -676,7 +647,7 @@ func (c *Config) checkTypes(raw map[string]any) error {
 					m, ok := e.(map[string]any)
 					if !ok {
 						d, _ := docFor(name)
-						return c.errorAt(c.keyLine(key, -1), fmt.Sprintf("%s[%d] is %s", name, i, kind(e)), d.allowed, d.example)
+						return c.errorAt(c.keyLine(key, -1), fmt.Sprintf("%s[%d] is %s", name, i, tomlshape.Kind(e)), d.allowed, d.example)
 					}
 					elems = append(elems, m)
 				}
@@ -1042,7 +1013,7 @@ func (c *Config) validateSelect(side string, s Side) error {
 				fmt.Sprintf("remove %s to select every agent, or write %s = \".+\"", tag, tag))
 		}
 		if _, err := Anchored(expr); err != nil {
-			return c.fieldErr(key, -1, quote(expr), "a regular expression (Go RE2 syntax), matched against the whole value: "+oneLine(err.Error(), 100),
+			return c.fieldErr(key, -1, quote(expr), "a regular expression (Go RE2 syntax), matched against the whole value: "+tomlshape.OneLine(err.Error(), 100),
 				fmt.Sprintf("%s = %q (regexp.QuoteMeta escapes a literal value)", tag, regexp.QuoteMeta(expr)))
 		}
 	}

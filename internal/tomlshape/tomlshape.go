@@ -1,10 +1,13 @@
-// Package tomlshape bounds the work a TOML parser is given before it sees
-// a file: BurntSushi/toml is slow on deep nesting, long dotted keys and
-// huge numbers of keys, so both of kalab's config loaders (experiment
-// files and agent.toml) refuse such files first, naming the line.
+// Package tomlshape holds what kalab's two config loaders (experiment
+// files and agent.toml) share about TOML: Check bounds the work the parser
+// is given (BurntSushi/toml is slow on deep nesting, long dotted keys and
+// huge numbers of keys), and Kind and OneLine word values in errors.
 package tomlshape
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Limits are the largest shape a file may have.
 type Limits struct {
@@ -102,4 +105,41 @@ func Check(src []byte, lim Limits) Problem {
 		}
 	}
 	return Problem{}
+}
+
+// Kind names a decoded TOML value's type for an error message ("a string",
+// "an array holding an integer").
+func Kind(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		for _, e := range v {
+			if _, ok := e.(string); !ok {
+				return "an array holding " + Kind(e)
+			}
+		}
+		return "an array"
+	}
+	return "a date/time"
+}
+
+// OneLine makes s fit one line of an error: newlines escaped, at most n
+// bytes (valid UTF-8) and an ellipsis.
+func OneLine(s string, n int) string {
+	s = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
 }
