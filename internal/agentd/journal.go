@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalab-dev/kalab/internal/atomicfile"
 	"github.com/kalab-dev/kalab/internal/fault"
 	"github.com/kalab-dev/kalab/internal/results"
 )
@@ -59,21 +60,9 @@ func (a *Agent) writeJournal(e journalEntry) (string, error) {
 	}
 	path := filepath.Join(dir, e.Run+".json")
 	b, _ := json.Marshal(e)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("fault journal: %w", err)
-	}
-	if _, err := f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return "", fmt.Errorf("fault journal %s: %w", path, err)
 	}
-	syncDir(dir)
 	return path, nil
 }
 
@@ -81,14 +70,7 @@ func (a *Agent) writeJournal(e journalEntry) (string, error) {
 func dropJournal(path string) {
 	if path != "" {
 		_ = os.Remove(path)
-		syncDir(filepath.Dir(path))
-	}
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+		_ = atomicfile.SyncDir(filepath.Dir(path))
 	}
 }
 

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"github.com/kalab-dev/kalab/internal/atomicfile"
 )
 
 // Files are the names Write produces, in the order it writes them.
@@ -54,47 +55,10 @@ func Write(dir string, r *Report) error {
 }
 
 // writeFile puts data at path so that no reader and no crash ever sees
-// half of it: a temporary file in the same directory, fsynced, renamed
-// over path, then the directory fsynced so the rename lasts.
+// half of it.
 func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644) // CreateTemp makes 0600
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("write report %s: %w", path, err)
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory so a rename in it survives a crash; Windows
-// cannot open a directory for that (NTFS journals it), so it is a no-op
-// there.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -8,8 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
+
+	"github.com/kalab-dev/kalab/internal/atomicfile"
 )
 
 // Store appends results to a JSONL file, one fsynced line per run, so an
@@ -36,7 +37,7 @@ func OpenStore(path string) (*Store, []string, error) {
 		return nil, nil, fmt.Errorf("open results: %w", err)
 	}
 	if created {
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 			f.Close()
 			return nil, nil, fmt.Errorf("open results: %w", err)
 		}
@@ -211,55 +212,10 @@ func Rewrite(path string, keep func(Result) bool) (int, error) {
 		buf.Write(l.raw)
 		buf.WriteByte('\n')
 	}
-	if err := writeAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return 0, fmt.Errorf("rewrite results: %w", err)
 	}
 	return dropped, nil
-}
-
-// writeAtomic puts data at path through a fsynced temporary file in the
-// same directory and a rename, then fsyncs the directory.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir fsyncs a directory so that a file created or renamed in it
-// survives a crash. Windows cannot open a directory for that (NTFS
-// journals the metadata itself), so it is a no-op there.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Duplicate is a file's runs that an earlier file already had.
