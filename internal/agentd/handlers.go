@@ -251,14 +251,11 @@ func ns(t *time.Time) *int64 {
 }
 
 func (a *Agent) collect(_ context.Context, req wire.CollectReq) (any, error) {
-	st, err := a.lookup(req.Run)
+	srv, err := a.serverOf(req.Run)
 	if err != nil {
 		return nil, err
 	}
-	if st.server == nil {
-		return nil, fmt.Errorf("run %s has no server on this agent", req.Run)
-	}
-	r := st.server.Record()
+	r := srv.Record()
 	resp := wire.CollectResp{
 		Done: r.Done, Options: options(r.Effective), LastPeerNS: ns(r.LastPeer), PingLossNS: ns(r.PingLoss),
 		PingMode: r.PingMode, DetectNS: ns(r.Detect), Err: wire.Truncate(r.Err, 160), Errno: r.Errno, ErrnoName: r.ErrnoName,
@@ -278,19 +275,27 @@ func (a *Agent) collect(_ context.Context, req wire.CollectReq) (any, error) {
 	return resp, nil
 }
 
-// echo has the run's server send a few bytes on its connection and wait
-// for the client to send them back (role.Server.Echo); a failed echo is
-// the answer's Err, not a command error.
-func (a *Agent) echo(ctx context.Context, req wire.EchoReq) (any, error) {
-	st, err := a.lookup(req.Run)
+// serverOf is the run's server role, or why there is none.
+func (a *Agent) serverOf(run string) (*role.Server, error) {
+	st, err := a.lookup(run)
 	if err != nil {
 		return nil, err
 	}
 	a.mu.Lock()
-	srv := st.server
-	a.mu.Unlock()
-	if srv == nil {
-		return nil, fmt.Errorf("run %s has no server on this agent", req.Run)
+	defer a.mu.Unlock()
+	if st.server == nil {
+		return nil, fmt.Errorf("run %s has no server on this agent", run)
+	}
+	return st.server, nil
+}
+
+// echo has the run's server send a few bytes on its connection and wait
+// for the client to send them back (role.Server.Echo); a failed echo is
+// the answer's Err, not a command error.
+func (a *Agent) echo(ctx context.Context, req wire.EchoReq) (any, error) {
+	srv, err := a.serverOf(req.Run)
+	if err != nil {
+		return nil, err
 	}
 	rtt, err := srv.Echo(ctx)
 	if err != nil {
@@ -302,15 +307,9 @@ func (a *Agent) echo(ctx context.Context, req wire.EchoReq) (any, error) {
 // write has the run's server write a few bytes on its connection
 // (role.Server.Write); a failed write is the answer's Err.
 func (a *Agent) write(_ context.Context, req wire.WriteReq) (any, error) {
-	st, err := a.lookup(req.Run)
+	srv, err := a.serverOf(req.Run)
 	if err != nil {
 		return nil, err
-	}
-	a.mu.Lock()
-	srv := st.server
-	a.mu.Unlock()
-	if srv == nil {
-		return nil, fmt.Errorf("run %s has no server on this agent", req.Run)
 	}
 	at, err := srv.Write()
 	resp := wire.WriteResp{AtNS: at.UnixNano()}
