@@ -49,26 +49,12 @@ type Cell struct {
 // added when it is not the default listener mode. Names need not be unique
 // (results carry a unique id); they must be readable at a glance.
 func RunName(c Cell, server, client string, rep int) string {
-	parts := []string{c.Fault.String(), c.Settings.Short() + ScenarioLabel(c.Scenario, c.UserTimeout)}
+	parts := []string{c.Fault.String(), c.Settings.Short() + keepalive.ScenarioLabel(c.Scenario, c.UserTimeout)}
 	if c.Mode != keepalive.ModeListener {
 		parts = append(parts, string(c.Mode))
 	}
 	parts = append(parts, server+"→"+client, "#"+strconv.Itoa(rep))
 	return strings.Join(parts, "·")
-}
-
-// ScenarioLabel is what a run name adds after the settings for a non-idle
-// scenario: " unacked", " unacked uto 5s", " user-timeout uto 3s"; "" for
-// idle.
-func ScenarioLabel(sc keepalive.Scenario, uto time.Duration) string {
-	if sc == "" || sc == keepalive.ScenarioIdle {
-		return ""
-	}
-	s := " " + string(sc)
-	if uto > 0 {
-		s += " uto " + keepalive.ShortDuration(uto)
-	}
-	return s
 }
 
 // PlanRTT is the round-trip time the plan's retransmission model assumes

@@ -254,3 +254,17 @@ func retransmissions(rx RetransmitPrediction) string {
 	}
 	return fmt.Sprintf("%d–%d retransmissions", rx.MinRetransmissions, rx.MaxRetransmissions)
 }
+
+// ScenarioLabel is what names and labels add after the settings for a
+// non-idle scenario: " unacked", " unacked uto 5s", " user-timeout uto
+// 3s"; "" for idle (written "idle" or not at all).
+func ScenarioLabel(sc Scenario, uto time.Duration) string {
+	if sc == "" || sc == ScenarioIdle {
+		return ""
+	}
+	s := " " + string(sc)
+	if uto > 0 {
+		s += " uto " + ShortDuration(uto)
+	}
+	return s
+}

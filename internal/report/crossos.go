@@ -80,7 +80,7 @@ func sideBySide(groups []Group) []string {
 			parts = append(parts, p)
 		}
 		out = append(out, fmt.Sprintf("%s %s across OSes: detection − fault median %s",
-			k.s.Short()+scenarioLabel(k.scenario, k.userTimeout), faultName(k.kind, k.scope, k.direction, k.hold, false), strings.Join(parts, "; ")))
+			k.s.Short()+keepalive.ScenarioLabel(k.scenario, k.userTimeout), faultName(k.kind, k.scope, k.direction, k.hold, false), strings.Join(parts, "; ")))
 	}
 	return out
 }

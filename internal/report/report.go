@@ -295,19 +295,6 @@ func scenarioOf(sc keepalive.Scenario) keepalive.Scenario {
 	return sc
 }
 
-// scenarioLabel is what a group's label adds after the settings for a
-// non-idle scenario: " unacked uto 5s", " user-timeout uto 3s".
-func scenarioLabel(sc keepalive.Scenario, uto time.Duration) string {
-	if sc == "" || sc == keepalive.ScenarioIdle {
-		return ""
-	}
-	s := " " + string(sc)
-	if uto > 0 {
-		s += " uto " + keepalive.ShortDuration(uto)
-	}
-	return s
-}
-
 // oneWay is a recorded drop direction as reports tell it apart: the
 // one-way directions as they are, "" for both ways (written "both", or
 // not at all by kalab from before directions) and for other kinds.
@@ -476,7 +463,7 @@ func runRow(res results.Result, group string) RunRow {
 		Run: res.Run, Name: res.Name, Experiment: res.Experiment, Group: group, Timeline: timelineID(res.Run),
 		Source: sourceOf(res), Emulated: res.Emulated, Server: serverName(res.Server.OS, res.Server.OSVersion),
 		ServerHost: res.Server.Name, ClientHost: res.Client.Name,
-		Settings: res.Requested.Short() + scenarioLabel(res.Scenario, res.UserTimeout), Mode: res.Mode,
+		Settings: res.Requested.Short() + keepalive.ScenarioLabel(res.Scenario, res.UserTimeout), Mode: res.Mode,
 		Fault: faultName(res.FaultKind, res.FaultScope, res.FaultDirection, res.Hold, res.Emulated), Expect: string(res.Expect),
 		Outcome: res.Outcome, Why: res.Why,
 		Detected: res.Detected, FromT0: res.Measured.FromT0, AfterFault: res.Measured.AfterFault,
@@ -553,7 +540,7 @@ func groupLabel(g *Group) string {
 	if g.Emulated {
 		src += ", emulated"
 	}
-	return serverName(g.OS, g.OSVersion) + " " + g.Requested.Short() + scenarioLabel(g.Scenario, g.UserTimeout) + " (" + string(g.Mode) + ") " +
+	return serverName(g.OS, g.OSVersion) + " " + g.Requested.Short() + keepalive.ScenarioLabel(g.Scenario, g.UserTimeout) + " (" + string(g.Mode) + ") " +
 		faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false) + " [" + src + "]"
 }
 
