@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -185,10 +184,6 @@ func ReadConfig(path string) (Config, error) {
 	return parseConfig(path, src)
 }
 
-// lastKeyRE finds the line and key in BurntSushi/toml's type errors:
-// `toml: line 3 (last key "join"): incompatible types: …`.
-var lastKeyRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-
 // parseConfig decodes agent.toml's bytes strictly: size, shape, syntax,
 // types and unknown keys, one error at most.
 func parseConfig(path string, src []byte) (Config, error) {
@@ -244,14 +239,7 @@ func parseConfig(path string, src []byte) (Config, error) {
 
 // decodeError turns a TOML syntax or type error into a *FieldError.
 func (c Config) decodeError(err error) error {
-	line, key, msg := 1, "", err.Error()
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		line, key, msg = pe.Position.Line, pe.LastKey, pe.Message
-	} else if m := lastKeyRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		key, msg = m[2], m[3]
-	}
+	line, key, msg := tomlshape.ErrorAt(err)
 	allowed, fix := "TOML: key = value lines, [hypervisor] table", `write key = value with strings in double quotes, e.g. name = "linux-1"`
 	if a, ok := keyAllowed[key]; ok {
 		allowed, fix = a[0], a[1]

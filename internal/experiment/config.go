@@ -479,11 +479,6 @@ func shapeError(path string, src []byte) error {
 		path, p.Line, p.Problem, tomlshape.OneLine(text, 60), p.Allowed)
 }
 
-// lastKeyRE finds the line and key in BurntSushi/toml's type errors, which
-// are not toml.ParseError: `toml: line 3 (last key "settings.count"):
-// incompatible types: …`.
-var lastKeyRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-
 // quotedKeyRE finds the key in TOML errors without a last key ("Key
 // 'settings' was already created …").
 var quotedKeyRE = regexp.MustCompile(`^Key '([^']*)'`)
@@ -491,14 +486,7 @@ var quotedKeyRE = regexp.MustCompile(`^Key '([^']*)'`)
 // decodeError turns a TOML syntax or type error into the one error, with
 // what the key allows when the key is known.
 func (c *Config) decodeError(err error) error {
-	line, key, msg := 1, "", err.Error()
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		line, key, msg = pe.Position.Line, pe.LastKey, pe.Message
-	} else if m := lastKeyRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		key, msg = m[2], m[3]
-	}
+	line, key, msg := tomlshape.ErrorAt(err)
 	if m := quotedKeyRE.FindStringSubmatch(msg); key == "" && m != nil {
 		key = m[1]
 	}

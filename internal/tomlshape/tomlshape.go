@@ -5,8 +5,13 @@
 package tomlshape
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/BurntSushi/toml"
 )
 
 // Limits are the largest shape a file may have.
@@ -142,4 +147,24 @@ func OneLine(s string, n int) string {
 		s = strings.ToValidUTF8(s[:n], "") + "…"
 	}
 	return s
+}
+
+// lastKeyRE finds the line and key in BurntSushi/toml's type errors, which
+// are not toml.ParseError: `toml: line 3 (last key "join"): incompatible
+// types: …`.
+var lastKeyRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// ErrorAt finds where a BurntSushi/toml decoding error is: its line (1 when
+// unknown), the last key it read ("" when unknown) and its message.
+func ErrorAt(err error) (line int, key, msg string) {
+	line, msg = 1, err.Error()
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return pe.Position.Line, pe.LastKey, pe.Message
+	}
+	if m := lastKeyRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		return line, m[2], m[3]
+	}
+	return line, "", msg
 }
