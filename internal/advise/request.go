@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // Request is one `coordinator model` invocation as its flags give it; Run
@@ -258,12 +259,8 @@ func Run(stdout, stderr io.Writer, r Request) error {
 		if err != nil {
 			return err
 		}
-		if len(r.Results) > 0 {
-			rs, rr, err := ReadResults(r.Results)
-			if err != nil {
-				return err
-			}
-			CompareAdvice(&a, rs, rr)
+		if err := r.compare(func(rs []results.Result, rr *ResultsRead) { CompareAdvice(&a, rs, rr) }); err != nil {
+			return err
 		}
 		doc, text = a, func(w io.Writer) error { return WriteAdvice(w, a) }
 	} else {
@@ -275,12 +272,8 @@ func Run(stdout, stderr io.Writer, r Request) error {
 		if err != nil {
 			return err
 		}
-		if len(r.Results) > 0 {
-			rs, rr, err := ReadResults(r.Results)
-			if err != nil {
-				return err
-			}
-			CompareModel(&m, rs, rr)
+		if err := r.compare(func(rs []results.Result, rr *ResultsRead) { CompareModel(&m, rs, rr) }); err != nil {
+			return err
 		}
 		doc, text = m, func(w io.Writer) error { return WriteModel(w, m) }
 	}
@@ -305,5 +298,18 @@ func resultsOf(doc any) *ResultsRead {
 	case Advice:
 		return d.Results
 	}
+	return nil
+}
+
+// compare reads the --results files, if any, and hands them to apply.
+func (r Request) compare(apply func([]results.Result, *ResultsRead)) error {
+	if len(r.Results) == 0 {
+		return nil
+	}
+	rs, rr, err := ReadResults(r.Results)
+	if err != nil {
+		return err
+	}
+	apply(rs, rr)
 	return nil
 }
