@@ -331,7 +331,7 @@ func (c Config) Validate() error {
 	}
 	b, err := readSmall(c.KeyFile)
 	if err == nil {
-		_, err = decodeGossipKey(b)
+		_, err = cluster.DecodeKey(b)
 	}
 	if err != nil {
 		return c.fieldErr("key_file", fmt.Errorf("key_file: %w", err), "base64 of a 16, 24 or 32-byte key on one line, as `coordinator keygen` writes it",
@@ -431,19 +431,6 @@ func readSmall(path string) ([]byte, error) {
 		return nil, fmt.Errorf("key file %s is over %d bytes: not a key", path, maxKeyFileSize)
 	}
 	return b, nil
-}
-
-// decodeGossipKey decodes a gossip key file's content as
-// cluster.ReadKeyFile does.
-func decodeGossipKey(b []byte) ([]byte, error) {
-	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, errors.New("not base64")
-	}
-	if l := len(k); l != 16 && l != 24 && l != 32 {
-		return nil, fmt.Errorf("key is %d bytes, want 16, 24 or 32", l)
-	}
-	return k, nil
 }
 
 // checkFile refuses a file whose permissions let others change it (or,

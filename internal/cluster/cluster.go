@@ -524,12 +524,22 @@ func ReadKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
+	k, err := DecodeKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// DecodeKey decodes a key file's content (EncodeKey's format) and checks
+// its length.
+func DecodeKey(b []byte) ([]byte, error) {
 	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil {
-		return nil, fmt.Errorf("key file %s: not base64: %w", path, err)
+		return nil, fmt.Errorf("not base64: %w", err)
 	}
 	if l := len(k); l != 16 && l != 24 && l != 32 {
-		return nil, fmt.Errorf("key file %s: key is %d bytes, want 16, 24 or 32", path, l)
+		return nil, fmt.Errorf("key is %d bytes, want 16, 24 or 32", l)
 	}
 	return k, nil
 }
