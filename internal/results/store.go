@@ -264,9 +264,3 @@ func Merge(files []string) (Merged, error) {
 	}
 	return m, nil
 }
-
-// ReadAll is Merge without the warnings about torn last lines.
-func ReadAll(files []string) ([]Result, []Duplicate, error) {
-	m, err := Merge(files)
-	return m.Results, m.Duplicates, err
-}
