@@ -171,6 +171,9 @@ func (r Request) scenario(ps []keepalive.Platform) (keepalive.Scenario, error) {
 		}
 	}
 	switch {
+	case sc == keepalive.ScenarioHeartbeat:
+		return "", fmt.Errorf("--scenario heartbeat has nothing for the OS models to answer: the application declares the peer dead " +
+			"misses × period after its last answer, on every OS; measure it with scenario = \"heartbeat\" in an experiment (configs/mechanisms.toml)")
 	case sc != keepalive.ScenarioUnacked && (r.RTTSet || r.OSDefaults):
 		return "", fmt.Errorf("--rtt and --os-defaults apply to --scenario unacked (they set the retransmission timer), not %s", sc)
 	case r.RTT < 0 || r.RTT > time.Minute:

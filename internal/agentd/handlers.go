@@ -18,9 +18,15 @@ func (a *Agent) prepareServer(ctx context.Context, req wire.PrepareServerReq) (a
 	if err != nil {
 		return nil, err
 	}
-	mode, err := keepalive.ParseMode(req.Mode)
+	hb, err := heartbeatOf(req)
 	if err != nil {
 		return nil, err
+	}
+	var mode keepalive.Mode
+	if hb.IsZero() {
+		if mode, err = keepalive.ParseMode(req.Mode); err != nil {
+			return nil, err
+		}
 	}
 	client, err := netip.ParseAddr(req.ClientAddr)
 	if err != nil {
@@ -44,12 +50,28 @@ func (a *Agent) prepareServer(ctx context.Context, req wire.PrepareServerReq) (a
 		return nil, fmt.Errorf("user_timeout_ms %d: must not be negative", req.UserTimeoutMS)
 	}
 	uto := time.Duration(req.UserTimeoutMS) * time.Millisecond
-	srv, err := role.StartServer(ctx, role.ServerConfig{Run: req.Run, Nonce: req.Nonce, Settings: s, Mode: mode, ListenIP: a.ip, Client: client, TTL: d, HZ: a.hz, UserTimeout: uto})
+	srv, err := role.StartServer(ctx, role.ServerConfig{Run: req.Run, Nonce: req.Nonce, Settings: s, Mode: mode, ListenIP: a.ip, Client: client, TTL: d, HZ: a.hz, UserTimeout: uto, Heartbeat: hb})
 	if err != nil {
 		return nil, err
 	}
 	st.server = srv
 	return wire.PrepareServerResp{Addr: srv.Addr().String()}, nil
+}
+
+// heartbeatOf reads a prepare-server request's heartbeat: none when
+// heartbeat_ms is 0, otherwise both fields checked (keepalive.Heartbeat).
+func heartbeatOf(req wire.PrepareServerReq) (keepalive.Heartbeat, error) {
+	if req.HeartbeatMS == 0 && req.Misses == 0 {
+		return keepalive.Heartbeat{}, nil
+	}
+	if req.HeartbeatMS < 0 || req.HeartbeatMS > keepalive.HeartbeatMaxPeriod.Milliseconds() {
+		return keepalive.Heartbeat{}, fmt.Errorf("heartbeat_ms %d: allowed 1..%d", req.HeartbeatMS, keepalive.HeartbeatMaxPeriod.Milliseconds())
+	}
+	hb := keepalive.Heartbeat{Period: time.Duration(req.HeartbeatMS) * time.Millisecond, Misses: req.Misses}
+	if err := hb.Validate(); err != nil {
+		return keepalive.Heartbeat{}, fmt.Errorf("heartbeat_ms %d, misses %d: %w", req.HeartbeatMS, req.Misses, err)
+	}
+	return hb, nil
 }
 
 func (a *Agent) prepareClient(ctx context.Context, req wire.PrepareClientReq) (any, error) {

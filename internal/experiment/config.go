@@ -55,7 +55,9 @@ type Config struct {
 	// every settings entry without its own: "idle" (default; keepalive
 	// decides), "unacked" (the server writes right after the fault, so the
 	// retransmission timer decides) or "user-timeout" (idle, with keepalive
-	// and user_timeout both set). "heartbeat" is refused: not yet supported.
+	// and user_timeout both set) or "heartbeat" (keepalive off: the
+	// application's heartbeat decides; the entries then give heartbeat and
+	// misses instead of idle, interval and count).
 	Scenario string `toml:"scenario"`
 	// UserTimeout is the OS's cap on unacknowledged time the server puts on
 	// the accepted socket (TCP_USER_TIMEOUT on Linux; TCP_MAXRT and
@@ -110,7 +112,9 @@ type Side struct {
 // SettingsEntry is one [[settings]] table.
 type SettingsEntry struct {
 	// Idle and Interval are the keepalive idle time and probe interval, as
-	// Go duration strings. No default: both are required (0 is refused).
+	// Go duration strings. No default: both are required (0 is refused),
+	// except in the heartbeat scenario, where keepalive is off and they
+	// (and count and mode) must be absent.
 	// Each is checked against every OS server.select.os can match, with
 	// the Windows build unknown and so taken as 1709 or later: whole
 	// seconds everywhere, 1s..32767s on linux, 1s..1193h2m47s (4294967 s)
@@ -129,6 +133,20 @@ type SettingsEntry struct {
 	Scenario string `toml:"scenario"`
 	// UserTimeout overrides the top-level user_timeout for this entry.
 	UserTimeout time.Duration `toml:"user_timeout"`
+	// Heartbeat is the application heartbeat's period in the heartbeat
+	// scenario: the server writes one every Heartbeat and the client
+	// answers it. Required there (1ms..1h), refused in the others.
+	Heartbeat time.Duration `toml:"heartbeat"`
+	// Misses is how many periods without an answer make the server declare
+	// the client dead (the detection comes Misses × Heartbeat after the
+	// last answer). Required with Heartbeat (1..1000), refused without.
+	Misses int `toml:"misses"`
+}
+
+// HeartbeatSettings returns the entry's heartbeat (zero outside the
+// heartbeat scenario).
+func (s SettingsEntry) HeartbeatSettings() keepalive.Heartbeat {
+	return keepalive.Heartbeat{Period: s.Heartbeat, Misses: s.Misses}
 }
 
 // Keepalive returns the entry as keepalive.Settings.
@@ -328,7 +346,13 @@ const modesAllowed = `"listener", "listener-go-default" or "per-connection"`
 
 // scenariosAllowed are the scenarios an experiment can run
 // (keepalive.Scenarios).
-const scenariosAllowed = `"idle", "unacked" or "user-timeout"`
+const scenariosAllowed = `"idle", "unacked", "user-timeout" or "heartbeat"`
+
+// heartbeatAllowed and missesAllowed are what heartbeat and misses take.
+const (
+	heartbeatAllowed = "a duration 1ms..1h, with scenario heartbeat (required there)"
+	missesAllowed    = "an integer 1..1000, with scenario heartbeat (required there)"
+)
 
 // userTimeoutAllowed is what user_timeout takes.
 const userTimeoutAllowed = "a duration 1ms..1h (whole seconds for windows and darwin), with scenario unacked (optional) or user-timeout (required)"
@@ -356,13 +380,15 @@ var keyDocs = []keyDoc{
 	{"client.select", "a table of tag = regular expression, tags " + strings.Join(selectTags, ", "), `select = { os = "linux" }`},
 	{"client.select.*", "a non-empty regular expression (Go RE2) matched against the whole tag value", `os = "linux"`},
 	{"client.mode", "nothing: only the server has a keepalive mode", "[server] mode = \"listener\""},
-	{"settings", "1..64 [[settings]] tables with idle, interval, count, mode, scenario and user_timeout", "[[settings]] idle = \"1s\" interval = \"1s\" count = 3"},
+	{"settings", "1..64 [[settings]] tables with idle, interval, count, mode, scenario and user_timeout (or heartbeat and misses)", "[[settings]] idle = \"1s\" interval = \"1s\" count = 3"},
 	{"settings.idle", "a duration in whole seconds, 1s..32767s on linux", `idle = "1s"`},
 	{"settings.interval", "a duration in whole seconds, 1s..32767s on linux", `interval = "1s"`},
 	{"settings.count", "an integer, 1..127 on linux, 1..255 on windows", "count = 3"},
 	{"settings.mode", modesAllowed, `mode = "per-connection"`},
 	{"settings.scenario", scenariosAllowed, `scenario = "unacked"`},
 	{"settings.user_timeout", userTimeoutAllowed, `user_timeout = "5s"`},
+	{"settings.heartbeat", heartbeatAllowed, `heartbeat = "200ms"`},
+	{"settings.misses", missesAllowed, "misses = 3"},
 	{"faults", "1..16 [[faults]] tables with kind, scope, direction and hold", `[[faults]] kind = "drop"`},
 	{"faults.kind", `"drop", "pause", "vm-pause" or "kill"`, `kind = "drop"`},
 	{"faults.scope", `"flow" or "host" (drop only)`, `scope = "flow"`},
@@ -584,11 +610,11 @@ func (c *Config) checkTypes(raw map[string]any) error {
 			name = key[0] + ".select.*"
 		}
 		switch name {
-		case "repetitions", "parallel", "settings.count":
+		case "repetitions", "parallel", "settings.count", "settings.misses":
 			if _, ok := v.(int64); !ok {
 				return bad(key, index, v)
 			}
-		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold", "user_timeout", "settings.user_timeout":
+		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold", "user_timeout", "settings.user_timeout", "settings.heartbeat":
 			switch v := v.(type) {
 			case int64:
 			case string:
@@ -824,10 +850,10 @@ func (c *Config) validate() error {
 		return c.tableCountErr("settings", len(c.Settings), maxSettings, "[[settings]] idle = \"1s\" interval = \"1s\" count = 3")
 	}
 	for i, s := range c.Settings {
-		if err := c.validateSettings(i, s, oses); err != nil {
+		if err := c.validateScenario([]string{"settings", "scenario"}, []string{"settings", "user_timeout"}, i, s.Scenario, s.UserTimeout, oses, true); err != nil {
 			return err
 		}
-		if err := c.validateScenario([]string{"settings", "scenario"}, []string{"settings", "user_timeout"}, i, s.Scenario, s.UserTimeout, oses, true); err != nil {
+		if err := c.validateSettings(i, s, oses); err != nil {
 			return err
 		}
 	}
@@ -883,9 +909,6 @@ func (c *Config) validate() error {
 // (index -1) or in settings[index]; pair checks that they go together
 // (settings entries, after the top-level values were filled in).
 func (c *Config) validateScenario(skey, ukey []string, index int, scenario string, uto time.Duration, oses []string, pair bool) error {
-	if scenario == "heartbeat" {
-		return c.fieldErr(skey, index, quote(scenario), scenariosAllowed+" (heartbeat: not yet supported)", `scenario = "idle"`)
-	}
 	sc, err := keepalive.ParseScenario(scenario)
 	if err != nil {
 		fix := `scenario = "idle"`
@@ -913,6 +936,8 @@ func (c *Config) validateScenario(skey, ukey []string, index int, scenario strin
 	case !pair:
 	case sc == keepalive.ScenarioIdle && uto > 0:
 		return c.fieldErr(ukey, index, uto, "no user_timeout with scenario idle (use scenario user-timeout or unacked)", `scenario = "user-timeout"`)
+	case sc == keepalive.ScenarioHeartbeat && uto > 0:
+		return c.fieldErr(ukey, index, uto, "no user_timeout with scenario heartbeat (keepalive and the OS's caps are not in play)", "remove user_timeout from this entry")
 	case sc == keepalive.ScenarioUserTimeout && uto == 0:
 		return c.fieldErr(skey, index, quote(scenario), "user-timeout with a user_timeout (required): the cap set beside keepalive", `user_timeout = "3s"`)
 	}
@@ -1015,6 +1040,19 @@ func (c *Config) validateSelect(side string, s Side) error {
 // validateSettings checks one [[settings]] entry against every OS the
 // server selection can match.
 func (c *Config) validateSettings(i int, s SettingsEntry, oses []string) error {
+	if s.Scenario == string(keepalive.ScenarioHeartbeat) {
+		return c.validateHeartbeat(i, s)
+	}
+	for _, k := range []struct {
+		key   string
+		value any
+		set   bool
+	}{{"heartbeat", s.Heartbeat, s.Heartbeat != 0}, {"misses", s.Misses, s.Misses != 0}} {
+		if k.set {
+			return c.fieldErr([]string{"settings", k.key}, i, k.value, fmt.Sprintf("no %s with scenario %s (it belongs to scenario heartbeat)", k.key, s.Scenario),
+				`scenario = "heartbeat" (and no idle, interval, count)`)
+		}
+	}
 	if s.Mode != "" {
 		if _, err := keepalive.ParseMode(s.Mode); err != nil {
 			return c.fieldErr([]string{"settings", "mode"}, i, quote(s.Mode), modesAllowed+` (or no mode: server.mode)`, `mode = "`+closestMode(s.Mode)+`"`)
@@ -1032,6 +1070,29 @@ func (c *Config) validateSettings(i int, s SettingsEntry, oses []string) error {
 		}
 		return c.fieldErr([]string{"settings", fe.Field}, i, fe.Value,
 			fmt.Sprintf("%s on %s (server.select.os can match it)", fe.Allowed, fe.OS), settingsFix(fe.Field, s, plat))
+	}
+	return nil
+}
+
+// validateHeartbeat checks a heartbeat-scenario entry: heartbeat and misses
+// in range, and no keepalive key (keepalive is off on its connection).
+func (c *Config) validateHeartbeat(i int, s SettingsEntry) error {
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"idle", s.Idle != 0}, {"interval", s.Interval != 0}, {"count", s.Count != 0}, {"mode", s.Mode != ""}} {
+		if k.set {
+			return c.errorAt(c.keyLine([]string{"settings", k.key}, i),
+				fmt.Sprintf("settings[%d].%s with scenario heartbeat: keepalive is off in that scenario", i, k.key),
+				"heartbeat and misses only", "remove "+k.key+" from this entry (compare with keepalive in another [[settings]] entry)")
+		}
+	}
+	if s.Heartbeat < keepalive.HeartbeatMinPeriod || s.Heartbeat > keepalive.HeartbeatMaxPeriod {
+		return c.fieldErr([]string{"settings", "heartbeat"}, i, s.Heartbeat, heartbeatAllowed,
+			durFix("heartbeat", clampDur(max(s.Heartbeat, 200*time.Millisecond), keepalive.HeartbeatMinPeriod, keepalive.HeartbeatMaxPeriod)))
+	}
+	if s.Misses < 1 || s.Misses > keepalive.HeartbeatMaxMisses {
+		return c.fieldErr([]string{"settings", "misses"}, i, s.Misses, missesAllowed, fmt.Sprintf("misses = %d", min(max(s.Misses, 3), keepalive.HeartbeatMaxMisses)))
 	}
 	return nil
 }

@@ -338,6 +338,10 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	if cell.Scenario != keepalive.ScenarioIdle {
 		res.Scenario = cell.Scenario
 	}
+	if !cell.Heartbeat.IsZero() {
+		hb := cell.Heartbeat
+		res.Heartbeat = &hb
+	}
 	// runCtx ends with the experiment (Ctrl-C) or when an agent of the run
 	// restarted (its cause is then a *restartError).
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -388,6 +392,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	var ps wire.PrepareServerResp
 	if err := call(srv, "prepare-server", wire.CmdPrepareServer, wire.PrepareServerReq{
 		Run: r.Key, Mode: string(cell.Mode), ClientAddr: r.Client.IP.String(), TTLMS: roleTTL.Milliseconds(), Nonce: nonce, UserTimeoutMS: cell.UserTimeout.Milliseconds(),
+		HeartbeatMS: cell.Heartbeat.Period.Milliseconds(), Misses: cell.Heartbeat.Misses,
 		Keepalive: wire.Keepalive{IdleMS: cell.Settings.Idle.Milliseconds(), IntervalMS: cell.Settings.Interval.Milliseconds(), Count: cell.Settings.Count},
 	}, &ps); err != nil {
 		return fail("prepare server", err)
@@ -594,7 +599,11 @@ func (e *Executor) record(res *results.Result, r plannedRun, col wire.CollectRes
 	if res.Effective.UserTimeout.Known {
 		uto = res.Effective.UserTimeout.Value
 	}
-	if r.Cell.Scenario == keepalive.ScenarioUnacked {
+	if r.Cell.Scenario == keepalive.ScenarioHeartbeat {
+		if pred, err := keepalive.PredictHeartbeat(plat, r.Cell.Heartbeat, PlanRTT); err == nil {
+			res.Model = &pred
+		}
+	} else if r.Cell.Scenario == keepalive.ScenarioUnacked {
 		// The agent does not report its host's retransmission values
 		// (tcp_retries2 and the RTO bounds): stock values, said in Note.
 		limits, err := keepalive.RetransmitDefaults(plat)
@@ -620,7 +629,8 @@ func (e *Executor) record(res *results.Result, r plannedRun, col wire.CollectRes
 	if a.Detection != nil {
 		if a.LastPeer != nil {
 			res.Measured.FromT0 = ptrDur(a.Detection.Sub(*a.LastPeer))
-			if res.Model != nil && r.Cell.Expect == results.ExpectDetected && r.Cell.Scenario != keepalive.ScenarioUnacked && results.IsKeepaliveDetection(res.ErrnoName) {
+			if res.Model != nil && r.Cell.Expect == results.ExpectDetected && r.Cell.Scenario != keepalive.ScenarioUnacked &&
+				(results.IsKeepaliveDetection(res.ErrnoName) || res.ErrnoName == results.HeartbeatTimeout) {
 				res.Measured.Lateness = ptrDur(*res.Measured.FromT0 - res.Model.FromT0.Min)
 			}
 		}

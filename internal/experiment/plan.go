@@ -17,9 +17,11 @@ type Cell struct {
 	// server.select.os can match); runs use only servers of that OS.
 	OS string
 	// Settings are the [[settings]] entry's values as requested; the model
-	// below uses what the server is predicted to apply instead.
+	// below uses what the server is predicted to apply instead. Zero in the
+	// heartbeat scenario (keepalive off).
 	Settings keepalive.Settings
-	// Mode is the entry's mode, or server.mode when the entry has none.
+	// Mode is the entry's mode, or server.mode when the entry has none;
+	// empty in the heartbeat scenario.
 	Mode keepalive.Mode
 	// Fault is the [[faults]] entry, with the drop scope and direction
 	// defaulted.
@@ -37,6 +39,9 @@ type Cell struct {
 	// server puts on the accepted socket (0: none).
 	Scenario    keepalive.Scenario
 	UserTimeout time.Duration
+	// Heartbeat is the application heartbeat of the heartbeat scenario;
+	// zero otherwise.
+	Heartbeat keepalive.Heartbeat
 	// Settle, Observe: how long the run idles before the fault and how long
 	// it then waits at most (for survives: the hold, the echo's 5 s and the
 	// margin). Expected is their sum plus setup.
@@ -49,8 +54,8 @@ type Cell struct {
 // added when it is not the default listener mode. Names need not be unique
 // (results carry a unique id); they must be readable at a glance.
 func RunName(c Cell, server, client string, rep int) string {
-	parts := []string{c.Fault.String(), c.Settings.Short() + keepalive.ScenarioLabel(c.Scenario, c.UserTimeout)}
-	if c.Mode != keepalive.ModeListener {
+	parts := []string{c.Fault.String(), c.Label()}
+	if c.Mode != keepalive.ModeListener && c.Mode != "" {
 		parts = append(parts, string(c.Mode))
 	}
 	parts = append(parts, server+"→"+client, "#"+strconv.Itoa(rep))
@@ -68,6 +73,9 @@ const PlanRTT = time.Millisecond
 // where AfterFault runs from the write and FromT0 is zero (T0 is not the
 // anchor).
 func CellModel(plat keepalive.Platform, eff keepalive.Settings, phase keepalive.Phase, hz int, sc keepalive.Scenario, uto time.Duration, limits keepalive.RetransmitLimits) (keepalive.Prediction, error) {
+	if sc == keepalive.ScenarioHeartbeat {
+		return keepalive.Prediction{}, fmt.Errorf("scenario heartbeat: the model is keepalive.PredictHeartbeat, not a keepalive model")
+	}
 	if sc != keepalive.ScenarioUnacked {
 		o := keepalive.ModelOptions{HZ: hz}
 		if plat.OS == "linux" {
@@ -97,6 +105,12 @@ const setupOverhead = 2 * time.Second
 // AfterFault.Max + results.LateTolerance is refused: there the outcome
 // would be a coin toss.
 const SurviveMargin = 500 * time.Millisecond
+
+// Label names the cell's mechanism: "1s/1s/3", "1s/1s/10 unacked uto 5s",
+// "heartbeat 200ms×3" (keepalive.Label).
+func (c Cell) Label() string {
+	return keepalive.Label(c.Settings, c.Scenario, c.UserTimeout, c.Heartbeat)
+}
 
 // echoAllowance is the observation a survives run adds after the heal for
 // the echo (the server waits at most role.EchoTimeout, 5 s, for it).
@@ -130,38 +144,18 @@ func (c *Config) Cells() ([]Cell, error) {
 	var cells []Cell
 	for _, os := range oses {
 		for i, s := range c.Settings {
-			mode := keepalive.Mode(c.Server.Mode)
-			if s.Mode != "" {
-				mode = keepalive.Mode(s.Mode)
-			}
-			ks := s.Keepalive()
-			eff := keepalive.Applied(keepalive.Platform{OS: os}, ks, mode)
-			hz := 0
-			if os == "linux" {
-				hz = 250 // the planner's guess; runs use the host's detected HZ
-			}
-			sc := keepalive.Scenario(s.Scenario)
-			if sc == "" {
-				sc = keepalive.ScenarioIdle
-			}
-			limits, err := keepalive.RetransmitDefaults(keepalive.Platform{OS: os})
+			base, err := c.cellBase(os, s)
 			if err != nil {
 				return nil, fmt.Errorf("settings[%d] on %s: %w", i, os, err)
 			}
-			pred, err := CellModel(keepalive.Platform{OS: os}, eff, keepalive.PhaseCycling, hz, sc, s.UserTimeout, limits)
-			if err != nil {
-				return nil, fmt.Errorf("settings[%d] on %s: %w", i, os, err)
-			}
-			settle := c.Settle
-			if settle == 0 {
-				settle = 2*max(eff.Idle, eff.Interval) + 500*time.Millisecond
-			}
+			mode, pred := base.Mode, base.Model
 			for fi, f := range c.Faults {
-				cell := Cell{OS: os, Settings: ks, Mode: mode, Fault: f, Expect: results.Expect(f.Kind), Model: pred, Settle: settle, Scenario: sc, UserTimeout: s.UserTimeout}
+				cell := base
+				cell.Fault, cell.Expect = f, results.Expect(f.Kind, base.Scenario)
 				if f.Hold > 0 {
 					exp, ok := holdExpectation(f, pred)
 					if !ok {
-						return nil, c.holdWindowErr(fi, i, os, f, ks, pred)
+						return nil, c.holdWindowErr(fi, i, os, f, base.Label(), pred)
 					}
 					cell.Expect = exp
 				}
@@ -175,14 +169,14 @@ func (c *Config) Cells() ([]Cell, error) {
 				default:
 					cell.Observe = pred.AfterFault.Max + c.Margin
 				}
-				cell.Expected = setupOverhead + settle + cell.Observe
+				cell.Expected = setupOverhead + cell.Settle + cell.Observe
 				if cell.Expected > c.MaxRun {
 					hint := ""
 					if keepalive.LosesListenerIdle(keepalive.Platform{OS: os}, mode) {
 						hint = "; " + keepalive.ListenerIdleAdvice
 					}
 					return nil, fmt.Errorf("%s: settings[%d] (%s, %s mode) with fault %s on %s: predicted run %s exceeds max_run %s%s",
-						c.path, i, ks, mode, f.Kind, os, cell.Expected.Round(time.Second), c.MaxRun, hint)
+						c.path, i, cell.Label(), mode, f.Kind, os, cell.Expected.Round(time.Second), c.MaxRun, hint)
 				}
 				cells = append(cells, cell)
 			}
@@ -191,10 +185,54 @@ func (c *Config) Cells() ([]Cell, error) {
 	return cells, nil
 }
 
+// cellBase is what every fault of settings entry s shares on os: the
+// settings, mode, scenario, the model's prediction and the settle time.
+func (c *Config) cellBase(os string, s SettingsEntry) (Cell, error) {
+	plat := keepalive.Platform{OS: os}
+	sc := keepalive.Scenario(s.Scenario)
+	if sc == "" {
+		sc = keepalive.ScenarioIdle
+	}
+	cell := Cell{OS: os, Scenario: sc, UserTimeout: s.UserTimeout, Settle: c.Settle}
+	if sc == keepalive.ScenarioHeartbeat {
+		cell.Heartbeat = s.HeartbeatSettings()
+		pred, err := keepalive.PredictHeartbeat(plat, cell.Heartbeat, PlanRTT)
+		if err != nil {
+			return cell, err
+		}
+		cell.Model = pred
+		if cell.Settle == 0 {
+			// Long enough for answers to flow: the deadline twice over.
+			cell.Settle = 2*cell.Heartbeat.Deadline() + 500*time.Millisecond
+		}
+		return cell, nil
+	}
+	cell.Settings, cell.Mode = s.Keepalive(), keepalive.Mode(c.Server.Mode)
+	if s.Mode != "" {
+		cell.Mode = keepalive.Mode(s.Mode)
+	}
+	eff := keepalive.Applied(plat, cell.Settings, cell.Mode)
+	hz := 0
+	if os == "linux" {
+		hz = 250 // the planner's guess; runs use the host's detected HZ
+	}
+	limits, err := keepalive.RetransmitDefaults(plat)
+	if err != nil {
+		return cell, err
+	}
+	if cell.Model, err = CellModel(plat, eff, keepalive.PhaseCycling, hz, sc, s.UserTimeout, limits); err != nil {
+		return cell, err
+	}
+	if cell.Settle == 0 {
+		cell.Settle = 2*max(eff.Idle, eff.Interval) + 500*time.Millisecond
+	}
+	return cell, nil
+}
+
 // holdWindowErr refuses a hold that ends inside the model's detection
 // window for settings[si] on os, naming the hold, the window and the holds
 // that would decide.
-func (c *Config) holdWindowErr(fi, si int, os string, f FaultEntry, ks keepalive.Settings, pred keepalive.Prediction) error {
+func (c *Config) holdWindowErr(fi, si int, os string, f FaultEntry, label string, pred keepalive.Prediction) error {
 	short := pred.AfterFault.Min - SurviveMargin
 	long := pred.AfterFault.Max + results.LateTolerance(pred)
 	fix := fmt.Sprintf("hold = %q (detected)", (long + time.Second).Truncate(time.Second).String())
@@ -202,7 +240,7 @@ func (c *Config) holdWindowErr(fi, si int, os string, f FaultEntry, ks keepalive
 		fix = fmt.Sprintf("hold = %q (survives) or %s", sh.String(), fix)
 	}
 	return c.errorAt(c.keyLine([]string{"faults", "hold"}, fi),
-		fmt.Sprintf("faults[%d].hold = %s ends inside the %s model window after the fault %s (%s, settings[%d]): detection would be a coin toss", fi, f.Hold, os, pred.AfterFault, ks.Short(), si),
+		fmt.Sprintf("faults[%d].hold = %s ends inside the %s model window after the fault %s (%s, settings[%d]): detection would be a coin toss", fi, f.Hold, os, pred.AfterFault, label, si),
 		fmt.Sprintf("a hold under %s (earliest detection %s − %s margin: survives) or over %s (latest %s + %s late tolerance: detected)",
 			short, pred.AfterFault.Min, SurviveMargin, long, pred.AfterFault.Max, results.LateTolerance(pred)), fix)
 }

@@ -33,7 +33,11 @@ func WritePlan(w io.Writer, c *Config, cells []Cell) error {
 		if cl.Scenario == keepalive.ScenarioUnacked {
 			fromT0 = "— (from the write)" // the retransmission model runs from the write, not T0
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, cl.OS, cl.Settings.Short()+keepalive.ScenarioLabel(cl.Scenario, cl.UserTimeout), cl.Mode, cl.Fault,
+		mode := string(cl.Mode)
+		if cl.Scenario == keepalive.ScenarioHeartbeat {
+			mode = "keepalive off"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, cl.OS, cl.Label(), mode, cl.Fault,
 			cl.Expect, fromT0, cl.Model.AfterFault, cl.Expected.Round(100*time.Millisecond))
 	}
 	if err := tw.Flush(); err != nil {

@@ -92,6 +92,19 @@ func Listen(ctx context.Context, network, address string, s Settings, mode Mode)
 	return &Listener{Listener: ln, Settings: s, Mode: mode}, nil
 }
 
+// ListenOff opens a TCP listener whose accepted connections have keepalive
+// off: nothing is set on the listener and Go's accept-path defaults are
+// off (the heartbeat scenario, where the application watches the peer).
+// The listener's Mode is empty.
+func ListenOff(ctx context.Context, network, address string) (*Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s with keepalive off: %w", network, address, err)
+	}
+	return &Listener{Listener: ln}, nil
+}
+
 // AcceptTCP accepts one connection and, in per-connection mode, applies the
 // settings to it.
 func (l *Listener) AcceptTCP() (*net.TCPConn, error) {

@@ -23,13 +23,18 @@ const (
 	// unacknowledged time (UserTimeoutOption) both set: which one ends the
 	// connection.
 	ScenarioUserTimeout Scenario = "user-timeout"
+	// ScenarioHeartbeat: keepalive off; the application sends a heartbeat
+	// every period and declares the peer dead after misses periods without
+	// an answer (Heartbeat, PredictHeartbeat).
+	ScenarioHeartbeat Scenario = "heartbeat"
 )
 
-// Scenarios are the scenarios kalab models, in the order the CLI lists
-// them.
-var Scenarios = []Scenario{ScenarioIdle, ScenarioUnacked, ScenarioUserTimeout}
+// Scenarios are the scenarios an experiment can run, in the order errors
+// list them.
+var Scenarios = []Scenario{ScenarioIdle, ScenarioUnacked, ScenarioUserTimeout, ScenarioHeartbeat}
 
-// ParseScenario reads a scenario name: idle, unacked or user-timeout.
+// ParseScenario reads a scenario name: idle, unacked, user-timeout or
+// heartbeat.
 func ParseScenario(s string) (Scenario, error) {
 	for _, sc := range Scenarios {
 		if string(sc) == s {
@@ -152,7 +157,7 @@ func PredictScenario(p Platform, in ScenarioInput) (ScenarioPrediction, error) {
 	case ScenarioUnacked:
 		return sp, predictUnacked(&sp, p, in)
 	}
-	return sp, fmt.Errorf("scenario %q: allowed idle, unacked, user-timeout", in.Scenario)
+	return sp, fmt.Errorf("scenario %q: PredictScenario models idle, unacked and user-timeout (heartbeat: PredictHeartbeat)", in.Scenario)
 }
 
 // predictIdle: keepalive on an idle connection, with the user timeout

@@ -104,7 +104,7 @@ func TestPredictScenarioRejects(t *testing.T) {
 		"user-timeout without settings": {"linux", ScenarioInput{Scenario: ScenarioUserTimeout, UserTimeout: sec}, "settings are required"},
 		"user-timeout without timeout":  {"linux", ScenarioInput{Scenario: ScenarioUserTimeout, Settings: s}, "user timeout is required"},
 		"TCP_MAXRT in ms":               {"windows", ScenarioInput{Scenario: ScenarioUserTimeout, Settings: s, UserTimeout: 1500 * ms}, "TCP_MAXRT on windows takes whole seconds"},
-		"unknown scenario":              {"linux", ScenarioInput{Scenario: "busy", Settings: s}, "allowed idle, unacked, user-timeout"},
+		"unknown scenario":              {"linux", ScenarioInput{Scenario: "busy", Settings: s}, "PredictScenario models idle, unacked and user-timeout"},
 		"unacked without limits":        {"linux", ScenarioInput{Scenario: ScenarioUnacked}, "limits"},
 	} {
 		if _, err := PredictScenario(Platform{OS: tc.goos}, tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -119,7 +119,7 @@ func TestParseScenario(t *testing.T) {
 			t.Errorf("ParseScenario(%q) = %q, %v", s, got, err)
 		}
 	}
-	if _, err := ParseScenario("Idle"); err == nil || !strings.Contains(err.Error(), "allowed idle, unacked, user-timeout") {
+	if _, err := ParseScenario("Idle"); err == nil || !strings.Contains(err.Error(), "allowed idle, unacked, user-timeout, heartbeat") {
 		t.Errorf("ParseScenario(Idle): %v", err)
 	}
 	for goos, want := range map[string]string{"linux": "TCP_USER_TIMEOUT", "windows": "TCP_MAXRT", "darwin": "TCP_RXT_CONNDROPTIME", "plan9": ""} {

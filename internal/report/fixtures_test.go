@@ -193,7 +193,7 @@ func fixtureRun(t *testing.T, fx fixtureExperiment, srv fixtureServer, cellNo, r
 		Run:  fmt.Sprintf("%s-%s-%s-%d-%d", fx.name, srv.host.Name, srv.client.Name, cellNo, rep),
 		Cell: cellNo, Rep: rep, StartedAt: start, Fixture: true,
 		Server: srv.host, Client: srv.client, Requested: c.s, Mode: c.mode,
-		FaultKind: c.kind, FaultScope: c.scope, Expect: results.Expect(c.kind),
+		FaultKind: c.kind, FaultScope: c.scope, Expect: results.Expect(c.kind, ""),
 	}
 	plat := keepalive.Platform{OS: srv.host.OS, Build: srv.host.Build, Version: srv.host.OSVersion}
 	if err := c.s.Validate(plat); err != nil {

@@ -69,7 +69,7 @@ func sampleResults(t *testing.T) []results.Result {
 		return results.Result{
 			Schema: results.Schema, Experiment: "quick", Run: run, Cell: n, StartedAt: st, EndedAt: st.Add(20 * time.Second),
 			Lab: true, Server: linux, Client: client, Requested: s, Mode: mode, Effective: effective(s),
-			FaultKind: kind, FaultScope: scope, Expect: results.Expect(kind), Outcome: results.OutcomePass,
+			FaultKind: kind, FaultScope: scope, Expect: results.Expect(kind, ""), Outcome: results.OutcomePass,
 		}
 	}
 	timedOut := func(r *results.Result, probes int) {

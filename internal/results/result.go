@@ -187,14 +187,18 @@ type Result struct {
 
 	// Scenario is what the server's connection did after the fault
 	// (keepalive.Scenario): "unacked" (the server wrote, so the
-	// retransmission timer decided) or "user-timeout" (idle, with the OS's
-	// cap on unacknowledged time set); empty (omitted) for "idle" and for
+	// retransmission timer decided), "user-timeout" (idle, with the OS's
+	// cap on unacknowledged time set) or "heartbeat" (keepalive off, the
+	// application's heartbeat decided); empty (omitted) for "idle" and for
 	// results written before kalab had scenarios.
 	Scenario keepalive.Scenario `json:"scenario,omitempty"`
 	// UserTimeout is the user timeout the server was asked to put on the
 	// accepted socket (TCP_USER_TIMEOUT, TCP_MAXRT, TCP_RXT_CONNDROPTIME;
 	// Effective.UserTimeout has what the OS applied); 0 (omitted) for none.
 	UserTimeout time.Duration `json:"user_timeout_ns,omitempty"`
+	// Heartbeat is the application heartbeat of the heartbeat scenario
+	// (Requested is then zero: keepalive was off); nil (omitted) otherwise.
+	Heartbeat *keepalive.Heartbeat `json:"heartbeat,omitempty"`
 	// Note says what the run's model took on trust or what went wrong
 	// without failing the run, e.g. that the retransmission model used stock
 	// values because the agent does not report its host's; "; "-separated,

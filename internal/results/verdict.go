@@ -49,7 +49,11 @@ func Judge(r Result, hz int) (string, string) {
 	if r.Scenario == keepalive.ScenarioUnacked {
 		return judgeUnacked(r)
 	}
-	if !IsKeepaliveDetection(r.ErrnoName) {
+	if r.Scenario == keepalive.ScenarioHeartbeat {
+		if r.ErrnoName != HeartbeatTimeout {
+			return OutcomeDeviation, fmt.Sprintf("ended with %s before the heartbeat's deadline", r.ErrnoName)
+		}
+	} else if !IsKeepaliveDetection(r.ErrnoName) {
 		return OutcomeDeviation, fmt.Sprintf("ended with %s, not a keepalive timeout", r.ErrnoName)
 	}
 	if r.Model == nil {
@@ -115,7 +119,8 @@ func judgeUnacked(r Result) (string, string) {
 // rules' own counters where the OS keeps them (nftables, pf); otherwise
 // (WFP, hypervisor hooks) by the server's unanswered keepalive probes
 // (Linux TCP_INFO), or by the server's keepalive timeout itself, which is
-// the kernel's statement that its probes went unanswered. A one-way drop
+// the kernel's statement that its probes went unanswered (in the heartbeat
+// scenario the heartbeat's timeout, the application's statement). A one-way drop
 // has rules in its own direction only, so that direction's count is the
 // proof: the client's answers for to-server, the server's probes for
 // to-client.
@@ -138,6 +143,9 @@ func confirmed(r Result) (string, bool) {
 	}
 	if r.Detected && IsKeepaliveDetection(r.ErrnoName) {
 		return "", true // also a retransmission timeout (unacked): the data went unanswered
+	}
+	if r.Detected && r.ErrnoName == HeartbeatTimeout {
+		return "", true // the application's own statement: its heartbeats went unanswered
 	}
 	if r.FaultKind == KindDrop && r.FaultEvidence == "" && r.Client.OS == "linux" {
 		return "the drop rules' counters could not be read", false

@@ -1,6 +1,10 @@
 package results
 
-import "time"
+import (
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
 
 // Fault kinds: how the client is silenced. The agent's fault package
 // implements each per OS; experiment files, wire requests and results all
@@ -82,10 +86,16 @@ const (
 // ImmediateBound is how soon a killed client must be noticed.
 const ImmediateBound = time.Second
 
-// Expect returns the expectation for a fault kind.
-func Expect(kind string) Expectation {
+// Expect returns the expectation for a fault kind in a scenario: a paused
+// process goes unnoticed by the kernel's mechanisms (its kernel keeps
+// answering) but not by an application heartbeat, which it no longer
+// answers.
+func Expect(kind string, sc keepalive.Scenario) Expectation {
 	switch kind {
 	case KindPause:
+		if sc == keepalive.ScenarioHeartbeat {
+			return ExpectDetected
+		}
 		return ExpectNotDetected
 	case KindKill:
 		return ExpectImmediate
@@ -119,6 +129,11 @@ func IsKeepaliveDetection(errnoName string) bool {
 	}
 	return false
 }
+
+// HeartbeatTimeout is the ErrnoName of a run the application's heartbeat
+// ended (the heartbeat scenario): not an OS error number, the server's own
+// verdict that misses periods passed without an answer.
+const HeartbeatTimeout = "HEARTBEAT_TIMEOUT"
 
 // IsPeerClosed reports a close by the peer's kernel (kill): EOF or a reset.
 func IsPeerClosed(errnoName string) bool {

@@ -1,6 +1,10 @@
 package results
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
 
 func TestDetectionClasses(t *testing.T) {
 	tests := []struct {
@@ -27,9 +31,20 @@ func TestDetectionClasses(t *testing.T) {
 }
 
 func TestExpect(t *testing.T) {
-	for kind, want := range map[string]Expectation{KindDrop: ExpectDetected, KindVMPause: ExpectDetected, KindPause: ExpectNotDetected, KindKill: ExpectImmediate} {
-		if got := Expect(kind); got != want {
-			t.Errorf("Expect(%s) = %s, want %s", kind, got, want)
+	for _, tc := range []struct {
+		kind string
+		sc   keepalive.Scenario
+		want Expectation
+	}{
+		{KindDrop, "", ExpectDetected},
+		{KindVMPause, keepalive.ScenarioIdle, ExpectDetected},
+		{KindPause, keepalive.ScenarioIdle, ExpectNotDetected},
+		{KindPause, keepalive.ScenarioUnacked, ExpectNotDetected}, // the paused peer's kernel ACKs the data
+		{KindPause, keepalive.ScenarioHeartbeat, ExpectDetected},  // but nobody answers the heartbeat
+		{KindKill, keepalive.ScenarioHeartbeat, ExpectImmediate},
+	} {
+		if got := Expect(tc.kind, tc.sc); got != tc.want {
+			t.Errorf("Expect(%s, %q) = %s, want %s", tc.kind, tc.sc, got, tc.want)
 		}
 	}
 }

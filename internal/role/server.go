@@ -21,6 +21,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/probe"
+	"github.com/kalab-dev/kalab/internal/results"
 	"github.com/kalab-dev/kalab/internal/tcpinfo"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
@@ -58,6 +59,13 @@ type ServerConfig struct {
 	// on unacknowledged time (keepalive.SetUserTimeout) before the options
 	// are read back; a failure goes to the record's Note.
 	UserTimeout time.Duration
+	// Heartbeat, when set, runs the heartbeat scenario: keepalive is off
+	// (Settings and Mode are ignored), the server writes a heartbeat every
+	// Heartbeat.Period from the greeting on, the client sends each one
+	// back, and the server declares the client dead (ErrnoName
+	// results.HeartbeatTimeout) once Heartbeat.Deadline passes without an
+	// answer.
+	Heartbeat keepalive.Heartbeat
 }
 
 // Record is the server's account of the run.
@@ -71,7 +79,8 @@ type Record struct {
 	// right after accept; a read-back error goes to Note.
 	Effective keepalive.Effective
 	// LastPeer is T0: the last ACK or data from the peer (TCP_INFO) read
-	// right after detection; nil where the OS has no TCP_INFO.
+	// right after detection; nil where the OS has no TCP_INFO. With a
+	// heartbeat it is the last answer the server read, on every OS.
 	LastPeer *time.Time
 	// Probes is the unanswered keepalive probe count (TCP_INFO) at
 	// detection; nil where the OS has no TCP_INFO.
@@ -121,7 +130,11 @@ type Server struct {
 
 // StartServer listens and serves one client in the background.
 func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
-	if err := cfg.Settings.Validate(keepalive.LocalPlatform()); err != nil {
+	if cfg.Heartbeat.IsZero() {
+		if err := cfg.Settings.Validate(keepalive.LocalPlatform()); err != nil {
+			return nil, fmt.Errorf("server role %s: %w", cfg.Run, err)
+		}
+	} else if err := cfg.Heartbeat.Validate(); err != nil {
 		return nil, fmt.Errorf("server role %s: %w", cfg.Run, err)
 	}
 	if err := wire.CheckNonce(cfg.Nonce); err != nil {
@@ -130,7 +143,14 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if cfg.TTL <= 0 {
 		return nil, fmt.Errorf("server role %s: ttl %s must be positive", cfg.Run, cfg.TTL)
 	}
-	ln, err := keepalive.Listen(ctx, "tcp", netip.AddrPortFrom(cfg.ListenIP, 0).String(), cfg.Settings, cfg.Mode)
+	addr := netip.AddrPortFrom(cfg.ListenIP, 0).String()
+	var ln *keepalive.Listener
+	var err error
+	if cfg.Heartbeat.IsZero() {
+		ln, err = keepalive.Listen(ctx, "tcp", addr, cfg.Settings, cfg.Mode)
+	} else {
+		ln, err = keepalive.ListenOff(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("server role %s: %w", cfg.Run, err)
 	}
@@ -248,11 +268,26 @@ func (s *Server) serve(ctx context.Context) {
 			}
 		}
 	}()
+	var beat *heartbeat
+	if !s.cfg.Heartbeat.IsZero() {
+		beat = startHeartbeat(conn, s.cfg.Heartbeat)
+		defer beat.stop()
+	}
 	// Block until the kernel says the peer is gone (or the TTL closes it).
 	buf := make([]byte, 64)
 	for {
 		var n int
 		n, err = conn.Read(buf)
+		if beat != nil {
+			if n > 0 {
+				beat.answered(conn) // any byte back is an answer: the client only echoes
+			}
+			if err == nil {
+				continue
+			}
+			err = beat.verdict(err)
+			break
+		}
 		if n > 0 {
 			// The client sends only what an Echo wrote; hand it over
 			// (dropped when nobody waits and the buffer is full).
@@ -268,6 +303,15 @@ func (s *Server) serve(ctx context.Context) {
 	at := time.Now()
 	close(stopPoll)
 	<-pollDone
+	if beat != nil {
+		beat.stop()
+		t0 = nil // T0 is the last answer, not the last ACK
+		if last := beat.last(); !last.IsZero() {
+			s.mu.Lock()
+			s.rec.LastPeer = &last
+			s.mu.Unlock()
+		}
+	}
 	s.finishWithMonitor(conn, mon, at, err, t0)
 }
 
@@ -451,6 +495,9 @@ func (s *Server) finish(conn *net.TCPConn, at time.Time, err error, t0 *t0Tracke
 		} else {
 			s.rec.Errno, s.rec.ErrnoName = errnoOf(err)
 		}
+	}
+	if errors.Is(err, errHeartbeatTimeout) {
+		s.rec.Errno, s.rec.ErrnoName = 0, results.HeartbeatTimeout
 	}
 	if info != nil {
 		s.rec.LastPeer = &lastPeer

@@ -90,6 +90,14 @@ type PrepareServerReq struct {
 	// TCP_MAXRT and TCP_RXT_CONNDROPTIME, whole seconds, on Windows and
 	// macOS); 0 (omitted) leaves the OS default.
 	UserTimeoutMS int64 `json:"user_timeout_ms,omitempty"`
+	// HeartbeatMS, when > 0, runs the heartbeat scenario: keepalive off
+	// (Keepalive and Mode are not used), a heartbeat written every
+	// HeartbeatMS, the client declared dead after Misses periods without an
+	// answer. 0 (omitted) for the keepalive scenarios.
+	HeartbeatMS int64 `json:"heartbeat_ms,omitempty"`
+	// Misses is the heartbeat's count of silent periods (1..1000); only
+	// with HeartbeatMS.
+	Misses int `json:"misses,omitempty"`
 }
 
 // PrepareServerResp tells where the server listens.
