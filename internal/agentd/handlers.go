@@ -333,10 +333,22 @@ func (a *Agent) write(_ context.Context, req wire.WriteReq) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	at, err := srv.Write()
+	at, rtt, err := srv.Write()
 	resp := wire.WriteResp{AtNS: at.UnixNano()}
 	if err != nil {
 		resp.Err = wire.Truncate(err.Error(), 160)
+	}
+	if rtt > 0 {
+		us := rtt.Microseconds()
+		resp.RTTUS = &us
+	}
+	// The host's values, read now: what the kernel will apply to this
+	// write's retransmissions (a partial read keeps the defaults it says).
+	if limits, lerr := keepalive.LocalRetransmitLimits(); len(limits.Values) > 0 {
+		resp.Retransmit = &limits
+		if lerr != nil {
+			resp.RetransmitErr = wire.Truncate(lerr.Error(), 160)
+		}
 	}
 	return resp, nil
 }

@@ -433,6 +433,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		if wr.Err != "" {
 			res.Note = addNote(res.Note, "write after the fault: "+wr.Err)
 		}
+		hostRetransmit(&res, wr)
 	}
 
 	var col wire.CollectResp
@@ -550,7 +551,7 @@ func (e *Executor) refuseLongRun(r plannedRun, applied keepalive.Effective) erro
 	if err != nil {
 		return nil
 	}
-	p, err := CellModel(plat, eff, keepalive.PhaseCycling, r.Server.Host.HZ, r.Cell.Scenario, r.Cell.UserTimeout, limits)
+	p, err := CellModel(plat, eff, keepalive.PhaseCycling, r.Server.Host.HZ, r.Cell.Scenario, r.Cell.UserTimeout, limits, PlanRTT)
 	if err != nil {
 		return nil
 	}
@@ -604,24 +605,7 @@ func (e *Executor) record(res *results.Result, r plannedRun, col wire.CollectRes
 			res.Model = &pred
 		}
 	} else if r.Cell.Scenario == keepalive.ScenarioUnacked {
-		// The agent does not report its host's retransmission values
-		// (tcp_retries2 and the RTO bounds): stock values, said in Note.
-		limits, err := keepalive.RetransmitDefaults(plat)
-		if err == nil {
-			names := make([]string, len(limits.Values))
-			for i, v := range limits.Values {
-				names[i] = v.Name + " = " + v.Value
-			}
-			res.Note = addNote(res.Note, "retransmission model with stock values (the agent does not report its host's): "+strings.Join(names, ", "))
-			if pred, err := CellModel(plat, eff, phase, hz, r.Cell.Scenario, uto, limits); err == nil {
-				if a := res.Anchors; a.Write != nil && a.Fault != nil {
-					// The model runs from the write: shift it to the fault.
-					d := a.Write.Sub(*a.Fault)
-					pred.AfterFault = keepalive.Window{Min: pred.AfterFault.Min + d, Max: pred.AfterFault.Max + d}
-				}
-				res.Model = &pred
-			}
-		}
+		res.Model = unackedModel(res, plat, eff, phase, hz, uto)
 	} else if pred, err := keepalive.Predict(plat, eff, phase, keepalive.ModelOptions{HZ: hz, UserTimeout: uto}); err == nil {
 		res.Model = &pred
 	}
@@ -807,4 +791,71 @@ func (w *bootWatch) loop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// hostRetransmit keeps what the server's agent reported with its write:
+// the smoothed RTT and the host's retransmission values. Values for
+// another OS than the server's (a confused or old agent) are dropped, so
+// the model falls back to stock values and says so.
+func hostRetransmit(res *results.Result, wr wire.WriteResp) {
+	if wr.RTTUS != nil && *wr.RTTUS >= 0 && *wr.RTTUS <= time.Minute.Microseconds() {
+		rtt := time.Duration(*wr.RTTUS) * time.Microsecond
+		res.RTT = &rtt
+	}
+	if l := wr.Retransmit; l != nil {
+		if l.OS != res.Server.OS {
+			res.Note = addNote(res.Note, fmt.Sprintf("the server's agent reported retransmission values for %q, not %q: ignored", l.OS, res.Server.OS))
+		} else {
+			res.Retransmit = l
+		}
+	}
+	if wr.RetransmitErr != "" {
+		res.Note = addNote(res.Note, "some retransmission values could not be read on the server (their defaults stand): "+wr.RetransmitErr)
+	}
+}
+
+// unackedModel predicts an unacked run from the server host's
+// retransmission values and the RTT its agent reported, or the OS's stock
+// values and PlanRTT where it reported none (Note says which), shifted
+// from the write to the fault.
+func unackedModel(res *results.Result, plat keepalive.Platform, eff keepalive.Settings, phase keepalive.Phase, hz int, uto time.Duration) *keepalive.Prediction {
+	rtt, rttFrom := PlanRTT, "assumed "+keepalive.ShortDuration(PlanRTT)+" (the server's OS has no TCP_INFO)"
+	if res.RTT != nil {
+		rtt, rttFrom = *res.RTT, "measured "+res.RTT.String()+" (TCP_INFO)"
+	}
+	var limits keepalive.RetransmitLimits
+	from := "the server's values"
+	if res.Retransmit != nil {
+		limits = *res.Retransmit
+	} else {
+		var err error
+		if limits, err = keepalive.RetransmitDefaults(plat); err != nil {
+			return nil
+		}
+		from = "stock values (the server's agent reported none)"
+	}
+	pred, err := CellModel(plat, eff, phase, hz, keepalive.ScenarioUnacked, uto, limits, rtt)
+	if err != nil && res.Retransmit != nil {
+		// Values the model cannot use: say so and use the stock ones.
+		res.Note = addNote(res.Note, "the server's retransmission values do not fit the model ("+err.Error()+"): stock values used")
+		if limits, err = keepalive.RetransmitDefaults(plat); err != nil {
+			return nil
+		}
+		from = "stock values"
+		pred, err = CellModel(plat, eff, phase, hz, keepalive.ScenarioUnacked, uto, limits, rtt)
+	}
+	if err != nil {
+		return nil
+	}
+	names := make([]string, len(limits.Values))
+	for i, v := range limits.Values {
+		names[i] = v.Name + " = " + v.Value + " (" + v.Source + ")"
+	}
+	res.Note = addNote(res.Note, "retransmission model with "+from+": "+strings.Join(names, ", ")+"; RTT "+rttFrom)
+	if a := res.Anchors; a.Write != nil && a.Fault != nil {
+		// The model runs from the write: shift it to the fault.
+		d := a.Write.Sub(*a.Fault)
+		pred.AfterFault = keepalive.Window{Min: pred.AfterFault.Min + d, Max: pred.AfterFault.Max + d}
+	}
+	return &pred
 }

@@ -63,16 +63,17 @@ func RunName(c Cell, server, client string, rep int) string {
 }
 
 // PlanRTT is the round-trip time the plan's retransmission model assumes
-// (the lab's and a LAN's are well under it); runs use the same.
+// (the lab's and a LAN's are well under it); runs use the RTT the
+// server's agent measured where its OS has TCP_INFO.
 const PlanRTT = time.Millisecond
 
 // CellModel predicts one cell's detection for its scenario on plat with
 // the settings eff the server is predicted to apply: Predict for idle and
 // user-timeout (on Linux the user timeout replaces the count), the
-// retransmission model for unacked with limits (the server host's values),
-// where AfterFault runs from the write and FromT0 is zero (T0 is not the
-// anchor).
-func CellModel(plat keepalive.Platform, eff keepalive.Settings, phase keepalive.Phase, hz int, sc keepalive.Scenario, uto time.Duration, limits keepalive.RetransmitLimits) (keepalive.Prediction, error) {
+// retransmission model for unacked with limits (the server host's values)
+// and rtt (the connection's smoothed RTT before the write), where
+// AfterFault runs from the write and FromT0 is zero (T0 is not the anchor).
+func CellModel(plat keepalive.Platform, eff keepalive.Settings, phase keepalive.Phase, hz int, sc keepalive.Scenario, uto time.Duration, limits keepalive.RetransmitLimits, rtt time.Duration) (keepalive.Prediction, error) {
 	if sc == keepalive.ScenarioHeartbeat {
 		return keepalive.Prediction{}, fmt.Errorf("scenario heartbeat: the model is keepalive.PredictHeartbeat, not a keepalive model")
 	}
@@ -83,7 +84,7 @@ func CellModel(plat keepalive.Platform, eff keepalive.Settings, phase keepalive.
 		}
 		return keepalive.Predict(plat, eff, phase, o)
 	}
-	sp, err := keepalive.PredictScenario(plat, keepalive.ScenarioInput{Scenario: sc, Settings: &eff, Phase: phase, HZ: hz, RTT: PlanRTT, UserTimeout: uto, Limits: limits})
+	sp, err := keepalive.PredictScenario(plat, keepalive.ScenarioInput{Scenario: sc, Settings: &eff, Phase: phase, HZ: hz, RTT: rtt, UserTimeout: uto, Limits: limits})
 	if err != nil {
 		return keepalive.Prediction{}, err
 	}
@@ -220,7 +221,7 @@ func (c *Config) cellBase(os string, s SettingsEntry) (Cell, error) {
 	if err != nil {
 		return cell, err
 	}
-	if cell.Model, err = CellModel(plat, eff, keepalive.PhaseCycling, hz, sc, s.UserTimeout, limits); err != nil {
+	if cell.Model, err = CellModel(plat, eff, keepalive.PhaseCycling, hz, sc, s.UserTimeout, limits, PlanRTT); err != nil {
 		return cell, err
 	}
 	if cell.Settle == 0 {

@@ -196,6 +196,16 @@ type Result struct {
 	// accepted socket (TCP_USER_TIMEOUT, TCP_MAXRT, TCP_RXT_CONNDROPTIME;
 	// Effective.UserTimeout has what the OS applied); 0 (omitted) for none.
 	UserTimeout time.Duration `json:"user_timeout_ns,omitempty"`
+	// Retransmit are the server host's retransmission values the unacked
+	// model used (tcp_retries2 and the RTO bounds, TcpMaxDataRetransmissions,
+	// …), each with its source: read by the server's agent at the write;
+	// nil for the other scenarios and when the agent did not report them
+	// (the model then used the OS's stock values and Note says so).
+	Retransmit *keepalive.RetransmitLimits `json:"retransmit,omitempty"`
+	// RTT is the connection's smoothed round-trip time just before the
+	// write (Linux TCP_INFO), from which the unacked model starts its RTO;
+	// nil where the server's OS has no TCP_INFO (the model assumes 1 ms).
+	RTT *time.Duration `json:"rtt_ns,omitempty"`
 	// Heartbeat is the application heartbeat of the heartbeat scenario
 	// (Requested is then zero: keepalive was off); nil (omitted) otherwise.
 	Heartbeat *keepalive.Heartbeat `json:"heartbeat,omitempty"`

@@ -380,24 +380,30 @@ var writePayload = []byte("kalab-write")
 // Write sends a few bytes on the accepted connection and returns when the
 // kernel took them (the unacked scenario: with the peer silent they stay
 // unacknowledged, so the retransmission timer, not keepalive, ends the
-// connection and the blocked Read returns its error). It fails when there
-// is no connection, the role has ended or the write fails.
-func (s *Server) Write() (time.Time, error) {
+// connection and the blocked Read returns its error), with the smoothed
+// RTT read just before (TCP_INFO; 0 where the OS has none), from which the
+// first RTO is computed. It fails when there is no connection, the role
+// has ended or the write fails.
+func (s *Server) Write() (time.Time, time.Duration, error) {
 	s.mu.Lock()
 	conn, done := s.conn, s.rec.Done
 	s.mu.Unlock()
 	if conn == nil {
-		return time.Time{}, errors.New("write: no client connection was accepted")
+		return time.Time{}, 0, errors.New("write: no client connection was accepted")
 	}
 	if done {
-		return time.Time{}, errors.New("write: the connection had already ended")
+		return time.Time{}, 0, errors.New("write: the connection had already ended")
+	}
+	var rtt time.Duration
+	if i, err := tcpinfo.Get(conn); err == nil {
+		rtt = i.RTT
 	}
 	at := time.Now()
 	_ = conn.SetWriteDeadline(at.Add(EchoTimeout))
 	if _, err := conn.Write(writePayload); err != nil {
-		return at, fmt.Errorf("write: %w", err)
+		return at, rtt, fmt.Errorf("write: %w", err)
 	}
-	return at, nil
+	return at, rtt, nil
 }
 
 // t0Tracker estimates the last peer activity from TCP_INFO samples. Ages

@@ -1,6 +1,10 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
 
 // Times on the wire are Unix nanoseconds on the sender's clock; durations
 // are milliseconds unless the name says otherwise. Optional values are
@@ -325,6 +329,18 @@ type WriteResp struct {
 	// Err says why the write failed, cut to 160 bytes; empty when it went
 	// to the kernel.
 	Err string `json:"err,omitempty"`
+	// RTTUS is the connection's smoothed round-trip time just before the
+	// write, in µs (Linux TCP_INFO tcpi_rtt); nil where the OS has no
+	// TCP_INFO. The retransmission model starts its RTO from it.
+	RTTUS *int64 `json:"rtt_us,omitempty"`
+	// Retransmit are the server host's retransmission values (sysctl,
+	// registry), each with its source; nil when this OS has no
+	// retransmission model. Values the host does not expose are the OS's
+	// defaults, marked so.
+	Retransmit *keepalive.RetransmitLimits `json:"retransmit,omitempty"`
+	// RetransmitErr says which values could not be read (they stay at the
+	// defaults), cut to 160 bytes.
+	RetransmitErr string `json:"retransmit_err,omitempty"`
 }
 
 // CleanupReq ends everything of a run on an agent (server, client, fault).
