@@ -832,7 +832,7 @@ func unackedModel(res *results.Result, plat keepalive.Platform, eff keepalive.Se
 		if limits, err = keepalive.RetransmitDefaults(plat); err != nil {
 			return nil
 		}
-		from = "stock values (the server's agent reported none)"
+		from = "stock values (no usable values from the server's agent)"
 	}
 	pred, err := CellModel(plat, eff, phase, hz, keepalive.ScenarioUnacked, uto, limits, rtt)
 	if err != nil && res.Retransmit != nil {
