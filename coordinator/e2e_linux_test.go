@@ -26,16 +26,8 @@ func TestQuickExperimentInLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the ~30 s lab experiment in -short mode")
 	}
-	dir := t.TempDir()
-	// The lab starts the agent binary found beside the coordinator, as a
-	// release archive lays them out.
-	bin := filepath.Join(dir, "coordinator")
-	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), ".", "../agent")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build coordinator and agent: %v\n%s", err, out)
-	}
-	out := filepath.Join(dir, "out")
+	bin := buildBinaries(t)
+	out := filepath.Join(filepath.Dir(bin), "out")
 	cmd := exec.Command(bin, "experiment", "run", "-c", "../configs/quick.toml", "--lab", "--out", out)
 	start := time.Now()
 	output, err := cmd.CombinedOutput()

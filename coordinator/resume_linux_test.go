@@ -30,13 +30,8 @@ func TestResumeInLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the ~30 s lab resume test in -short mode")
 	}
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), ".", "../agent")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build coordinator and agent: %v\n%s", err, out)
-	}
-	bin, out := filepath.Join(dir, "coordinator"), filepath.Join(dir, "out")
+	bin := buildBinaries(t)
+	out := filepath.Join(filepath.Dir(bin), "out")
 	resultsPath, pids := filepath.Join(out, "results.jsonl"), []int{}
 	args := []string{"experiment", "run", "-c", "../configs/quick.toml", "--lab", "-o", out}
 	defer checkNothingLeft(t, bin, &pids)
