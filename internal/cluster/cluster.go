@@ -45,6 +45,10 @@ const (
 	TagKalab   = "kalab_version"
 	TagCaps    = "caps"
 	TagRole    = "role" // "agent" or "coordinator"
+	// TagName is not a serf tag: experiment selections match it against
+	// the member's node name (agent config node_name, default the host
+	// name), so a file can pick agents by name.
+	TagName = "name"
 )
 
 // DefaultPort is serf's port (TCP and UDP).

@@ -398,7 +398,7 @@ var keyDocs = []keyDoc{
 
 // selectTags are the serf tags every agent carries (cluster.Tag*), the
 // only keys select may use.
-var selectTags = []string{cluster.TagOS, cluster.TagArch, cluster.TagVersion, cluster.TagKalab, cluster.TagCaps, cluster.TagRole}
+var selectTags = []string{cluster.TagOS, cluster.TagArch, cluster.TagVersion, cluster.TagKalab, cluster.TagCaps, cluster.TagRole, cluster.TagName}
 
 // docFor finds a key's documentation; key is dotted without indexes
 // ("settings.count", "server.select.os").

@@ -112,7 +112,7 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 		if m.Tags[cluster.TagRole] != "agent" {
 			continue
 		}
-		srv, cli := matches(e.Config.Server, m.Tags), matches(e.Config.Client, m.Tags)
+		srv, cli := matches(e.Config.Server, m), matches(e.Config.Client, m)
 		if !srv && !cli {
 			continue
 		}
@@ -181,10 +181,16 @@ func newNonce(n int) string {
 	return fmt.Sprintf("%x", b)
 }
 
-func matches(s Side, tags map[string]string) bool {
+// matches reports whether member m satisfies every expression of s's
+// selection; the name tag is matched against the member's node name.
+func matches(s Side, m cluster.Member) bool {
 	for tag, expr := range s.Select {
+		v := m.Tags[tag]
+		if tag == cluster.TagName {
+			v = m.Name
+		}
 		re, err := Anchored(expr)
-		if err != nil || !re.MatchString(tags[tag]) {
+		if err != nil || !re.MatchString(v) {
 			return false
 		}
 	}

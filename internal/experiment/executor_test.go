@@ -1,0 +1,29 @@
+package experiment
+
+import (
+	"testing"
+
+	"github.com/kalab-dev/kalab/internal/cluster"
+)
+
+// TestMatches: a selection matches tags in full (anchored), and the name
+// tag matches the member's node name, which serf does not carry as a tag.
+func TestMatches(t *testing.T) {
+	m := cluster.Member{Name: "db-1", Tags: map[string]string{cluster.TagOS: "linux", cluster.TagArch: "amd64"}}
+	for _, tc := range []struct {
+		sel  map[string]string
+		want bool
+	}{
+		{nil, true},
+		{map[string]string{"os": "linux"}, true},
+		{map[string]string{"os": "lin"}, false}, // anchored: the whole value
+		{map[string]string{"name": "db-1"}, true},
+		{map[string]string{"name": "db-.*", "os": "linux|windows"}, true},
+		{map[string]string{"name": "db"}, false},
+		{map[string]string{"name": "db-2"}, false},
+	} {
+		if got := matches(Side{Select: tc.sel}, m); got != tc.want {
+			t.Errorf("matches(%v) = %v, want %v", tc.sel, got, tc.want)
+		}
+	}
+}
