@@ -30,8 +30,28 @@ type Progress interface {
 	Planned(runs int)
 	// Start says a run began; expected is the plan's duration for it.
 	Start(name string, expected time.Duration)
+	// Phase says what a running run is doing now, for people: "settling"
+	// (the connection idles so that probes cycle) until the fault, then
+	// "silenced" with the model's window after the fault (a zero window
+	// when the run expects no detection).
+	Phase(name string, phase Phase)
 	// Done says a run ended with this result.
 	Done(name string, res results.Result)
+}
+
+// Phase is a running run's state as progress shows it.
+type Phase struct {
+	// Name is "settling" or "silenced".
+	Name string
+	// Since is when the phase began (coordinator's clock).
+	Since time.Time
+	// Until is when the phase is planned to end: the fault for settling,
+	// the model's latest detection for silenced (zero: no detection is
+	// expected, or none modelled).
+	Until time.Time
+	// Window is the model's detection window after the fault (silenced
+	// runs that expect a detection).
+	Window keepalive.Window
 }
 
 // Executor runs an experiment against the cluster the node belongs to.
@@ -172,6 +192,13 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 		return nil, errors.New("no runs: the server agents' OSes have no cells (check server.select)")
 	}
 	return runs, nil
+}
+
+// phase tells progress what run r is doing.
+func (e *Executor) phase(r plannedRun, p Phase) {
+	if e.Progress != nil {
+		e.Progress.Phase(r.Name, p)
+	}
 }
 
 // newNonce returns n random bytes in hex.
@@ -415,6 +442,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		res.Effective = effective(early.Options)
 		return fail("refused", err)
 	}
+	e.phase(r, Phase{Name: "settling", Since: time.Now(), Until: time.Now().Add(cell.Settle)})
 	if err := sleep(runCtx, cell.Settle); err != nil {
 		return fail("settle", err)
 	}
@@ -423,6 +451,11 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		return fail("fault", err)
 	}
 	faultLocal := time.Now()
+	silenced := Phase{Name: "silenced", Since: faultLocal}
+	if cell.Expect == results.ExpectDetected {
+		silenced.Window, silenced.Until = cell.Model.AfterFault, faultLocal.Add(cell.Model.AfterFault.Max)
+	}
+	e.phase(r, silenced)
 	res.Emulated, res.FaultHow = fr.Emulated, fr.How
 	faultSrv := r.serverClock(fr.AtNS)
 	res.Anchors.Fault = &faultSrv

@@ -16,6 +16,8 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
+	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/results"
 )
 
@@ -38,11 +40,18 @@ type live struct {
 	// goroutine, so it is atomic (never under Reporter.mu, which Done holds
 	// while it calls into mpb).
 	final atomic.Pointer[string]
+	// phase is what the run is doing (experiment.Progress.Phase), read by
+	// the render goroutine too.
+	phase atomic.Pointer[experiment.Phase]
+	// expected is the plan's duration for the run.
+	expected time.Duration
 }
 
-// New returns a reporter writing to w (bars only if w is a terminal).
+// New returns a reporter writing to w: bars if w is a terminal with a
+// width (a pseudo-terminal nobody sized has none, and bars would not
+// render there), plain lines otherwise.
 func New(w *os.File) *Reporter {
-	if term.IsTerminal(int(w.Fd())) {
+	if cols, _, err := term.GetSize(int(w.Fd())); err == nil && cols > 0 {
 		return &Reporter{bars: map[string]*live{},
 			p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(24), mpb.WithRefreshRate(200*time.Millisecond))}
 	}
@@ -66,7 +75,7 @@ func (r *Reporter) Planned(n int) {
 func (r *Reporter) Start(name string, expected time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l := &live{start: time.Now(), stop: make(chan struct{})}
+	l := &live{start: time.Now(), stop: make(chan struct{}), expected: expected}
 	r.bars[name] = l
 	if r.plain != nil {
 		fmt.Fprintf(r.plain, "%s start %s (takes about %s)\n", time.Now().Format("15:04:05"), name, expected.Round(time.Second))
@@ -79,7 +88,7 @@ func (r *Reporter) Start(name string, expected time.Duration) {
 			if f := l.final.Load(); f != nil {
 				return *f
 			}
-			return fmt.Sprintf("%s / ~%s", time.Since(l.start).Round(time.Second), expected.Round(time.Second))
+			return l.status(time.Now())
 		})),
 	)
 	go func() {
@@ -94,6 +103,46 @@ func (r *Reporter) Start(name string, expected time.Duration) {
 			}
 		}
 	}()
+}
+
+// Phase shows what a running run is doing (bars only: plain output keeps
+// to one line per start and end).
+func (r *Reporter) Phase(name string, p experiment.Phase) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := r.bars[name]; l != nil {
+		l.phase.Store(&p)
+	}
+}
+
+// status is a running bar's text at now: the phase with its countdown, or
+// the elapsed time against the plan before the first phase.
+func (l *live) status(now time.Time) string {
+	p := l.phase.Load()
+	if p == nil {
+		return fmt.Sprintf("connecting · %s of ~%s", secs(now.Sub(l.start)), secs(l.expected))
+	}
+	in := now.Sub(p.Since)
+	switch {
+	case p.Name == "settling":
+		return fmt.Sprintf("settling · client silenced in %s", secs(p.Until.Sub(now)))
+	case p.Until.IsZero():
+		return fmt.Sprintf("silenced %s · no detection expected, watching", secs(in))
+	case now.Before(p.Until):
+		return fmt.Sprintf("silenced %s · model detects %s after the fault: due within %s", secs(in), window(p.Window), secs(p.Until.Sub(now)))
+	}
+	return fmt.Sprintf("silenced %s · past the model's %s, still waiting", secs(in), window(p.Window))
+}
+
+// secs writes a duration in seconds to a tenth: "3.1 s"; negative as 0.
+func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", max(d, 0).Seconds()) }
+
+// window writes a model window as the final lines do: "3.07 s – 4.10 s".
+func window(w keepalive.Window) string {
+	if w.Min == w.Max {
+		return results.Seconds(w.Max)
+	}
+	return results.Seconds(w.Min) + " – " + results.Seconds(w.Max)
 }
 
 // Done freezes a run's line with its answer.
