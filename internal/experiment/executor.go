@@ -26,8 +26,9 @@ import (
 // Progress is told when runs start and end (terminal bars or plain lines).
 // Runs are named by their readable name (results.Result.Name).
 type Progress interface {
-	// Planned says how many runs there will be.
-	Planned(runs int)
+	// Planned says how many runs there will be and about how long they
+	// take together (the typical durations at the experiment's parallelism).
+	Planned(runs int, about time.Duration)
 	// Start says a run began; expected is the plan's duration for it.
 	Start(name string, expected time.Duration)
 	// Phase says what a running run is doing now, for people: "settling"
@@ -194,6 +195,17 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 	return runs, nil
 }
 
+// about estimates the wall time of runs: their typical durations spread
+// over the experiment's parallelism, never less than the longest one.
+func (e *Executor) about(runs []plannedRun) time.Duration {
+	var sum, longest time.Duration
+	for _, r := range runs {
+		sum += r.Cell.Expected
+		longest = max(longest, r.Cell.Expected)
+	}
+	return max(sum/time.Duration(max(e.Config.Parallel, 1)), longest)
+}
+
 // phase tells progress what run r is doing.
 func (e *Executor) phase(r plannedRun, p Phase) {
 	if e.Progress != nil {
@@ -297,7 +309,7 @@ func interrupted(r results.Result) bool { return r.Outcome == results.OutcomeInt
 func (e *Executor) runPlanned(ctx context.Context, runs []plannedRun) ([]results.Result, int, error) {
 	e.Log.Info("experiment", "name", e.Config.Name, "execution", e.Execution, "runs", len(runs), "parallel", e.Config.Parallel)
 	if e.Progress != nil {
-		e.Progress.Planned(len(runs))
+		e.Progress.Planned(len(runs), e.about(runs))
 	}
 	var (
 		mu      sync.Mutex

@@ -137,7 +137,7 @@ func checkAccepted(t *testing.T, c *Config) {
 	for _, cl := range cells {
 		// What the executor asks the agents for (executor.go).
 		role, flt := cl.Settle+cl.Observe+time.Minute, cl.Observe+30*time.Second
-		if role > fault.MaxTTL || flt > fault.MaxTTL || cl.Expected > c.MaxRun {
+		if role > fault.MaxTTL || flt > fault.MaxTTL || cl.Longest > c.MaxRun {
 			t.Fatalf("cell %+v: role TTL %s, fault TTL %s over the agents' %s", cl, role, flt, fault.MaxTTL)
 		}
 	}

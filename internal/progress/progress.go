@@ -27,6 +27,7 @@ type Reporter struct {
 	total int
 	done  int
 	plain io.Writer
+	out   io.Writer // the terminal under the bars
 	p     *mpb.Progress
 	bars  map[string]*live
 }
@@ -52,7 +53,7 @@ type live struct {
 // render there), plain lines otherwise.
 func New(w *os.File) *Reporter {
 	if cols, _, err := term.GetSize(int(w.Fd())); err == nil && cols > 0 {
-		return &Reporter{bars: map[string]*live{},
+		return &Reporter{bars: map[string]*live{}, out: w,
 			p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(24), mpb.WithRefreshRate(200*time.Millisecond))}
 	}
 	return NewPlain(w)
@@ -61,14 +62,17 @@ func New(w *os.File) *Reporter {
 // NewPlain returns a reporter that writes plain lines to w.
 func NewPlain(w io.Writer) *Reporter { return &Reporter{bars: map[string]*live{}, plain: w} }
 
-// Planned records how many runs there are.
-func (r *Reporter) Planned(n int) {
+// Planned records how many runs there are and says so with the estimate.
+func (r *Reporter) Planned(n int, about time.Duration) {
 	r.mu.Lock()
 	r.total = n
 	r.mu.Unlock()
+	line := fmt.Sprintf("%d runs planned, about %s", n, about.Round(time.Second))
 	if r.plain != nil {
-		fmt.Fprintf(r.plain, "%s %d runs planned\n", time.Now().Format("15:04:05"), n)
+		fmt.Fprintf(r.plain, "%s %s\n", time.Now().Format("15:04:05"), line)
+		return
 	}
+	fmt.Fprintln(r.out, line)
 }
 
 // Start shows a run beginning.
