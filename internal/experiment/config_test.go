@@ -139,3 +139,36 @@ func TestCellsRefuseLongRuns(t *testing.T) {
 		t.Fatalf("per-connection on macOS: %v %v", cells, err)
 	}
 }
+
+// TestCellsSkipLongRunsPerOS: with no os selector, a config whose macOS
+// listener-mode cells would outlast max_run still plans: those cells are
+// skipped with the reason and the advice, Linux and Windows run, and the
+// total leaves the skipped cells out.
+func TestCellsSkipLongRunsPerOS(t *testing.T) {
+	src := "name = \"minimal\"\n[[settings]]\nidle = \"1s\"\ninterval = \"1s\"\ncount = 3\n[[faults]]\nkind = \"drop\"\n"
+	c, err := Parse("x.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := c.Cells()
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := map[string]string{}
+	for _, cl := range cells {
+		skipped[cl.OS] = cl.Skip
+	}
+	if len(skipped) != 3 || skipped["linux"] != "" || skipped["windows"] != "" ||
+		!strings.Contains(skipped["darwin"], "exceeds max_run") || !strings.Contains(skipped["darwin"], "per-connection") {
+		t.Fatalf("skips per OS: %q", skipped)
+	}
+	var want time.Duration
+	for _, cl := range cells {
+		if cl.OS != "darwin" {
+			want += cl.Expected
+		}
+	}
+	if got := c.Total(cells); got != want {
+		t.Errorf("total %s, want %s (without the skipped cell)", got, want)
+	}
+}

@@ -387,6 +387,11 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		hb := cell.Heartbeat
 		res.Heartbeat = &hb
 	}
+	if cell.Skip != "" {
+		m := cell.Model
+		res.Model, res.EndedAt, res.Outcome, res.Why = &m, res.StartedAt, results.OutcomeSkipped, cell.Skip
+		return res
+	}
 	// runCtx ends with the experiment (Ctrl-C) or when an agent of the run
 	// restarted (its cause is then a *restartError).
 	runCtx, cancel := context.WithCancelCause(ctx)

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,10 @@ type Cell struct {
 	// Expected is the typical run, for estimates: a run expecting
 	// detection ends at it, in mid-window, not at the end of Observe.
 	Settle, Observe, Longest, Expected time.Duration
+	// Skip, when not empty, says why the cell is planned but not run: the
+	// model says its run cannot end within max_run on this OS. Its runs are
+	// recorded as results.OutcomeSkipped with this reason.
+	Skip string
 }
 
 // RunName is a run's name for people: fault, settings, server→client and
@@ -142,14 +147,16 @@ func holdExpectation(f FaultEntry, pred keepalive.Prediction) (results.Expectati
 }
 
 // Cells expands the config for every OS the server selection can match.
-// A cell whose predicted run exceeds max_run is an error that says why and
-// what to do.
+// A cell whose predicted run exceeds max_run is planned as skipped (Skip
+// says why and what to do), so that one OS's long default does not stop
+// the others; when every cell would be skipped that is an error.
 func (c *Config) Cells() ([]Cell, error) {
 	oses, err := c.Server.SelectedOSes()
 	if err != nil {
 		return nil, err
 	}
 	var cells []Cell
+	var skipErr error
 	for _, os := range oses {
 		for i, s := range c.Settings {
 			base, err := c.cellBase(os, s)
@@ -192,12 +199,18 @@ func (c *Config) Cells() ([]Cell, error) {
 					if keepalive.LosesListenerIdle(keepalive.Platform{OS: os}, mode) {
 						hint = "; " + keepalive.ListenerIdleAdvice
 					}
-					return nil, fmt.Errorf("%s: settings[%d] (%s, %s mode) with fault %s on %s: predicted run %s exceeds max_run %s%s",
-						c.path, i, cell.Label(), mode, f.Kind, os, cell.Longest.Round(time.Second), c.MaxRun, hint)
+					cell.Skip = fmt.Sprintf("predicted run %s exceeds max_run %s%s", cell.Longest.Round(time.Second), c.MaxRun, hint)
+					if skipErr == nil {
+						skipErr = fmt.Errorf("%s: settings[%d] (%s, %s mode) with fault %s on %s: %s",
+							c.path, i, cell.Label(), mode, f.Kind, os, cell.Skip)
+					}
 				}
 				cells = append(cells, cell)
 			}
 		}
+	}
+	if !slices.ContainsFunc(cells, func(cl Cell) bool { return cl.Skip == "" }) {
+		return nil, skipErr // every cell outlasts max_run: nothing would run
 	}
 	return cells, nil
 }
@@ -267,7 +280,9 @@ func (c *Config) holdWindowErr(fi, si int, os string, f FaultEntry, label string
 func (c *Config) Total(cells []Cell) time.Duration {
 	var sum time.Duration
 	for _, cl := range cells {
-		sum += cl.Expected * time.Duration(c.Repetitions)
+		if cl.Skip == "" {
+			sum += cl.Expected * time.Duration(c.Repetitions)
+		}
 	}
 	return sum / time.Duration(c.Parallel)
 }

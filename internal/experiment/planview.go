@@ -37,11 +37,20 @@ func WritePlan(w io.Writer, c *Config, cells []Cell) error {
 		if cl.Scenario == keepalive.ScenarioHeartbeat {
 			mode = "keepalive off"
 		}
+		expect, took := string(cl.Expect), cl.Expected.Round(100*time.Millisecond).String()
+		if cl.Skip != "" {
+			expect, took = "skipped (below)", "—"
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, cl.OS, cl.Label(), mode, cl.Fault,
-			cl.Expect, fromT0, cl.Model.AfterFault, cl.Expected.Round(100*time.Millisecond))
+			expect, fromT0, cl.Model.AfterFault, took)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for i, cl := range cells {
+		if cl.Skip != "" {
+			fmt.Fprintf(w, "cell %d (%s %s %s) is skipped: %s\n", i+1, cl.OS, cl.Label(), cl.Fault, cl.Skip)
+		}
 	}
 	_, err := fmt.Fprintf(w, "%d cells × %d repetitions = %d runs per server/client agent pair; expected %s at parallel %d (Linux model at HZ=250; runs use each host's HZ)\n",
 		len(cells), c.Repetitions, len(cells)*c.Repetitions, c.Total(cells).Round(time.Second), c.Parallel)

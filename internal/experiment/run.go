@@ -92,6 +92,9 @@ func (s Summary) String() string {
 	if n := s.Counts[results.OutcomeInterrupted]; n > 0 {
 		fmt.Fprintf(&b, ", %d interrupted", n)
 	}
+	if n := s.Counts[results.OutcomeSkipped]; n > 0 {
+		fmt.Fprintf(&b, ", %d skipped (they would outlast max_run)", n)
+	}
 	if s.Earlier > 0 {
 		fmt.Fprintf(&b, " (resumed execution %s: %s already recorded)", s.Execution, nRuns(s.Earlier))
 	}

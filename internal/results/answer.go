@@ -15,6 +15,8 @@ func (r Result) Answer() string {
 	switch {
 	case r.Outcome == OutcomeFailed || r.Outcome == OutcomeInterrupted:
 		return r.Outcome + ": " + r.Failure
+	case r.Outcome == OutcomeSkipped:
+		return r.Outcome + ": " + r.Why
 	case r.Expect == ExpectSurvives && !r.Detected:
 		what = "not detected during a " + Seconds(r.Outage()) + " outage, no echo after the heal"
 		if r.Survived && r.EchoRTT != nil {

@@ -113,6 +113,10 @@ const (
 	OutcomeFailed = "failed"
 	// OutcomeUnconfirmed: the fault could not be shown to bite.
 	OutcomeUnconfirmed = "unconfirmed"
+	// OutcomeSkipped: the plan did not run it: the model says the run
+	// cannot end within max_run on the server's OS (Why says why), e.g.
+	// macOS listener mode falling back to the 2 h idle.
+	OutcomeSkipped = "skipped"
 	// OutcomeInterrupted: the experiment was stopped (Ctrl-C) while the
 	// run was in progress; `experiment run --resume` runs it again.
 	OutcomeInterrupted = "interrupted"
