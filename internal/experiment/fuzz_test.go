@@ -135,6 +135,9 @@ func checkAccepted(t *testing.T, c *Config) {
 		return // refused at plan time (predicted run over max_run), with its reason
 	}
 	for _, cl := range cells {
+		if cl.Skip != "" {
+			continue // never sent to an agent
+		}
 		// What the executor asks the agents for (executor.go).
 		role, flt := cl.Settle+cl.Observe+time.Minute, cl.Observe+30*time.Second
 		if role > fault.MaxTTL || flt > fault.MaxTTL || cl.Longest > c.MaxRun {
