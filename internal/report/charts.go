@@ -200,34 +200,29 @@ func verticalGrid() *plotter.Grid {
 }
 
 // detectionCharts draw detection − fault (the anchor every OS has) per
-// requested settings: one row per group, the group's model window as a
-// band, each repetition as a point in its OS's colour (hollow for fixtures,
-// which only echo the model). Rows of one panel share the settings asked
-// for, so an OS that did not apply them (macOS listener idle) stands out.
+// mechanism (requested settings, scenario, heartbeat): one row per group,
+// the group's model window as a band, each repetition as a point in its
+// OS's colour (hollow for fixtures, which only echo the model). Rows of
+// one panel share the mechanism asked for, so an OS that did not apply
+// the settings (macOS listener idle) stands out.
 func detectionCharts(r *Report) ([]Chart, error) {
-	type panel struct {
-		s      keepalive.Settings
-		groups []*Group
-	}
-	var panels []*panel
+	var panels [][]*Group
 	for i := range r.Groups {
 		g := &r.Groups[i]
 		if g.Expect != results.ExpectDetected || g.AfterFault == nil {
 			continue
 		}
-		j := slices.IndexFunc(panels, func(p *panel) bool { return p.s == g.Requested })
+		j := slices.IndexFunc(panels, func(p []*Group) bool { return p[0].Mechanism == g.Mechanism })
 		if j < 0 {
-			panels = append(panels, &panel{s: g.Requested})
+			panels = append(panels, nil)
 			j = len(panels) - 1
 		}
-		panels[j].groups = append(panels[j].groups, g)
+		panels[j] = append(panels[j], g)
 	}
-	slices.SortStableFunc(panels, func(a, b *panel) int {
-		return cmp.Or(cmp.Compare(a.s.Idle, b.s.Idle), cmp.Compare(a.s.Interval, b.s.Interval), cmp.Compare(a.s.Count, b.s.Count))
-	})
+	slices.SortStableFunc(panels, func(a, b []*Group) int { return compareMechanisms(a[0], b[0]) })
 	var out []Chart
 	for _, pn := range panels {
-		c, err := detectionChart(pn.s, pn.groups)
+		c, err := detectionChart(pn)
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +231,20 @@ func detectionCharts(r *Report) ([]Chart, error) {
 	return out, nil
 }
 
-func detectionChart(s keepalive.Settings, groups []*Group) (Chart, error) {
+// chartTitle names a panel's mechanism in words.
+func chartTitle(g *Group) string {
+	if h := g.Heartbeat; h != nil {
+		return fmt.Sprintf("heartbeat every %s, dead after %d missed answers (keepalive off)", keepalive.ShortDuration(h.Period), h.Misses)
+	}
+	s := g.Requested
+	title := fmt.Sprintf("idle %s · interval %s · count %d", keepalive.ShortDuration(s.Idle), keepalive.ShortDuration(s.Interval), s.Count)
+	if g.Scenario != "" {
+		title += " ·" + keepalive.ScenarioLabel(g.Scenario, g.UserTimeout)
+	}
+	return title
+}
+
+func detectionChart(groups []*Group) (Chart, error) {
 	n := len(groups)
 	var bs boxes
 	var ms marks
@@ -245,10 +253,7 @@ func detectionChart(s keepalive.Settings, groups []*Group) (Chart, error) {
 	for i, g := range groups {
 		y := float64(n - 1 - i) // first group on top
 		label := g.ID + " " + g.Server
-		if g.Mode != keepalive.ModeListener {
-			label += " " + string(g.Mode)
-		}
-		label += " · " + faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, g.Emulated) + " · " + g.Source
+		label += modeNote(g.Mode, g.Scenario) + " · " + faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, g.Emulated) + " · " + g.Source
 		if g.Model != nil && g.Model.Settings != g.Requested {
 			label += " (effective " + g.Model.Settings.Short() + ")"
 		}
@@ -305,8 +310,8 @@ func detectionChart(s keepalive.Settings, groups []*Group) (Chart, error) {
 		p.X.Label.Text = "detection − fault (s)"
 	}
 	p.Add(verticalGrid(), bs, ms)
-	id := "detection-" + strings.NewReplacer("/", "-", " ", "").Replace(s.Short())
-	title := fmt.Sprintf("idle %s · interval %s · count %d", keepalive.ShortDuration(s.Idle), keepalive.ShortDuration(s.Interval), s.Count)
+	id := "detection-" + strings.NewReplacer("/", "-", " ", "", "×", "x").Replace(groups[0].Mechanism)
+	title := chartTitle(groups[0])
 	h := vg.Points(46 + 30*float64(n))
 	svg, err := renderSVG(p, vg.Points(780), h, "detection − fault for "+title)
 	if err != nil {
@@ -385,7 +390,7 @@ func timeline(res results.Result) (Timeline, error) {
 
 	if m := res.Model; m != nil && res.Expect != results.ExpectImmediate {
 		switch {
-		case a.LastPeer != nil:
+		case a.LastPeer != nil && res.Scenario != keepalive.ScenarioUnacked: // the unacked model runs from the write
 			w := keepalive.Window{Min: rel(*a.LastPeer) + m.FromT0.Min, Max: rel(*a.LastPeer) + m.FromT0.Max}
 			tl.Model = &w
 		case a.Fault != nil:

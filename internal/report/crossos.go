@@ -27,26 +27,27 @@ func crossOSFindings(r *Report) []string {
 // shortGroup names a group inside a cross-OS sentence: OS, the mode when it
 // is not the plain listener, and the source.
 func shortGroup(g *Group) string {
-	s := g.Server
-	if g.Mode != keepalive.ModeListener {
-		s += " " + string(g.Mode)
-	}
-	src := g.Source
+	return g.Server + modeNote(g.Mode, g.Scenario) + " [" + sourceText(g) + "]"
+}
+
+// serverSource names a group's server and source ("Linux 6.18.44 [lab]").
+func serverSource(g *Group) string { return g.Server + " [" + sourceText(g) + "]" }
+
+// sourceText is a group's source as labels show it ("lab, emulated").
+func sourceText(g *Group) string {
 	if g.Emulated {
-		src += ", emulated"
+		return g.Source + ", emulated"
 	}
-	return s + " [" + src + "]"
+	return g.Source
 }
 
 // sideBySide compares detection − fault (the anchor every OS has) for each
 // requested settings and fault that more than one OS ran.
 func sideBySide(groups []Group) []string {
 	type key struct {
-		s                      keepalive.Settings
+		mechanism              string
 		kind, scope, direction string
 		hold                   time.Duration
-		scenario               keepalive.Scenario
-		userTimeout            time.Duration
 	}
 	var keys []key
 	byKey := map[key][]*Group{}
@@ -55,7 +56,7 @@ func sideBySide(groups []Group) []string {
 		if g.Expect != results.ExpectDetected || g.AfterFault == nil {
 			continue
 		}
-		k := key{g.Requested, g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, g.Scenario, g.UserTimeout}
+		k := key{g.Mechanism, g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold}
 		if byKey[k] == nil {
 			keys = append(keys, k)
 		}
@@ -80,7 +81,7 @@ func sideBySide(groups []Group) []string {
 			parts = append(parts, p)
 		}
 		out = append(out, fmt.Sprintf("%s %s across OSes: detection − fault median %s",
-			k.s.Short()+keepalive.ScenarioLabel(k.scenario, k.userTimeout), faultName(k.kind, k.scope, k.direction, k.hold, false), strings.Join(parts, "; ")))
+			k.mechanism, faultName(k.kind, k.scope, k.direction, k.hold, false), strings.Join(parts, "; ")))
 	}
 	return out
 }
@@ -266,6 +267,9 @@ func modeFindings(groups []Group) []string {
 	byMode := map[keepalive.Mode][]*osAcc{}
 	for i := range groups {
 		g := &groups[i]
+		if g.Scenario == keepalive.ScenarioHeartbeat {
+			continue // keepalive off on purpose: no mode, nothing applied
+		}
 		if !slices.Contains(modes, g.Mode) {
 			modes = append(modes, g.Mode)
 		}

@@ -65,7 +65,7 @@ func (r *Report) CSV() ([]byte, error) {
 
 func csvRow(res results.Result, group string) []string {
 	s, e, a, m := res.Requested, res.Effective, res.Anchors, res.Measured
-	status, _ := compareEffective(res.Requested, res.Effective)
+	status, _ := compareEffective(res.Requested, res.Scenario, res.Effective)
 	row := []string{
 		res.Run, res.Experiment, group, timelineID(res.Run), sourceOf(res), bstr(res.Fixture), bstr(res.Lab), bstr(res.Emulated),
 		res.Server.Name, res.Server.OS, res.Server.OSVersion, nz(res.Server.Build), res.Server.Arch, res.Server.Kalab, nz(res.Server.HZ), res.Server.Caps,

@@ -16,6 +16,9 @@ const (
 	// EffectiveUnknown: some value could not be read back (or the run never
 	// got a connection), and the known ones match; the report claims nothing.
 	EffectiveUnknown = "unknown"
+	// EffectiveOffAsIntended: a heartbeat run's keepalive read back off,
+	// which is what that scenario asks for (its Requested is zero).
+	EffectiveOffAsIntended = "off-as-intended"
 )
 
 // goDefault is what Go's accept path re-applies unless told not to
@@ -47,7 +50,7 @@ func effectiveSeen(g *Group) []EffectiveSeen {
 			out[i].Runs++
 			continue
 		}
-		status, diffs := compareEffective(g.Requested, e)
+		status, diffs := compareEffective(g.Requested, g.Scenario, e)
 		idx[k] = len(out)
 		out = append(out, EffectiveSeen{Effective: e, Runs: 1, Status: status, Differences: diffs,
 			Why: explainDifference(g, e, status)})
@@ -57,8 +60,11 @@ func effectiveSeen(g *Group) []EffectiveSeen {
 
 // compareEffective compares every known value with the request. Any known
 // difference makes the set differ; otherwise an unknown value makes it
-// unknown.
-func compareEffective(req keepalive.Settings, e keepalive.Effective) (string, []string) {
+// unknown. A heartbeat run asks for keepalive off and nothing else.
+func compareEffective(req keepalive.Settings, sc keepalive.Scenario, e keepalive.Effective) (string, []string) {
+	if sc == keepalive.ScenarioHeartbeat {
+		return compareHeartbeatEffective(e)
+	}
 	var diffs []string
 	unknown := false
 	if !e.Enabled.Known {
@@ -89,6 +95,18 @@ func compareEffective(req keepalive.Settings, e keepalive.Effective) (string, []
 		return EffectiveUnknown, nil
 	}
 	return EffectiveAsRequested, nil
+}
+
+// compareHeartbeatEffective: off is as intended; the idle, interval and
+// count the OS keeps on a socket with keepalive off mean nothing.
+func compareHeartbeatEffective(e keepalive.Effective) (string, []string) {
+	switch {
+	case !e.Enabled.Known:
+		return EffectiveUnknown, nil
+	case e.Enabled.Value:
+		return EffectiveDiffers, []string{"keepalive on (the heartbeat scenario turns it off)"}
+	}
+	return EffectiveOffAsIntended, nil
 }
 
 // explainDifference names the causes docs/keepalive-models.md §2 and §5 document.

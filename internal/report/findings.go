@@ -243,17 +243,13 @@ func inWindowFindings(g *Group, o detectionOutcome) []string {
 		}
 		return nil
 	}
-	anchor := "T0 (last peer activity)"
-	if g.OS == "linux" {
-		anchor = "last ACK"
-	}
-	s := fmt.Sprintf("%s: detection − %s = %s%s", g.Label, anchor, inlineStats(g.FromT0), o.errText)
+	s := fmt.Sprintf("%s: detection − %s = %s%s", g.Label, t0Name(g), inlineStats(g.FromT0), o.errText)
 	if g.Model != nil {
 		s += ", model " + fmtWindow(g.Model.FromT0)
 		switch {
 		case g.Model.HZ > 0:
 			s += fmt.Sprintf(" at HZ=%d", g.Model.HZ)
-		case g.OS == "linux":
+		case g.OS == "linux" && g.Scenario != keepalive.ScenarioHeartbeat: // the application's timer has no tick
 			s += " (HZ unknown)"
 		}
 		if g.Model.Settings != g.Requested {
@@ -264,6 +260,18 @@ func inWindowFindings(g *Group, o detectionOutcome) []string {
 		s += " (lateness " + latenessText(g.Lateness) + ")"
 	}
 	return []string{s + wheelText(g)}
+}
+
+// t0Name names a group's T0 in a sentence: what the server last heard
+// from its peer.
+func t0Name(g *Group) string {
+	switch {
+	case g.Scenario == keepalive.ScenarioHeartbeat:
+		return "last heartbeat answer"
+	case g.OS == "linux":
+		return "last ACK"
+	}
+	return "T0 (last peer activity)"
 }
 
 // publishedFindings compares a group with the published Windows figures,

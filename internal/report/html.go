@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/results"
 )
 
@@ -58,6 +59,21 @@ type summaryRow struct {
 	Effective                   []effCell
 }
 
+// summarySection is one scenario's part of the summary table; the
+// published reference rows go with the idle section, which they are about.
+type summarySection struct {
+	Title, What string
+	Rows        []summaryRow
+	Reference   bool
+}
+
+// outageView is one held group's outage bar with its caption.
+type outageView struct {
+	OutageRow
+	Window string
+	SVG    template.HTML
+}
+
 // refRow is one of the published Windows figures, formatted.
 type refRow struct {
 	Settings, Published, Anchor, Windows, Linux, LinuxHZ, Note string
@@ -87,7 +103,7 @@ type runView struct {
 	Href, GroupHref                          string
 	Outcome, SourceBadge, VsModel, Effective badge
 	FromT0, AfterFault, AfterPL              string
-	ProbesText                               string
+	ProbesText, ModeText                     string
 }
 
 // hostView is a host table row; its fields shadow HostRow's with their
@@ -107,7 +123,9 @@ type pageView struct {
 	HowToRead                     []string
 	Findings                      []FindingSection // across OSes, runs that did not pass
 	GroupFindings                 []string         // per group, after the charts
-	Summary                       []summaryRow
+	Summary                       []summarySection
+	First                         *FirstDetection // nil: fewer than two mechanisms
+	Outages                       []outageView
 	Reference                     []refRow
 	ReferenceSource, ReferenceURL string
 	Charts                        []Chart
@@ -155,9 +173,13 @@ func (r *Report) pageView() (*pageView, error) {
 	}
 	v.HowToRead = howToReadHTML
 
-	for i := range r.Groups {
-		v.Summary = append(v.Summary, summaryView(&r.Groups[i]))
+	v.Summary = summarySections(r.Groups)
+	v.First = r.FirstDetection
+	outages, err := outageViews(r.Outages)
+	if err != nil {
+		return nil, err
 	}
+	v.Outages = outages
 	for _, ref := range r.Reference {
 		v.Reference = append(v.Reference, refRow{Settings: ref.Settings.Short(), Published: fmtDur(ref.Published),
 			Anchor: ref.Anchor, Windows: fmtDur(ref.WindowsModel), Linux: fmtDur(ref.LinuxModel),
@@ -249,20 +271,47 @@ func signedDur(d time.Duration) string {
 	return fmtDur(d)
 }
 
+// summarySections split the summary table by scenario.
+func summarySections(groups []Group) []summarySection {
+	var out []summarySection
+	for _, span := range scenarioSpans(groups) {
+		gs := groups[span[0]:span[1]]
+		s := summarySection{Reference: gs[0].Scenario == ""}
+		s.Title, s.What = scenarioHeading(gs[0].Scenario)
+		for i := range gs {
+			s.Rows = append(s.Rows, summaryView(&gs[i]))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// outageViews draw one bar per held group, all on one scale.
+func outageViews(rows []OutageRow) ([]outageView, error) {
+	var out []outageView
+	xmax := outageScale(rows)
+	for _, o := range rows {
+		svg, err := outageBar(o, xmax)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, outageView{OutageRow: o, Window: o.windowText(), SVG: svg})
+	}
+	return out, nil
+}
+
 func summaryView(g *Group) summaryRow {
 	row := summaryRow{ID: g.ID, Anchor: "group-" + g.ID, OS: g.OS, Server: g.Server,
 		Source:   sourceBadge(g.Source, g.Emulated),
-		Settings: g.Requested.Short(), Mode: string(g.Mode), Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false),
+		Settings: g.Mechanism, Mode: modeText(g.Mode, g.Scenario), Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false),
 		RunsText: plural(g.Runs, "run"), ModelT0: na, ModelAF: na, Expect: string(g.Expect),
 		FromT0: statView(g.FromT0), AfterFault: statView(g.AfterFault), AfterPL: statView(g.AfterPingLoss)}
 	if g.Model != nil {
 		row.HasModel = true
-		row.ModelT0, row.ModelAF = fmtWindow(g.Model.FromT0), fmtWindow(g.Model.AfterFault)
-		if g.Model.HZ > 0 {
-			row.ModelT0 += fmt.Sprintf(" (HZ=%d)", g.Model.HZ)
-		}
-		if g.Model.Settings != g.Requested {
-			row.ModelFor = "for the effective " + g.Model.Settings.Short()
+		var eff string
+		row.ModelT0, row.ModelAF, eff = modelCells(g)
+		if eff != "" {
+			row.ModelFor = "for the effective " + eff
 		}
 	}
 	res := "the resolution"
@@ -293,7 +342,7 @@ func summaryView(g *Group) summaryRow {
 	// same runs as report.md's Deviations).
 	for _, r := range g.members {
 		d := deviation(r)
-		status, _ := compareEffective(r.Requested, r.Effective)
+		status, _ := compareEffective(r.Requested, r.Scenario, r.Effective)
 		if r.Outcome != results.OutcomePass || (d != nil && (d.Verdict == VsEarly || d.Verdict == VsLate)) ||
 			status == EffectiveDiffers {
 			row.Deviations = append(row.Deviations, link{Text: r.Label(), Href: "#" + timelineID(r.Run)})
@@ -304,6 +353,8 @@ func summaryView(g *Group) summaryRow {
 		switch {
 		case e.Status == EffectiveAsRequested:
 			c.Mark, c.Class = "✓ as requested", "good"
+		case e.Status == EffectiveOffAsIntended:
+			c.Mark, c.Class, c.Text = "✓ keepalive off", "good", "as the heartbeat scenario intends"
 		case e.Status == EffectiveDiffers:
 			c.Mark, c.Class = "✗ not applied", "bad"
 			c.Text = strings.Join(e.Differences, ", ")
@@ -395,7 +446,11 @@ func timelineCaption(tl Timeline, res results.Result) []string {
 				at += " (" + l + ")"
 			}
 		}
-		out = append(out, eventNames[e.Kind]+" "+at)
+		name := eventNames[e.Kind]
+		if e.Kind == "last-peer" && res.Scenario == keepalive.ScenarioHeartbeat {
+			name = "last heartbeat answer (T0)" // the server reads the answers, keepalive is off
+		}
+		out = append(out, name+" "+at)
 	}
 	if len(probes) > 0 {
 		out = append(out, fmt.Sprintf("%s %s", plural(len(probes), "unanswered probe"), strings.Join(probes, ", ")))
@@ -414,7 +469,8 @@ func runViewOf(run RunRow) runView {
 	v := runView{RunRow: run, Href: "#" + run.Timeline, GroupHref: "#group-" + run.Group,
 		Outcome: outcomeBadge(run.Outcome), SourceBadge: sourceBadge(run.Source, run.Emulated),
 		FromT0: fmtOpt(run.FromT0), AfterFault: fmtOpt(run.AfterFault), AfterPL: fmtOpt(run.AfterPingLoss), ProbesText: na,
-		VsModel: badge{Text: na, Class: "muted"}}
+		ModeText: modeText(run.Mode, run.Scenario),
+		VsModel:  badge{Text: na, Class: "muted"}}
 	if run.Probes != nil {
 		v.ProbesText = itoa(*run.Probes)
 	}
@@ -433,6 +489,8 @@ func runViewOf(run RunRow) runView {
 		v.Effective.Class = "good"
 	case EffectiveDiffers:
 		v.Effective.Class, v.Effective.Text = "bad", "✗ "+run.Effective
+	case EffectiveOffAsIntended:
+		v.Effective.Class, v.Effective.Text = "good", heartbeatOff
 	}
 	return v
 }

@@ -8,6 +8,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/results"
 )
 
@@ -37,11 +38,21 @@ type mdTable struct {
 	Rows  [][]string
 }
 
+// mdScenario is one scenario's subsection of the Groups and Detection
+// times tables.
+type mdScenario struct {
+	Title, What   string
+	Groups, Times mdTable
+}
+
 // mdView is everything report.md shows, formatted.
 type mdView struct {
 	Title, Header, Fixtures, HowToRead string
 	Sections                           []FindingSection
-	Groups, Times, Reference, Hosts    mdTable
+	Scenarios                          []mdScenario
+	First                              *mdTable // nil: fewer than two mechanisms
+	Outages                            mdTable
+	Reference, Hosts                   mdTable
 	ReferenceSource                    string
 	Deviations                         []string
 	Runs                               mdTable
@@ -71,27 +82,15 @@ func (r *Report) markdownView() mdView {
 		v.Fixtures = fmt.Sprintf("> **Fixtures:** %d of %s are built from the model, not measured (source \"fixture\"). They are not measurements.",
 			n, plural(len(r.Runs), "run"))
 	}
-	v.Groups = mdTable{Head: []string{"group", "server", "settings", "mode", "fault", "source", "runs", "expect", "outcomes", "vs model", "effective options", "errors"},
-		Align: "|---|---|---|---|---|---|---:|---|---|---|---|---|"}
-	v.Times = mdTable{Head: []string{"group", "model from T0", "from T0", "lateness", "model after fault", "after fault", "after ping loss"},
-		Align: "|---|---|---|---|---|---|---|"}
-	for _, g := range r.Groups {
-		v.Groups.Rows = append(v.Groups.Rows, []string{g.ID, cell(g.Server), g.Requested.Short(), cell(string(g.Mode)),
-			cell(faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false)), sourceLabel(g.Source, g.Emulated), itoa(g.Runs),
-			cell(string(g.Expect)), outcomesText(g.Outcomes), cell(vsModelText(g.VsModel)),
-			cell(effectiveText(g.Effective)), cell(talliesText(g.Errors))})
-		mT0, mAF := na, na
-		if g.Model != nil {
-			mT0, mAF = fmtWindow(g.Model.FromT0), fmtWindow(g.Model.AfterFault)
-			if g.Model.HZ > 0 {
-				mT0 += fmt.Sprintf(" (HZ=%d)", g.Model.HZ)
-			}
-			if g.Model.Settings != g.Requested {
-				mT0 += " for " + g.Model.Settings.Short()
-			}
-		}
-		v.Times.Rows = append(v.Times.Rows, []string{g.ID, mT0, fmtStats(g.FromT0), fmtStats(g.Lateness),
-			mAF, fmtStats(g.AfterFault), fmtStats(g.AfterPingLoss)})
+	for _, span := range scenarioSpans(r.Groups) {
+		v.Scenarios = append(v.Scenarios, mdScenarioOf(r.Groups[span[0]:span[1]]))
+	}
+	if t := r.FirstDetection; t != nil {
+		v.First = &mdTable{Head: t.head(), Align: mdAlign(len(t.head())), Rows: t.mdRows()}
+	}
+	v.Outages = mdTable{Head: outageHead, Align: mdAlign(len(outageHead))}
+	for _, o := range r.Outages {
+		v.Outages.Rows = append(v.Outages.Rows, o.mdRow())
 	}
 	v.Reference = mdTable{Head: []string{"OS", "settings", "published", "measured from", "Windows model (idle + count×interval)", "Linux model (from last ACK)", "Linux at HZ=250", "note"},
 		Align: "|---|---|---|---|---|---|---|---|"}
@@ -119,11 +118,55 @@ func (r *Report) markdownView() mdView {
 			probes = itoa(*run.Probes)
 		}
 		v.Runs.Rows = append(v.Runs.Rows, []string{cell(run.Label()), run.Group, sourceLabel(run.Source, run.Emulated), cell(run.Server), run.Settings,
-			cell(string(run.Mode)), cell(run.Fault), cell(run.Outcome), cell(run.Why), fmtOpt(run.FromT0),
+			cell(modeText(run.Mode, run.Scenario)), cell(run.Fault), cell(run.Outcome), cell(run.Why), fmtOpt(run.FromT0),
 			fmtOpt(run.AfterFault), fmtOpt(run.AfterPingLoss), cell(run.Errno), probes, cell(run.Failure),
 			deviationText(run.Deviation), cell(effectiveRunText(run))})
 	}
 	return v
+}
+
+// mdScenarioOf formats one scenario's groups (all of the same scenario).
+func mdScenarioOf(groups []Group) mdScenario {
+	sc := mdScenario{}
+	sc.Title, sc.What = scenarioHeading(groups[0].Scenario)
+	sc.Groups = mdTable{Head: []string{"group", "server", "settings", "mode", "fault", "source", "runs", "expect", "outcomes", "vs model", "effective options", "errors"},
+		Align: "|---|---|---|---|---|---|---:|---|---|---|---|---|"}
+	sc.Times = mdTable{Head: []string{"group", "model from T0", "from T0", "lateness", "model after fault", "after fault", "after ping loss"},
+		Align: "|---|---|---|---|---|---|---|"}
+	for _, g := range groups {
+		sc.Groups.Rows = append(sc.Groups.Rows, []string{g.ID, cell(g.Server), cell(g.Mechanism), cell(modeText(g.Mode, g.Scenario)),
+			cell(faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false)), sourceLabel(g.Source, g.Emulated), itoa(g.Runs),
+			cell(string(g.Expect)), outcomesText(g.Outcomes), cell(vsModelText(g.VsModel)),
+			cell(effectiveText(g.Effective)), cell(talliesText(g.Errors))})
+		mT0, mAF, eff := modelCells(&g)
+		if eff != "" {
+			mT0 += " for " + eff
+		}
+		sc.Times.Rows = append(sc.Times.Rows, []string{g.ID, mT0, fmtStats(g.FromT0), fmtStats(g.Lateness),
+			mAF, fmtStats(g.AfterFault), fmtStats(g.AfterPingLoss)})
+	}
+	return sc
+}
+
+// modelCells write a group's model windows from T0 and after the fault,
+// and the effective settings the model used when they are not the
+// requested ones ("" when they are); n/a without a model. The unacked model runs from the
+// write after the fault: it has no T0 window, which a "0 ms" would hide.
+func modelCells(g *Group) (fromT0, afterFault, effective string) {
+	if g.Model == nil {
+		return na, na, ""
+	}
+	fromT0, afterFault = fmtWindow(g.Model.FromT0), fmtWindow(g.Model.AfterFault)
+	if g.Model.HZ > 0 {
+		fromT0 += fmt.Sprintf(" (HZ=%d)", g.Model.HZ)
+	}
+	if g.Scenario == keepalive.ScenarioUnacked {
+		fromT0 = "— (from the write)"
+	}
+	if g.Model.Settings != g.Requested && g.Scenario != keepalive.ScenarioHeartbeat {
+		effective = g.Model.Settings.Short()
+	}
+	return fromT0, afterFault, effective
 }
 
 // deviationLines list every run a reader should look at, each linking to
@@ -167,6 +210,8 @@ func effectiveRunText(run RunRow) string {
 		return "as requested"
 	case EffectiveDiffers:
 		return "**differs**: " + run.Effective
+	case EffectiveOffAsIntended:
+		return heartbeatOff
 	}
 	return "unknown: " + run.Effective
 }
@@ -227,6 +272,8 @@ func effectiveText(seen []EffectiveSeen) string {
 		switch e.Status {
 		case EffectiveAsRequested:
 			s = fmt.Sprintf("as requested ×%d", e.Runs)
+		case EffectiveOffAsIntended:
+			s = fmt.Sprintf("%s ×%d", heartbeatOff, e.Runs)
 		case EffectiveDiffers:
 			s = fmt.Sprintf("**differs** ×%d: %s", e.Runs, effectiveShort(e.Effective))
 			if e.Why != "" {

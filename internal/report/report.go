@@ -44,6 +44,14 @@ type Report struct {
 	Findings    []string       `json:"findings"`
 	Hosts       []HostRow      `json:"hosts"`
 	Runs        []RunRow       `json:"runs"`
+	// FirstDetection compares the mechanisms (keepalive settings, scenario,
+	// heartbeat) side by side per server and fault: "which mechanism
+	// detects first"; nil (omitted) when the results hold fewer than two
+	// mechanisms.
+	FirstDetection *FirstDetection `json:"first_detection,omitempty"`
+	// Outages are the groups whose fault healed after a hold, against the
+	// model's detection window; empty (omitted) when no run had a hold.
+	Outages []OutageRow `json:"outages,omitempty"`
 
 	runs     []results.Result // in input order, for timelines and runs.csv
 	sections []FindingSection // Findings, titled, for report.html and report.md
@@ -78,13 +86,21 @@ type Group struct {
 	// "user-timeout"; empty, omitted, for idle) and UserTimeout the user
 	// timeout the server was asked for (0, omitted, for none), so each
 	// scenario and user timeout is its own group.
-	Scenario    keepalive.Scenario  `json:"scenario,omitempty"`
-	UserTimeout time.Duration       `json:"user_timeout_ns,omitempty"`
-	Emulated    bool                `json:"emulated,omitempty"`
-	Source      string              `json:"source"`
-	Expect      results.Expectation `json:"expect"`
-	Runs        int                 `json:"runs"`
-	RunIDs      []string            `json:"run_ids"`
+	Scenario    keepalive.Scenario `json:"scenario,omitempty"`
+	UserTimeout time.Duration      `json:"user_timeout_ns,omitempty"`
+	// Heartbeat is the application heartbeat of a heartbeat group (its
+	// Requested is then zero and Mode empty: keepalive was off); nil
+	// (omitted) otherwise. Each period and misses is its own group.
+	Heartbeat *keepalive.Heartbeat `json:"heartbeat,omitempty"`
+	// Mechanism names what detects in this group, as keepalive.Label
+	// writes it: "1s/1s/10", "1s/1s/10 unacked uto 5s", "heartbeat
+	// 200ms×3".
+	Mechanism string              `json:"mechanism"`
+	Emulated  bool                `json:"emulated,omitempty"`
+	Source    string              `json:"source"`
+	Expect    results.Expectation `json:"expect"`
+	Runs      int                 `json:"runs"`
+	RunIDs    []string            `json:"run_ids"`
 	// Model is the prediction of the first run that carries one.
 	Model *Model `json:"model,omitempty"`
 	// Detection − anchor over the runs that have the anchor; nil when none.
@@ -165,23 +181,31 @@ type RunRow struct {
 	Experiment string `json:"experiment"`
 	Group      string `json:"group"`
 	// Timeline is the HTML anchor id of the run's timeline in report.html.
-	Timeline      string         `json:"timeline"`
-	Source        string         `json:"source"`
-	Emulated      bool           `json:"emulated,omitempty"`
-	Server        string         `json:"server"`
-	ServerHost    string         `json:"server_host"`
-	ClientHost    string         `json:"client_host"`
-	Settings      string         `json:"settings"`
-	Mode          keepalive.Mode `json:"mode"`
-	Fault         string         `json:"fault"`
-	Expect        string         `json:"expect"`
-	Outcome       string         `json:"outcome"`
-	Why           string         `json:"why,omitempty"`
-	Detected      bool           `json:"detected"`
-	FromT0        *time.Duration `json:"from_t0_ns,omitempty"`
-	AfterFault    *time.Duration `json:"after_fault_ns,omitempty"`
-	AfterPingLoss *time.Duration `json:"after_ping_loss_ns,omitempty"`
-	Lateness      *time.Duration `json:"lateness_ns,omitempty"`
+	Timeline   string `json:"timeline"`
+	Source     string `json:"source"`
+	Emulated   bool   `json:"emulated,omitempty"`
+	Server     string `json:"server"`
+	ServerHost string `json:"server_host"`
+	ClientHost string `json:"client_host"`
+	// Settings is the run's mechanism as keepalive.Label writes it
+	// ("1s/1s/10 user-timeout uto 3s", "heartbeat 200ms×3").
+	Settings string         `json:"settings"`
+	Mode     keepalive.Mode `json:"mode"`
+	// Scenario, UserTimeout and Heartbeat are the run's (results.Result
+	// fields of the same names): empty/0/nil (omitted) for idle keepalive
+	// without a user timeout.
+	Scenario      keepalive.Scenario   `json:"scenario,omitempty"`
+	UserTimeout   time.Duration        `json:"user_timeout_ns,omitempty"`
+	Heartbeat     *keepalive.Heartbeat `json:"heartbeat,omitempty"`
+	Fault         string               `json:"fault"`
+	Expect        string               `json:"expect"`
+	Outcome       string               `json:"outcome"`
+	Why           string               `json:"why,omitempty"`
+	Detected      bool                 `json:"detected"`
+	FromT0        *time.Duration       `json:"from_t0_ns,omitempty"`
+	AfterFault    *time.Duration       `json:"after_fault_ns,omitempty"`
+	AfterPingLoss *time.Duration       `json:"after_ping_loss_ns,omitempty"`
+	Lateness      *time.Duration       `json:"lateness_ns,omitempty"`
 	// Deviation compares the run with the model window (deviation.go).
 	Deviation *Deviation `json:"deviation,omitempty"`
 	// Effective is the read-back idle/interval/count ("?" = unknown) and
@@ -209,6 +233,7 @@ type groupKey struct {
 	hold          time.Duration
 	scenario      keepalive.Scenario // "" for idle
 	userTimeout   time.Duration
+	heartbeat     keepalive.Heartbeat // zero outside the heartbeat scenario
 	expect        results.Expectation
 	emulated      bool
 	source        string
@@ -230,8 +255,9 @@ func Build(rs []results.Result) *Report {
 		if g == nil {
 			g = &Group{OS: k.os, OSVersion: k.osVersion, Build: res.Server.Build, Server: serverName(k.os, k.osVersion),
 				Requested: k.settings, Mode: k.mode, FaultKind: k.kind, FaultScope: k.scope, FaultDirection: k.direction, Hold: k.hold, Emulated: k.emulated,
-				Scenario: k.scenario, UserTimeout: k.userTimeout,
-				Source: k.source, Expect: res.Expect}
+				Scenario: k.scenario, UserTimeout: k.userTimeout, Heartbeat: heartbeatOf(k.heartbeat),
+				Mechanism: keepalive.Label(k.settings, k.scenario, k.userTimeout, k.heartbeat),
+				Source:    k.source, Expect: res.Expect}
 			byKey[k] = g
 			groups = append(groups, g)
 		}
@@ -259,6 +285,8 @@ func Build(rs []results.Result) *Report {
 	r.runs = rs
 	r.Reference = referenceRows()
 	r.Hosts = hosts(rs)
+	r.FirstDetection = firstDetection(r.Groups)
+	r.Outages = outageRows(r.Groups)
 	r.sections = findings(r)
 	for _, s := range r.sections {
 		r.Findings = append(r.Findings, s.Items...)
@@ -282,7 +310,7 @@ func nonNil[T any](s []T) []T {
 func keyOf(res results.Result) groupKey {
 	return groupKey{os: res.Server.OS, osVersion: res.Server.OSVersion, settings: res.Requested, mode: res.Mode,
 		kind: res.FaultKind, scope: res.FaultScope, direction: oneWay(res.FaultDirection), hold: res.Hold, expect: res.Expect,
-		scenario: scenarioOf(res.Scenario), userTimeout: res.UserTimeout,
+		scenario: scenarioOf(res.Scenario), userTimeout: res.UserTimeout, heartbeat: deref(res.Heartbeat),
 		emulated: res.Emulated, source: sourceOf(res)}
 }
 
@@ -293,6 +321,22 @@ func scenarioOf(sc keepalive.Scenario) keepalive.Scenario {
 		return ""
 	}
 	return sc
+}
+
+// deref is a heartbeat as a comparable key part: zero for none.
+func deref(h *keepalive.Heartbeat) keepalive.Heartbeat {
+	if h == nil {
+		return keepalive.Heartbeat{}
+	}
+	return *h
+}
+
+// heartbeatOf is a key's heartbeat as report.json carries it: nil for none.
+func heartbeatOf(h keepalive.Heartbeat) *keepalive.Heartbeat {
+	if h.IsZero() {
+		return nil
+	}
+	return &h
 }
 
 // oneWay is a recorded drop direction as reports tell it apart: the
@@ -329,7 +373,9 @@ func sourceOf(res results.Result) string {
 // faultOrder puts the comparison's main case first and the controls after.
 var faultOrder = map[string]int{results.KindDrop: 0, results.KindVMPause: 1, results.KindPause: 2, results.KindKill: 3}
 
-func compareGroups(a, b *Group) int {
+// compareFaults orders faults: kind (the main case first), scope,
+// direction (both ways first), hold.
+func compareFaults(a, b *Group) int {
 	fo := func(k string) int {
 		if o, ok := faultOrder[k]; ok {
 			return o
@@ -337,6 +383,21 @@ func compareGroups(a, b *Group) int {
 		return len(faultOrder)
 	}
 	return cmp.Or(
+		cmp.Compare(fo(a.FaultKind), fo(b.FaultKind)),
+		cmp.Compare(a.FaultKind, b.FaultKind),
+		cmp.Compare(a.FaultScope, b.FaultScope),
+		cmp.Compare(directionOrder(a.FaultDirection), directionOrder(b.FaultDirection)),
+		cmp.Compare(a.FaultDirection, b.FaultDirection),
+		cmp.Compare(a.Hold, b.Hold),
+	)
+}
+
+func compareGroups(a, b *Group) int {
+	// The scenario leads so that group ids run in the order report.md and
+	// report.html show the scenarios' subsections.
+	return cmp.Or(
+		cmp.Compare(scenarioRank(a.Scenario), scenarioRank(b.Scenario)),
+		cmp.Compare(a.Scenario, b.Scenario),
 		cmp.Compare(a.OS, b.OS),
 		cmp.Compare(a.OSVersion, b.OSVersion),
 		cmp.Compare(a.Source, b.Source),
@@ -344,17 +405,17 @@ func compareGroups(a, b *Group) int {
 		cmp.Compare(a.Requested.Interval, b.Requested.Interval),
 		cmp.Compare(a.Requested.Count, b.Requested.Count),
 		cmp.Compare(a.Mode, b.Mode),
-		cmp.Compare(fo(a.FaultKind), fo(b.FaultKind)),
-		cmp.Compare(a.FaultKind, b.FaultKind),
-		cmp.Compare(a.FaultScope, b.FaultScope),
-		cmp.Compare(directionOrder(a.FaultDirection), directionOrder(b.FaultDirection)),
-		cmp.Compare(a.FaultDirection, b.FaultDirection),
-		cmp.Compare(a.Hold, b.Hold),
-		cmp.Compare(a.Scenario, b.Scenario),
+		compareFaults(a, b),
 		cmp.Compare(a.UserTimeout, b.UserTimeout),
+		compareHeartbeats(a.Heartbeat, b.Heartbeat),
 		cmp.Compare(a.Expect, b.Expect),
 		boolCmp(a.Emulated, b.Emulated),
 	)
+}
+
+func compareHeartbeats(a, b *keepalive.Heartbeat) int {
+	x, y := deref(a), deref(b)
+	return cmp.Or(cmp.Compare(x.Period, y.Period), cmp.Compare(x.Misses, y.Misses))
 }
 
 func boolCmp(a, b bool) int {
@@ -458,12 +519,13 @@ func errLabel(res results.Result) string {
 }
 
 func runRow(res results.Result, group string) RunRow {
-	status, _ := compareEffective(res.Requested, res.Effective)
+	status, _ := compareEffective(res.Requested, scenarioOf(res.Scenario), res.Effective)
 	return RunRow{
 		Run: res.Run, Name: res.Name, Experiment: res.Experiment, Group: group, Timeline: timelineID(res.Run),
 		Source: sourceOf(res), Emulated: res.Emulated, Server: serverName(res.Server.OS, res.Server.OSVersion),
 		ServerHost: res.Server.Name, ClientHost: res.Client.Name,
-		Settings: res.Requested.Short() + keepalive.ScenarioLabel(res.Scenario, res.UserTimeout), Mode: res.Mode,
+		Settings: keepalive.Label(res.Requested, scenarioOf(res.Scenario), res.UserTimeout, deref(res.Heartbeat)), Mode: res.Mode,
+		Scenario: scenarioOf(res.Scenario), UserTimeout: res.UserTimeout, Heartbeat: res.Heartbeat,
 		Fault: faultName(res.FaultKind, res.FaultScope, res.FaultDirection, res.Hold, res.Emulated), Expect: string(res.Expect),
 		Outcome: res.Outcome, Why: res.Why,
 		Detected: res.Detected, FromT0: res.Measured.FromT0, AfterFault: res.Measured.AfterFault,
@@ -519,7 +581,9 @@ func serverName(os, version string) string {
 }
 
 // faultName is how a report names a fault: kind, scope, and for a one-way
-// drop its direction ("drop flow→server", "drop host→client").
+// drop its direction in arrows and in words, since "→server" alone does
+// not say whose packets were lost ("drop flow→server (the client's
+// answers lost)").
 func faultName(kind, scope, direction string, hold time.Duration, emulated bool) string {
 	s := kind
 	if scope != "" {
@@ -529,19 +593,28 @@ func faultName(kind, scope, direction string, hold time.Duration, emulated bool)
 	if hold > 0 {
 		s += " hold " + hold.String()
 	}
+	s += directionWords(direction)
 	if emulated {
 		s += " (emulated)"
 	}
 	return s
 }
 
-func groupLabel(g *Group) string {
-	src := g.Source
-	if g.Emulated {
-		src += ", emulated"
+// directionWords says for people what a one-way drop lost: the arrow
+// names where the lost packets were going.
+func directionWords(direction string) string {
+	switch direction {
+	case results.DirectionToServer:
+		return " (the client's answers lost)"
+	case results.DirectionToClient:
+		return " (the server's packets lost)"
 	}
-	return serverName(g.OS, g.OSVersion) + " " + g.Requested.Short() + keepalive.ScenarioLabel(g.Scenario, g.UserTimeout) + " (" + string(g.Mode) + ") " +
-		faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false) + " [" + src + "]"
+	return ""
+}
+
+func groupLabel(g *Group) string {
+	return serverName(g.OS, g.OSVersion) + " " + g.Mechanism + " (" + modeText(g.Mode, g.Scenario) + ") " +
+		faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false) + " [" + sourceText(g) + "]"
 }
 
 var itoa = strconv.Itoa

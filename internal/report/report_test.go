@@ -299,21 +299,28 @@ func TestCompareEffective(t *testing.T) {
 	idle2h := effective(settings(2*time.Hour, time.Second, 3))
 	tests := []struct {
 		name   string
+		sc     keepalive.Scenario
 		e      keepalive.Effective
 		status string
 		diffs  []string
 	}{
-		{"as requested", effective(s113), EffectiveAsRequested, nil},
-		{"go default", effective(goDefault), EffectiveDiffers,
+		{"as requested", "", effective(s113), EffectiveAsRequested, nil},
+		{"go default", "", effective(goDefault), EffectiveDiffers,
 			[]string{"idle 15s (requested 1s)", "interval 15s (requested 1s)", "count 9 (requested 3)"}},
-		{"macOS idle", idle2h, EffectiveDiffers, []string{"idle 2h (requested 1s)"}},
-		{"count unknown", partial, EffectiveUnknown, nil},
-		{"nothing read", keepalive.Effective{}, EffectiveUnknown, nil},
-		{"keepalive off", off, EffectiveDiffers, []string{"keepalive off"}},
+		{"macOS idle", "", idle2h, EffectiveDiffers, []string{"idle 2h (requested 1s)"}},
+		{"count unknown", "", partial, EffectiveUnknown, nil},
+		{"nothing read", "", keepalive.Effective{}, EffectiveUnknown, nil},
+		{"keepalive off", "", off, EffectiveDiffers, []string{"keepalive off"}},
+		// A heartbeat run asks for keepalive off; the OS's defaults behind
+		// it mean nothing.
+		{"heartbeat off", keepalive.ScenarioHeartbeat, off, EffectiveOffAsIntended, nil},
+		{"heartbeat on", keepalive.ScenarioHeartbeat, effective(s113), EffectiveDiffers,
+			[]string{"keepalive on (the heartbeat scenario turns it off)"}},
+		{"heartbeat unread", keepalive.ScenarioHeartbeat, keepalive.Effective{}, EffectiveUnknown, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, diffs := compareEffective(s113, tt.e)
+			status, diffs := compareEffective(s113, tt.sc, tt.e)
 			if status != tt.status || !slices.Equal(diffs, tt.diffs) {
 				t.Errorf("got %s %q, want %s %q", status, diffs, tt.status, tt.diffs)
 			}
@@ -573,18 +580,19 @@ func TestDirectionGroups(t *testing.T) {
 	}
 	want := []group{
 		{"Linux 6.18.44 1s/1s/3 (listener) drop flow [lab]", "", "oneway-002,oneway-004"},
-		{"Linux 6.18.44 1s/1s/3 (listener) drop flow→server [lab]", "to-server", "oneway-003"},
-		{"Linux 6.18.44 1s/1s/3 (listener) drop flow→client [lab]", "to-client", "oneway-001"},
-		{"Linux 6.18.44 1s/1s/3 (listener) drop host→client [lab]", "to-client", "oneway-005"},
+		{"Linux 6.18.44 1s/1s/3 (listener) drop flow→server (the client's answers lost) [lab]", "to-server", "oneway-003"},
+		{"Linux 6.18.44 1s/1s/3 (listener) drop flow→client (the server's packets lost) [lab]", "to-client", "oneway-001"},
+		{"Linux 6.18.44 1s/1s/3 (listener) drop host→client (the server's packets lost) [lab]", "to-client", "oneway-005"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("groups:\n%q\nwant:\n%q", got, want)
 	}
-	if f := r.Runs[2].Fault; f != "drop flow→server" {
-		t.Errorf("run row fault %q, want drop flow→server", f)
+	if f := r.Runs[2].Fault; f != "drop flow→server (the client's answers lost)" {
+		t.Errorf("run row fault %q, want drop flow→server (the client's answers lost)", f)
 	}
 	md := string(r.Markdown())
-	for _, w := range []string{"| drop flow→server |", "| drop flow→client |", "| drop host→client |"} {
+	for _, w := range []string{"| drop flow→server (the client's answers lost) |", "| drop flow→client (the server's packets lost) |",
+		"| drop host→client (the server's packets lost) |"} {
 		if !strings.Contains(md, w) {
 			t.Errorf("report.md lacks %q", w)
 		}
