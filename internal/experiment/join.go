@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -140,13 +141,26 @@ func agentsOf(ms []cluster.Member) []cluster.Member {
 	return out
 }
 
+// Check says what is missing before anything starts: the agents to join
+// and the gossip key file, each with the flag that gives it.
+func (o JoinOptions) Check() error {
+	if len(o.Join) == 0 {
+		return errors.New("no agents to join: give --join with one agent's gossip address (host:port, e.g. 192.0.2.10:7946; " +
+			"more, comma-separated, are tried too), or --lab to run in a network-namespace lab built on this machine")
+	}
+	if o.KeyFile == "" {
+		return errors.New("no gossip key: give --key-file with the file `coordinator keygen -o kalab.key` wrote (the agents' encrypt_key_file)")
+	}
+	return nil
+}
+
 // JoinCluster makes the coordinator a serf member (tag role=coordinator)
 // and joins; it retries the join with backoff while agents are still
 // starting, says on o.Status every few seconds what it waits for, and on
 // timeout returns an error naming the alive agents and what to check.
 func JoinCluster(ctx context.Context, o JoinOptions) (*cluster.Node, error) {
-	if len(o.Join) == 0 {
-		return nil, fmt.Errorf("coordinator: --join is required (an agent's host:port)")
+	if err := o.Check(); err != nil {
+		return nil, err
 	}
 	key, err := cluster.ReadKeyFile(o.KeyFile)
 	if err != nil {
