@@ -25,7 +25,11 @@ func runCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run -c FILE [--lab] [-o DIR] [--resume]",
 		Short: "Run an experiment on the cluster (or, with --lab, on this Linux machine's netns lab) and write the report",
-		Args:  cobra.NoArgs,
+		Example: `  coordinator experiment run -c configs/quick.toml --lab
+  coordinator experiment run -c configs/quick.toml --lab --resume
+  coordinator experiment run -c configs/published.toml --join 192.0.2.10:7946 --key-file kalab.key \
+    --advertise 192.0.2.5:7947 --expect-agents 2 -o out/published`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, cells, err := experiment.LoadPlan(path)
 			if err != nil {
@@ -77,7 +81,7 @@ func runCmd() *cobra.Command {
 	cmd.Flags().StringVar(&agentBin, "agent-bin", "", "agent binary the lab starts (default: agent beside this coordinator, or on PATH)")
 	cmd.Flags().BoolVar(&labMember, "lab-member", false, "internal: this process runs inside the lab")
 	_ = cmd.Flags().MarkHidden("lab-member")
-	cf.add(cmd, 1)
+	cf.add(cmd)
 	lf.add(cmd)
 	return cmd
 }

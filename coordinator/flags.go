@@ -12,6 +12,7 @@ import (
 	"github.com/kalab-dev/kalab/internal/logging"
 )
 
+// configFlag is -c/--config, the experiment file, required.
 func configFlag(cmd *cobra.Command, path *string) {
 	cmd.Flags().StringVarP(path, "config", "c", "", "experiment file (TOML)")
 	_ = cmd.MarkFlagRequired("config")
@@ -23,14 +24,21 @@ type clusterFlags struct {
 	expectAgents                               int
 }
 
-func (f *clusterFlags) add(cmd *cobra.Command, expectAgents int) {
+// defaultExpectAgents is --expect-agents' default for every command that
+// joins: one agent, so a command never goes on with an empty cluster.
+const defaultExpectAgents = 1
+
+// expectAgentsUsage is --expect-agents' help, the same wherever it appears.
+const expectAgentsUsage = "after joining, wait (up to 30s) until at least this many agents are alive; 0 waits only for the join"
+
+func (f *clusterFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.bind, "bind", "0.0.0.0:7947", "serf bind address host:port")
 	fs.StringVar(&f.advertise, "advertise", "", "address agents reach the coordinator at (needed when bind is 0.0.0.0)")
 	fs.StringVar(&f.join, "join", "", "comma-separated agent addresses host:port")
 	fs.StringVar(&f.keyFile, "key-file", "", "gossip key file (coordinator keygen)")
 	fs.StringVar(&f.signingKey, "signing-key", "", "the coordinator's command signing key (default: coordinator.key beside --key-file)")
-	fs.IntVar(&f.expectAgents, "expect-agents", expectAgents, "wait until this many agents are alive")
+	fs.IntVar(&f.expectAgents, "expect-agents", defaultExpectAgents, expectAgentsUsage)
 }
 
 func (f *clusterFlags) options(log *slog.Logger) experiment.JoinOptions {

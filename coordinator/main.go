@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kalab-dev/kalab/internal/version"
+	"github.com/kalab-dev/kalab/internal/cli"
 )
 
 func main() { os.Exit(run()) }
@@ -27,7 +27,7 @@ func run() int {
 		if errors.As(err, &ee) {
 			return ee.code
 		}
-		fmt.Fprintln(os.Stderr, "coordinator:", err)
+		fmt.Fprintln(os.Stderr, cli.ErrorLine("coordinator", err))
 		return 1
 	}
 	return 0
@@ -35,16 +35,22 @@ func run() int {
 
 func rootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "coordinator",
-		Short:         "Plan and run kalab TCP keepalive experiments",
+		Use:   "coordinator",
+		Short: "Plan and run kalab TCP keepalive experiments",
+		Example: `  coordinator experiment run -c configs/quick.toml --lab
+  coordinator keygen -o kalab.key
+  coordinator members --join 192.0.2.10:7946 --key-file kalab.key --advertise 192.0.2.5:7947
+  coordinator experiment run -c configs/cross-os.toml --join 192.0.2.10:7946 --key-file kalab.key --advertise 192.0.2.5:7947 --expect-agents 3
+  coordinator report -o out/all out/*/results.jsonl`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	exp := &cobra.Command{Use: "experiment", Short: "Run, validate and plan experiment files"}
+	exp := &cobra.Command{Use: "experiment", Short: "Run, validate and plan experiment files",
+		Example: `  coordinator experiment validate -c configs/cross-os.toml
+  coordinator experiment plan -c configs/cross-os.toml
+  coordinator experiment run -c configs/quick.toml --lab`}
 	exp.AddCommand(runCmd(), validateCmd(), planCmd())
-	root.AddCommand(exp, membersCmd(), keygenCmd(), reportCmd(), modelCmd(), &cobra.Command{
-		Use: "version", Short: "Print the version",
-		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "coordinator", version.String()) },
-	})
+	root.AddCommand(exp, membersCmd(), keygenCmd(), reportCmd(), modelCmd(), cli.VersionCommand("coordinator"))
+	cli.Finish(root, nil)
 	return root
 }

@@ -15,7 +15,9 @@ func membersCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "members --join ADDR --key-file FILE",
 		Short: "Join the cluster and list the alive members with their tags",
-		Args:  cobra.NoArgs,
+		Example: `  coordinator members --join 192.0.2.10:7946 --key-file kalab.key --advertise 192.0.2.5:7947
+  coordinator members --join 192.0.2.10:7946,192.0.2.20:7946 --key-file kalab.key --expect-agents 3`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := cf.options(logging.Discard())
 			o.Status = cmd.ErrOrStderr() // what the join waits for, every few seconds
@@ -27,6 +29,6 @@ func membersCmd() *cobra.Command {
 			return cluster.WriteMembers(cmd.OutOrStdout(), node.Members())
 		},
 	}
-	cf.add(cmd, 0)
+	cf.add(cmd)
 	return cmd
 }

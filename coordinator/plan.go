@@ -13,7 +13,9 @@ func validateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate -c FILE",
 		Short: "Check an experiment file: unknown keys and out-of-range values are errors with line numbers",
-		Args:  cobra.NoArgs,
+		Example: `  coordinator experiment validate -c configs/quick.toml
+  coordinator experiment validate -c configs/cross-os.toml`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, _, err := experiment.LoadPlan(path)
 			if err != nil {
@@ -32,7 +34,9 @@ func planCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan -c FILE",
 		Short: "List the runs an experiment expands to, with the model's window and the expected time",
-		Args:  cobra.NoArgs,
+		Example: `  coordinator experiment plan -c configs/published.toml
+  coordinator experiment plan -c configs/cross-os.toml`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, cells, err := experiment.LoadPlan(path)
 			if err != nil {

@@ -22,6 +22,8 @@ func reportCmd() *cobra.Command {
 Arguments are results.jsonl files as "experiment run" writes them; a pattern
 (testdata/*.jsonl) is expanded here too, for shells that do not. A run that
 appears in more than one file is taken once, from the first file.`,
+		Example: `  coordinator report -o out/all out/*/results.jsonl
+  coordinator report -o out/compare out/quick/results.jsonl testdata/*.jsonl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files, err := expandArgs(args)

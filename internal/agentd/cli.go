@@ -74,7 +74,7 @@ func RunCommand() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's state and fault journal (required)")
 	f.StringVar(&cfg.CoordinatorKey, "coordinator-key", "", "the coordinator's public key (coordinator.pub from coordinator keygen): only commands it signed are obeyed")
 	f.BoolVar(&cfg.LabEmulateVM, "lab-emulate-vm", false, "netns lab only: emulate vm-pause by a host drop plus SIGSTOP")
-	f.StringVar(&file, "config", "", "agent.toml (the only place a vm-pause hypervisor hook can be set)")
+	f.StringVarP(&file, "config", "c", "", "agent.toml (the only place a vm-pause hypervisor hook can be set)")
 	f.BoolVar(&debug, "debug", false, "log debug messages (serf's too)")
 	f.StringVar(&logFormat, "log-format", logging.FormatAuto, "log format: auto (text on a terminal, JSON otherwise), text or json")
 	_ = f.MarkHidden("lab-emulate-vm")

@@ -533,7 +533,7 @@ func Command() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&opt.ConfigPath, "config", "", "the agent's config file (agent.toml) to check with")
+	cmd.Flags().StringVarP(&opt.ConfigPath, "config", "c", "", "the agent's config file (agent.toml) to check with")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

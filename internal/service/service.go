@@ -95,7 +95,7 @@ func Command() *cobra.Command {
 	}
 	var installCfg string
 	install := &cobra.Command{
-		Use:   "install --config agent.toml",
+		Use:   "install -c agent.toml",
 		Short: "Install the service (it starts at boot; start it now with `agent service start`)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -106,7 +106,7 @@ func Command() *cobra.Command {
 			return install(cmd.OutOrStdout(), Name, exe, installCfg)
 		},
 	}
-	install.Flags().StringVar(&installCfg, "config", "", "the agent's config file (required; validated and recorded as an absolute path)")
+	install.Flags().StringVarP(&installCfg, "config", "c", "", "the agent's config file (required; validated and recorded as an absolute path)")
 	cmd.AddCommand(install)
 
 	for _, c := range []struct{ use, short string }{
@@ -124,13 +124,13 @@ func Command() *cobra.Command {
 
 	var runCfg string
 	run := &cobra.Command{
-		Use:    "run --config agent.toml",
+		Use:    "run -c agent.toml",
 		Short:  "Run the agent under the service manager (what the installed service executes)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE:   func(*cobra.Command, []string) error { return runService(Name, runCfg) },
 	}
-	run.Flags().StringVar(&runCfg, "config", "", "the agent's config file (required)")
+	run.Flags().StringVarP(&runCfg, "config", "c", "", "the agent's config file (required)")
 	cmd.AddCommand(run)
 	return cmd
 }
