@@ -48,7 +48,10 @@ func runCmd() *cobra.Command {
 			if inLab && !labMember {
 				return runInLab(ctx, path, out, agentBin, lf, resume)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "experiment %s: %d cells × %d repetitions per agent pair, expected %s\n",
+			if err := cf.options(nil).Check(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "experiment %s: %d cells × %d repetitions per agent pair (about %s per pair)\n",
 				c.Name, len(cells), c.Repetitions, c.Total(cells).Round(time.Second))
 			log, logPath, closeLog, err := lf.open(out)
 			if err != nil {
