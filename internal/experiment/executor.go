@@ -177,6 +177,9 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 				if cell.OS != s.Host.OS {
 					continue
 				}
+				if cell.Skip == "" {
+					cell.Skip = missingCap(c, results.Capability(cell.Fault.Kind, cell.Fault.Scope))
+				}
 				for rep := 1; rep <= e.Config.Repetitions; rep++ {
 					id := fmt.Sprintf("%s-%s-%s-%s-%d-%d", e.Config.Name, e.Execution, s.Member.Name, c.Member.Name, ci+1, rep)
 					if len(id)+resumeSuffixLen > wire.MaxRunIDLen {
@@ -211,6 +214,20 @@ func (e *Executor) phase(r plannedRun, p Phase) {
 	if e.Progress != nil {
 		e.Progress.Phase(r.Name, p)
 	}
+}
+
+// missingCap says why client agent c cannot apply a fault needing the caps
+// entry kind (results.Capability), or "" when its caps tag lists it: a run it could not silence is planned
+// as skipped with the reason, not sent to fail at the fault.
+func missingCap(c *agentInfo, kind string) string {
+	if slices.Contains(strings.Split(c.Host.Caps, ","), kind) {
+		return ""
+	}
+	caps := c.Host.Caps
+	if caps == "" {
+		caps = "none"
+	}
+	return fmt.Sprintf("the client agent %s cannot apply %s (its caps: %s); `agent doctor` on that host says what is missing", c.Member.Name, kind, caps)
 }
 
 // newNonce returns n random bytes in hex.

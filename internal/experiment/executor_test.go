@@ -1,9 +1,11 @@
 package experiment
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/kalab-dev/kalab/internal/cluster"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // TestMatches: a selection matches tags in full (anchored), and the name
@@ -24,6 +26,25 @@ func TestMatches(t *testing.T) {
 	} {
 		if got := matches(Side{Select: tc.sel}, m); got != tc.want {
 			t.Errorf("matches(%v) = %v, want %v", tc.sel, got, tc.want)
+		}
+	}
+}
+
+// TestMissingCap: a client whose caps tag lacks the fault's kind is
+// planned as skipped with the reason and the fix, not sent to fail.
+func TestMissingCap(t *testing.T) {
+	for _, tc := range []struct {
+		caps, kind, want string
+	}{
+		{"drop,pause,kill,privileged", "drop", ""},
+		{"pause,kill", "drop", "cannot apply drop (its caps: pause,kill)"},
+		{"", "pause", "(its caps: none)"},
+		{"drop", "vm-pause", "`agent doctor`"},
+	} {
+		c := &agentInfo{Member: cluster.Member{Name: "b"}, Host: results.Host{Caps: tc.caps}}
+		got := missingCap(c, tc.kind)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("missingCap(%q, %s) = %q, want %q", tc.caps, tc.kind, got, tc.want)
 		}
 	}
 }

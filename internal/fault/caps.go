@@ -1,5 +1,7 @@
 package fault
 
+import "github.com/kalab-dev/kalab/internal/results"
+
 // Capability says whether this host can apply a fault kind now, and if not,
 // why (missing privilege, missing kernel feature, no hypervisor hook).
 type Capability struct {
@@ -17,11 +19,11 @@ type Capability struct {
 // Fault kinds as the cluster names them ("drop-host" is drop with scope
 // host).
 const (
-	CapDrop     = "drop"
-	CapDropHost = "drop-host"
-	CapPause    = "pause"
-	CapKill     = "kill"
-	CapVMPause  = "vm-pause"
+	CapDrop     = results.KindDrop
+	CapDropHost = results.CapDropHost
+	CapPause    = results.KindPause
+	CapKill     = results.KindKill
+	CapVMPause  = results.KindVMPause
 )
 
 // Capabilities checks every fault kind on this host. labEmulateVM reports

@@ -20,6 +20,20 @@ const (
 	KindKill = "kill"
 )
 
+// CapDropHost is the caps-tag entry of a host-scope drop; every other
+// fault needs the entry named like its kind (Capability).
+const CapDropHost = "drop-host"
+
+// Capability is the entry an agent's caps tag must list for it to apply a
+// fault of kind with scope as the client: the kind, or CapDropHost for a
+// host-scope drop.
+func Capability(kind, scope string) string {
+	if kind == KindDrop && scope == ScopeHost {
+		return CapDropHost
+	}
+	return kind
+}
+
 // Kinds lists every fault kind in the order documentation shows them.
 var Kinds = []string{KindDrop, KindPause, KindVMPause, KindKill}
 

@@ -59,3 +59,13 @@ func TestDirectionSuffix(t *testing.T) {
 		t.Errorf("Directions = %v: want both first, then the two one-way directions", Directions)
 	}
 }
+
+func TestCapability(t *testing.T) {
+	for _, tc := range []struct{ kind, scope, want string }{
+		{KindDrop, ScopeFlow, "drop"}, {KindDrop, ScopeHost, CapDropHost}, {KindPause, "", "pause"}, {KindVMPause, "", "vm-pause"}, {KindKill, "", "kill"},
+	} {
+		if got := Capability(tc.kind, tc.scope); got != tc.want {
+			t.Errorf("Capability(%s, %s) = %s, want %s", tc.kind, tc.scope, got, tc.want)
+		}
+	}
+}
