@@ -103,10 +103,25 @@ func (p *joinProgress) addresses() string {
 	}
 	for _, a := range p.addrs {
 		if err, ok := p.failed[a]; ok {
-			s = append(s, fmt.Sprintf("no answer from %s (%v)", a, err))
+			s = append(s, fmt.Sprintf("no answer from %s (%s)", a, oneLine(err)))
 		}
 	}
 	return strings.Join(s, "; ")
+}
+
+// oneLine writes a join error on one line: serf returns a multi-line list
+// ("1 error occurred:\n\t* Failed to join …: dial tcp …: connection
+// refused\n\n"), of which only the items say anything.
+func oneLine(err error) string {
+	var items []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasSuffix(l, "occurred:") {
+			continue
+		}
+		items = append(items, strings.TrimPrefix(l, "* "))
+	}
+	return strings.Join(items, "; ")
 }
 
 // waiting is the line printed while the join waits.
