@@ -188,6 +188,11 @@ func (a *Agent) Stop() {
 	for _, st := range runs {
 		st.cleanup()
 	}
+	// Leave nothing behind on a clean stop: the table (or WFP filters, pf
+	// anchors) the faults used, empty now, goes too.
+	if err := fault.Sweep(0); err != nil {
+		a.log.Warn("sweep on stop", "err", err)
+	}
 	if a.node != nil {
 		_ = a.node.Leave()
 		_ = a.node.Shutdown()
