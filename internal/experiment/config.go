@@ -79,8 +79,13 @@ type Config struct {
 	// given, must match at least one of linux, windows, darwin.
 	Client Side `toml:"client"`
 
+	// Target is the [target] table: a real service as the server instead
+	// of kalab's own server role (then no [[settings]]: the service sets
+	// its keepalive). Default none.
+	Target *Target `toml:"target"`
+
 	// Settings are the [[settings]] tables, each a keepalive setting to
-	// measure. 1..64 of them are required.
+	// measure. 1..64 of them are required (none with a [target]).
 	Settings []SettingsEntry `toml:"settings"`
 	// Faults are the [[faults]] tables, each a way to silence the client.
 	// 1..16 of them are required; every settings entry is run with every
@@ -362,7 +367,7 @@ const directionsAllowed = `"both", "to-server" or "to-client"`
 
 // keyDocs lists every key in the order configs/README.md shows them; a
 // select entry is documented as server.select.* / client.select.*.
-var keyDocs = []keyDoc{
+var keyDocs = append([]keyDoc{
 	{"name", "[A-Za-z0-9._-], 1..64 characters, not . or ..", `name = "quick"`},
 	{"description", "any string", `description = "1s/1s/3 against drop"`},
 	{"repetitions", "an integer 1..100", "repetitions = 1"},
@@ -394,7 +399,7 @@ var keyDocs = []keyDoc{
 	{"faults.scope", `"flow" or "host" (drop only)`, `scope = "flow"`},
 	{"faults.direction", directionsAllowed + " (drop only)", `direction = "both"`},
 	{"faults.hold", "a duration > 0 up to max_run (drop, pause and vm-pause only)", `hold = "2s"`},
-}
+}, targetDocs...)
 
 // selectTags are the serf tags every agent carries (cluster.Tag*), the
 // only keys select may use.
@@ -610,11 +615,11 @@ func (c *Config) checkTypes(raw map[string]any) error {
 			name = key[0] + ".select.*"
 		}
 		switch name {
-		case "repetitions", "parallel", "settings.count", "settings.misses":
+		case "repetitions", "parallel", "settings.count", "settings.misses", "target.port", "target.lab.count":
 			if _, ok := v.(int64); !ok {
 				return bad(key, index, v)
 			}
-		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold", "user_timeout", "settings.user_timeout", "settings.heartbeat":
+		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold", "user_timeout", "settings.user_timeout", "settings.heartbeat", "target.lab.idle", "target.lab.interval":
 			switch v := v.(type) {
 			case int64:
 			case string:
@@ -625,7 +630,7 @@ func (c *Config) checkTypes(raw map[string]any) error {
 			default:
 				return bad(key, index, v)
 			}
-		case "server", "client", "server.select", "client.select":
+		case "server", "client", "server.select", "client.select", "target", "target.lab":
 			m, ok := v.(map[string]any)
 			if !ok {
 				return bad(key, index, v)
@@ -846,7 +851,11 @@ func (c *Config) validate() error {
 	if c.UserTimeout > 0 && !slices.ContainsFunc(c.Settings, func(s SettingsEntry) bool { return s.Scenario != string(keepalive.ScenarioIdle) }) {
 		return c.fieldErr([]string{"user_timeout"}, -1, c.UserTimeout, "a user_timeout only with scenario unacked or user-timeout (every settings entry here is idle)", `scenario = "user-timeout"`)
 	}
-	if len(c.Settings) == 0 || len(c.Settings) > maxSettings {
+	if c.Target != nil {
+		if err := c.validateTarget(); err != nil {
+			return err
+		}
+	} else if len(c.Settings) == 0 || len(c.Settings) > maxSettings {
 		return c.tableCountErr("settings", len(c.Settings), maxSettings, "[[settings]] idle = \"1s\" interval = \"1s\" count = 3")
 	}
 	for i, s := range c.Settings {

@@ -155,6 +155,15 @@ func (c *Config) Cells() ([]Cell, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Target != nil {
+		var cells []Cell
+		for _, os := range oses {
+			for _, f := range c.Faults {
+				cells = append(cells, c.targetCell(os, f))
+			}
+		}
+		return cells, nil
+	}
 	var cells []Cell
 	var skipErr error
 	for _, os := range oses {

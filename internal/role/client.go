@@ -2,6 +2,7 @@ package role
 
 import (
 	"bufio"
+	"encoding/hex"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,9 @@ func MaybeRunClient() {
 // fault). It never sends a byte unprompted, so while the server is silent
 // the connection stays idle and only keepalive talks.
 func runClient(args []string, out io.Writer) int {
+	if len(args) > 0 && args[0] == targetArg {
+		return runTargetClient(args[1:], out)
+	}
 	hello := func(h clientHello) { _ = json.NewEncoder(out).Encode(h) }
 	if len(args) != 3 {
 		hello(clientHello{Err: "usage: " + ClientArg + " SERVER_ADDR TTL_MS NONCE"})
@@ -122,11 +126,25 @@ func StartClient(ctx context.Context, server netip.AddrPort, ttl time.Duration, 
 	if err := wire.CheckNonce(nonce); err != nil {
 		return nil, err
 	}
+	return startChild(ctx, server.String(), strconv.FormatInt(ttl.Milliseconds(), 10), nonce)
+}
+
+// StartTargetClient is StartClient for a real service as the server (an
+// experiment's [target]): the child sends hello, waits for a reply that
+// starts with expect (both may be empty), then holds the connection
+// without ever writing again.
+func StartTargetClient(ctx context.Context, server netip.AddrPort, ttl time.Duration, hello, expect []byte) (*Client, error) {
+	return startChild(ctx, targetArg, server.String(), strconv.FormatInt(ttl.Milliseconds(), 10), hex.EncodeToString(hello), hex.EncodeToString(expect))
+}
+
+// startChild starts this binary with ClientArg and args (runClient's) and
+// waits for the child's hello line.
+func startChild(ctx context.Context, args ...string) (*Client, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("client role: find own executable: %w", err)
 	}
-	cmd := exec.Command(exe, ClientArg, server.String(), strconv.FormatInt(ttl.Milliseconds(), 10), nonce)
+	cmd := exec.Command(exe, append([]string{ClientArg}, args...)...)
 	cmd.SysProcAttr = childAttr()
 	unprivileged := dropPrivileges(cmd.SysProcAttr, exe)
 	cmd.Stderr = os.Stderr

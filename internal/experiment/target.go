@@ -1,0 +1,176 @@
+package experiment
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
+)
+
+// Target is the [target] table: instead of kalab's own server role, a
+// real service (Redis, PostgreSQL, nginx, anyone's daemon) is the server.
+// The client agent connects to it, optionally exchanges a hello, then goes
+// silent as usual; the agent on the target's host observes the target's
+// side of the connection through the kernel's socket table, never
+// attaching to or changing the target.
+type Target struct {
+	// Agent is the node name of the agent on the target's host: it
+	// observes the target's sockets, and its advertised address with Port
+	// is where the client connects. Required.
+	Agent string `toml:"agent"`
+	// Port is the service's TCP port on that address. Required, 1..65535.
+	Port int `toml:"port"`
+	// Process names the program that owns the listening socket, for the
+	// report ("redis-server"); optional: the agent reads the owner from the
+	// socket table, and a mismatch is noted, not fatal.
+	Process string `toml:"process"`
+	// Hello is what the client sends right after connecting (TOML string
+	// escapes allowed: "PING\r\n", "\u0000…" for binary protocols);
+	// optional, at most 4096 bytes.
+	Hello string `toml:"hello"`
+	// Expect is a prefix the service's reply must start with before the
+	// client goes silent ("+PONG"); optional, at most 256 bytes, only with
+	// Hello.
+	Expect string `toml:"expect"`
+	// Lab, with --lab, makes the lab start the service itself on the
+	// target agent's host, from Debian's package; ignored on real hosts.
+	Lab *TargetLab `toml:"lab"`
+}
+
+// TargetLab is the [target.lab] table: which service the lab starts and
+// the keepalive its configuration sets (none of idle, interval, count: the
+// service's defaults).
+type TargetLab struct {
+	// Product is "redis", "postgresql" or "nginx". Required.
+	Product string `toml:"product"`
+	// Idle, Interval and Count are written into the service's
+	// configuration in its own terms (Redis tcp-keepalive takes only the
+	// idle time and derives the rest); all absent = the service's defaults.
+	Idle     time.Duration `toml:"idle"`
+	Interval time.Duration `toml:"interval"`
+	Count    int           `toml:"count"`
+}
+
+// Products are the services the lab can start (internal/labsvc).
+var Products = []string{"redis", "postgresql", "nginx"}
+
+// HasKeepalive reports whether the lab's configuration sets keepalive.
+func (l TargetLab) HasKeepalive() bool { return l.Idle != 0 || l.Interval != 0 || l.Count != 0 }
+
+// targetDocs are the [target] keys for keyDocs.
+var targetDocs = []keyDoc{
+	{"target", "a [target] table with agent, port, process, hello, expect and lab", "[target]"},
+	{"target.agent", "the node name of the agent on the service's host", `agent = "db-1"`},
+	{"target.port", "an integer 1..65535", "port = 6379"},
+	{"target.process", "the name of the program that owns the listening socket", `process = "redis-server"`},
+	{"target.hello", "a string of at most 4096 bytes the client sends after connecting", `hello = "PING\r\n"`},
+	{"target.expect", "a prefix of at most 256 bytes the reply must start with (only with hello)", `expect = "+PONG"`},
+	{"target.lab", "a [target.lab] table with product, idle, interval and count", "[target.lab]"},
+	{"target.lab.product", `"redis", "postgresql" or "nginx"`, `product = "redis"`},
+	{"target.lab.idle", "a duration in whole seconds, 1s..32767s", `idle = "2s"`},
+	{"target.lab.interval", "a duration in whole seconds, 1s..32767s", `interval = "1s"`},
+	{"target.lab.count", "an integer 1..127", "count = 3"},
+}
+
+// validateTarget checks [target]: what it needs, and what it rules out
+// (the target decides its own keepalive: no [[settings]]; kalab's own
+// server's scenarios, holds and one-way echoes do not apply).
+func (c *Config) validateTarget() error {
+	t := c.Target
+	key := func(k string) []string { return []string{"target", k} }
+	if t.Agent == "" {
+		return c.errorAt(c.keyLine([]string{"target"}, -1), "target.agent is required", "the node name of the agent on the service's host", `agent = "db-1"`)
+	}
+	if t.Port < 1 || t.Port > 65535 {
+		return c.fieldErr(key("port"), -1, t.Port, "1..65535", "port = 6379")
+	}
+	if len(t.Hello) > 4096 {
+		return c.fieldErr(key("hello"), -1, fmt.Sprintf("%d bytes", len(t.Hello)), "at most 4096 bytes", "shorten hello")
+	}
+	if len(t.Expect) > 256 || (t.Expect != "" && t.Hello == "") {
+		return c.fieldErr(key("expect"), -1, quote(t.Expect), "a prefix of at most 256 bytes, only with hello", `hello = "PING\r\n"`)
+	}
+	if len(c.Settings) > 0 {
+		return c.errorAt(c.keyLine([]string{"settings"}, 0), "[[settings]] with a [target]", "no [[settings]]: the target sets its own keepalive (kalab reads it back from the target's socket)",
+			"remove the [[settings]] tables (with --lab, set the service's keepalive in [target.lab])")
+	}
+	for i, f := range c.Faults {
+		if f.Hold > 0 {
+			return c.fieldErr([]string{"faults", "hold"}, i, f.Hold, "no hold with a [target]: surviving is proven by an echo only kalab's own server answers", "remove hold")
+		}
+	}
+	if l := t.Lab; l != nil {
+		if !slices.Contains(Products, l.Product) {
+			return c.fieldErr([]string{"target", "lab", "product"}, -1, quote(l.Product), `"redis", "postgresql" or "nginx"`, `product = "redis"`)
+		}
+		if l.HasKeepalive() {
+			if err := (keepalive.Settings{Idle: l.Idle, Interval: max(l.Interval, time.Second), Count: max(l.Count, 1)}).Validate(keepalive.Platform{OS: "linux"}); err != nil {
+				return c.errorAt(c.keyLine([]string{"target", "lab"}, -1), fmt.Sprintf("target.lab keepalive: %v", err), "whole seconds 1s..32767s, count 1..127", `idle = "2s"`)
+			}
+			if l.Product != "redis" && (l.Idle == 0 || l.Interval == 0 || l.Count == 0) {
+				return c.errorAt(c.keyLine([]string{"target", "lab"}, -1), "target.lab sets part of keepalive", "idle, interval and count together (redis: idle alone, it derives the rest)",
+					`idle = "2s", interval = "1s", count = 3`)
+			}
+			if l.Product == "redis" && (l.Interval != 0 || l.Count != 0) {
+				return c.errorAt(c.keyLine([]string{"target", "lab"}, -1), "target.lab interval or count with product redis", "idle alone: redis's tcp-keepalive derives interval and count",
+					"remove interval and count")
+			}
+		}
+	}
+	return nil
+}
+
+// TargetSettings is the keepalive the plan expects the target to apply on
+// Linux: the lab's configuration in the service's own terms (Redis
+// tcp-keepalive N: idle N, interval N/3, count 3 — src/anet.c
+// anetKeepAlive), or the OS's defaults when nothing sets it (the plan's
+// guess; each run re-predicts from what the target's socket really has).
+func (t Target) TargetSettings(goos string) keepalive.Settings {
+	if l := t.Lab; l != nil && l.HasKeepalive() {
+		if l.Product == "redis" {
+			return keepalive.Settings{Idle: l.Idle, Interval: max(l.Idle/3, time.Second), Count: 3}
+		}
+		return keepalive.Settings{Idle: l.Idle, Interval: l.Interval, Count: l.Count}
+	}
+	d, _ := keepalive.Defaults(keepalive.Platform{OS: goos}) // cells exist only for linux, windows, darwin
+	return d
+}
+
+// targetCell plans one fault against the target on os: detected in the
+// model's window when it fits max_run, otherwise expected not to be
+// detected within max_run (the service's 2 h default idle), never
+// skipped: that answer is the point of measuring a service's defaults.
+func (c *Config) targetCell(os string, f FaultEntry) Cell {
+	s := c.Target.TargetSettings(os)
+	plat := keepalive.Platform{OS: os}
+	hz := 0
+	if os == "linux" {
+		hz = 250
+	}
+	pred, _ := keepalive.Predict(plat, s, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: hz})
+	cell := Cell{OS: os, Settings: s, Mode: keepalive.ModePerConn, Fault: f, Expect: results.Expect(f.Kind, keepalive.ScenarioIdle),
+		Model: pred, Scenario: keepalive.ScenarioIdle, Settle: c.Settle}
+	if cell.Settle == 0 {
+		cell.Settle = min(2*max(s.Idle, s.Interval)+500*time.Millisecond, 10*time.Second)
+	}
+	budget := c.MaxRun - setupOverhead - cell.Settle
+	switch cell.Expect {
+	case results.ExpectImmediate:
+		cell.Observe = results.ImmediateBound + 2*time.Second
+	case results.ExpectDetected:
+		cell.Observe = pred.AfterFault.Max + c.Margin
+		if cell.Observe > budget {
+			cell.Expect, cell.Observe = results.ExpectNotDetected, budget
+		}
+	default:
+		cell.Observe = min(pred.AfterFault.Max+c.Margin, budget)
+	}
+	cell.Longest = setupOverhead + cell.Settle + cell.Observe
+	cell.Expected = typicalOverhead + cell.Settle + cell.Observe
+	if cell.Expect == results.ExpectDetected {
+		cell.Expected = typicalOverhead + cell.Settle + (pred.AfterFault.Min+pred.AfterFault.Max)/2
+	}
+	return cell
+}
