@@ -54,7 +54,7 @@ func TestOneLine(t *testing.T) {
 	for in, want := range map[string]string{
 		"1 error occurred:\n\t* Failed to join 198.18.0.2:7946: dial tcp 198.18.0.2:7946: connect: connection refused\n\n": "Failed to join 198.18.0.2:7946: dial tcp 198.18.0.2:7946: connect: connection refused",
 		"2 errors occurred:\n\t* a\n\t* b\n\n": "a; b",
-		"plain": "plain",
+		"plain":                                "plain",
 	} {
 		if got := oneLine(errors.New(in)); got != want {
 			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)

@@ -2,8 +2,8 @@ package role
 
 import (
 	"bufio"
-	"encoding/hex"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
