@@ -72,6 +72,9 @@ type Executor struct {
 	Lab bool
 	// Progress is told when runs start and end; nil runs silently.
 	Progress Progress
+	// LabService describes the service the lab started for the
+	// experiment's [target]; nil on real hosts.
+	LabService *LabService
 	// Log receives the executor's own records (agents found, failed runs).
 	// Required: Run does not check for nil (experiment.Run passes a
 	// discarding logger when its caller has none).
@@ -134,6 +137,10 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 			continue
 		}
 		srv, cli := matches(e.Config.Server, m), matches(e.Config.Client, m)
+		if t := e.Config.Target; t != nil {
+			// The service's host serves; it never acts as a client.
+			srv, cli = srv && m.Name == t.Agent, cli && m.Name != t.Agent
+		}
 		if !srv && !cli {
 			continue
 		}
@@ -457,7 +464,9 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	_, _ = rand.Read(nb[:])
 	nonce := hex.EncodeToString(nb[:])
 	var ps wire.PrepareServerResp
-	if err := call(srv, "prepare-server", wire.CmdPrepareServer, wire.PrepareServerReq{
+	if t := e.Config.Target; t != nil {
+		ps.Addr = netip.AddrPortFrom(r.Server.IP, uint16(t.Port)).String()
+	} else if err := call(srv, "prepare-server", wire.CmdPrepareServer, wire.PrepareServerReq{
 		Run: r.Key, Mode: string(cell.Mode), ClientAddr: r.Client.IP.String(), TTLMS: roleTTL.Milliseconds(), Nonce: nonce, UserTimeoutMS: cell.UserTimeout.Milliseconds(),
 		HeartbeatMS: cell.Heartbeat.Period.Milliseconds(), Misses: cell.Heartbeat.Misses,
 		Keepalive: wire.Keepalive{IdleMS: cell.Settings.Idle.Milliseconds(), IntervalMS: cell.Settings.Interval.Milliseconds(), Count: cell.Settings.Count},
@@ -465,14 +474,25 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		return fail("prepare server", err)
 	}
 	var pc wire.PrepareClientResp
-	if err := call(cli, "prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: r.Key, ServerAddr: ps.Addr, ServerNode: srv, Nonce: nonce, TTLMS: roleTTL.Milliseconds()}, &pc); err != nil {
+	pr := wire.PrepareClientReq{Run: r.Key, ServerAddr: ps.Addr, ServerNode: srv, Nonce: nonce, TTLMS: roleTTL.Milliseconds()}
+	if t := e.Config.Target; t != nil {
+		pr.Nonce, pr.Target, pr.Hello, pr.Expect = "", true, []byte(t.Hello), []byte(t.Expect)
+	}
+	if err := call(cli, "prepare-client", wire.CmdPrepareClient, pr, &pc); err != nil {
 		return fail("prepare client", err)
+	}
+	if t := e.Config.Target; t != nil {
+		var ob wire.ObserveResp
+		if err := call(srv, "observe", wire.CmdObserve, wire.ObserveReq{Run: r.Key, Local: ps.Addr, Remote: pc.Local, TTLMS: roleTTL.Milliseconds()}, &ob); err != nil {
+			return fail("observe the target", err)
+		}
+		res.Target = e.targetOf(ob)
 	}
 	var early wire.CollectResp
 	if err := call(srv, "collect-effective", wire.CmdCollect, wire.CollectReq{Run: r.Key}, &early); err != nil {
 		return fail("read back options", err)
 	}
-	if err := e.refuseLongRun(r, effective(early.Options)); err != nil {
+	if err := e.refuseLongRun(r, effective(early.Options)); err != nil && e.Config.Target == nil {
 		res.Effective = effective(early.Options)
 		return fail("refused", err)
 	}
@@ -655,6 +675,9 @@ func (e *Executor) record(res *results.Result, r plannedRun, col wire.CollectRes
 	res.Effective = effective(col.Options)
 	res.Err, res.Errno, res.ErrnoName, res.Probes, res.PingMode = col.Err, col.Errno, col.ErrnoName, col.Probes, col.PingMode
 	res.Detected = col.DetectNS != nil
+	if t := res.Target; t != nil {
+		t.Ended, t.Timer, t.EffectiveFrom = col.Ended, col.Timer, col.EffectiveFrom
+	}
 
 	eff, ok := res.Effective.Settings()
 	if !ok {

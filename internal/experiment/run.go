@@ -32,6 +32,10 @@ type RunOptions struct {
 	Join JoinOptions
 	// Lab marks results as measured in the netns lab.
 	Lab bool
+	// LabService is the service the lab started for the experiment's
+	// [target] (nil otherwise): its product, version and configuration
+	// go into every result.
+	LabService *LabService
 	// Resume continues the latest execution of the same experiment file
 	// that results.jsonl holds (see FindResumable) instead of starting a
 	// new one: only its planned runs without a record, or whose record is
@@ -232,7 +236,7 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return s, fmt.Errorf("output directory: %w", err)
 	}
-	ex := &Executor{Config: o.Config, Lab: o.Lab, Progress: o.Progress, Log: o.Log, Hash: ExperimentHash(o.Config)}
+	ex := &Executor{Config: o.Config, Lab: o.Lab, LabService: o.LabService, Progress: o.Progress, Log: o.Log, Hash: ExperimentHash(o.Config)}
 	var rp Resumable
 	if o.Resume {
 		var err error

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/results"
+	"github.com/kalab-dev/kalab/internal/wire"
 )
 
 // Target is the [target] table: instead of kalab's own server role, a
@@ -28,11 +29,11 @@ type Target struct {
 	Process string `toml:"process"`
 	// Hello is what the client sends right after connecting (TOML string
 	// escapes allowed: "PING\r\n", "\u0000…" for binary protocols);
-	// optional, at most 4096 bytes.
+	// optional, at most 256 bytes (wire.MaxHello).
 	Hello string `toml:"hello"`
 	// Expect is a prefix the service's reply must start with before the
-	// client goes silent ("+PONG"); optional, at most 256 bytes, only with
-	// Hello.
+	// client goes silent ("+PONG"); optional, at most 64 bytes
+	// (wire.MaxExpect), only with Hello.
 	Expect string `toml:"expect"`
 	// Lab, with --lab, makes the lab start the service itself on the
 	// target agent's host, from Debian's package; ignored on real hosts.
@@ -65,8 +66,8 @@ var targetDocs = []keyDoc{
 	{"target.agent", "the node name of the agent on the service's host", `agent = "db-1"`},
 	{"target.port", "an integer 1..65535", "port = 6379"},
 	{"target.process", "the name of the program that owns the listening socket", `process = "redis-server"`},
-	{"target.hello", "a string of at most 4096 bytes the client sends after connecting", `hello = "PING\r\n"`},
-	{"target.expect", "a prefix of at most 256 bytes the reply must start with (only with hello)", `expect = "+PONG"`},
+	{"target.hello", "a string of at most 256 bytes the client sends after connecting", `hello = "PING\r\n"`},
+	{"target.expect", "a prefix of at most 64 bytes the reply must start with (only with hello)", `expect = "+PONG"`},
 	{"target.lab", "a [target.lab] table with product, idle, interval and count", "[target.lab]"},
 	{"target.lab.product", `"redis", "postgresql" or "nginx"`, `product = "redis"`},
 	{"target.lab.idle", "a duration in whole seconds, 1s..32767s", `idle = "2s"`},
@@ -86,11 +87,11 @@ func (c *Config) validateTarget() error {
 	if t.Port < 1 || t.Port > 65535 {
 		return c.fieldErr(key("port"), -1, t.Port, "1..65535", "port = 6379")
 	}
-	if len(t.Hello) > 4096 {
-		return c.fieldErr(key("hello"), -1, fmt.Sprintf("%d bytes", len(t.Hello)), "at most 4096 bytes", "shorten hello")
+	if len(t.Hello) > wire.MaxHello {
+		return c.fieldErr(key("hello"), -1, fmt.Sprintf("%d bytes", len(t.Hello)), fmt.Sprintf("at most %d bytes (a command must fit a gossip query)", wire.MaxHello), "shorten hello")
 	}
-	if len(t.Expect) > 256 || (t.Expect != "" && t.Hello == "") {
-		return c.fieldErr(key("expect"), -1, quote(t.Expect), "a prefix of at most 256 bytes, only with hello", `hello = "PING\r\n"`)
+	if len(t.Expect) > wire.MaxExpect || (t.Expect != "" && t.Hello == "") {
+		return c.fieldErr(key("expect"), -1, quote(t.Expect), fmt.Sprintf("a prefix of at most %d bytes, only with hello", wire.MaxExpect), `hello = "PING\r\n"`)
 	}
 	if len(c.Settings) > 0 {
 		return c.errorAt(c.keyLine([]string{"settings"}, 0), "[[settings]] with a [target]", "no [[settings]]: the target sets its own keepalive (kalab reads it back from the target's socket)",

@@ -206,6 +206,9 @@ type Result struct {
 	// write (Linux TCP_INFO), from which the unacked model starts its RTO;
 	// nil where the server's OS has no TCP_INFO (the model assumes 1 ms).
 	RTT *time.Duration `json:"rtt_ns,omitempty"`
+	// Target is the real service the run measured instead of kalab's own
+	// server (an experiment's [target]); nil for kalab's server.
+	Target *Target `json:"target,omitempty"`
 	// Heartbeat is the application heartbeat of the heartbeat scenario
 	// (Requested is then zero: keepalive was off); nil (omitted) otherwise.
 	Heartbeat *keepalive.Heartbeat `json:"heartbeat,omitempty"`

@@ -29,8 +29,8 @@ func Judge(r Result, hz int) (string, string) {
 		if !r.Detected {
 			return OutcomeDeviation, "the killed client was not noticed"
 		}
-		if !IsPeerClosed(r.ErrnoName) {
-			return OutcomeDeviation, fmt.Sprintf("ended with %s, not a close by the peer", r.ErrnoName)
+		if !endedByPeerClose(r) {
+			return OutcomeDeviation, fmt.Sprintf("ended with %s, not a close by the peer", endName(r))
 		}
 		if m.AfterFault != nil && *m.AfterFault > ImmediateBound+r.Anchors.FaultBound {
 			return OutcomeDeviation, fmt.Sprintf("noticed %s after the kill, over %s", m.AfterFault.Round(time.Millisecond), ImmediateBound)
@@ -53,8 +53,8 @@ func Judge(r Result, hz int) (string, string) {
 		if r.ErrnoName != HeartbeatTimeout {
 			return OutcomeDeviation, fmt.Sprintf("ended with %s before the heartbeat's deadline", r.ErrnoName)
 		}
-	} else if !IsKeepaliveDetection(r.ErrnoName) {
-		return OutcomeDeviation, fmt.Sprintf("ended with %s, not a keepalive timeout", r.ErrnoName)
+	} else if !endedByKeepalive(r) {
+		return OutcomeDeviation, fmt.Sprintf("ended with %s, not a keepalive timeout", endName(r))
 	}
 	if r.Model == nil {
 		return OutcomeDeviation, "no model for this OS"
@@ -141,7 +141,7 @@ func confirmed(r Result) (string, bool) {
 	if r.Probes != nil && *r.Probes > 0 {
 		return "", true
 	}
-	if r.Detected && IsKeepaliveDetection(r.ErrnoName) {
+	if r.Detected && endedByKeepalive(r) {
 		return "", true // also a retransmission timeout (unacked): the data went unanswered
 	}
 	if r.Detected && r.ErrnoName == HeartbeatTimeout {

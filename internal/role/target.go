@@ -9,18 +9,13 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/kalab-dev/kalab/internal/wire"
 )
 
 // targetArg follows ClientArg for a client of a real service (the
 // experiment's [target]) instead of kalab's own server.
 const targetArg = "--target"
-
-// Limits on a target client's hello and the reply prefix it waits for
-// (the experiment's [target] hello and expect).
-const (
-	MaxHello  = 4096
-	MaxExpect = 256
-)
 
 // runTargetClient: args are the service's address, TTL in ms, the hello
 // and the expected reply prefix in hex. It dials, sends the hello, reads
@@ -37,8 +32,8 @@ func runTargetClient(args []string, out io.Writer) int {
 	ttlMS, err := strconv.ParseInt(args[1], 10, 64)
 	greet, herr := hex.DecodeString(args[2])
 	want, eerr := hex.DecodeString(args[3])
-	if err != nil || ttlMS <= 0 || herr != nil || eerr != nil || len(greet) > MaxHello || len(want) > MaxExpect {
-		hello(clientHello{Err: fmt.Sprintf("bad arguments %q: ttl ms, then hello and expect in hex (at most %d and %d bytes)", args[1:], MaxHello, MaxExpect)})
+	if err != nil || ttlMS <= 0 || herr != nil || eerr != nil || len(greet) > wire.MaxHello || len(want) > wire.MaxExpect {
+		hello(clientHello{Err: fmt.Sprintf("bad arguments %q: ttl ms, then hello and expect in hex (at most %d and %d bytes)", args[1:], wire.MaxHello, wire.MaxExpect)})
 		return 2
 	}
 	c, err := net.DialTimeout("tcp", args[0], 10*time.Second)

@@ -129,6 +129,45 @@ type PrepareClientReq struct {
 	// at most this long. The agent refuses values outside 1 ms..6 h
 	// (fault.MaxTTL).
 	TTLMS int64 `json:"ttl_ms"`
+	// Target is true when the server is a real service (an experiment's
+	// [target]) at ServerAddr on ServerNode's host: no greeting or nonce;
+	// the client sends Hello, waits for a reply starting with Expect, then
+	// holds the connection without writing.
+	Target bool `json:"target,omitempty"`
+	// Hello and Expect are the target's exchange (base64 in JSON), at most
+	// MaxHello and MaxExpect bytes; only with Target.
+	Hello  []byte `json:"hello,omitempty"`
+	Expect []byte `json:"expect,omitempty"`
+}
+
+// Limits on a target's hello and expected reply prefix: a command must
+// fit CommandBudget with its signature.
+const (
+	MaxHello  = 256
+	MaxExpect = 64
+)
+
+// ObserveReq starts watching a real service's side of a connection on
+// this agent's host (the [target] of an experiment), through the socket
+// table only.
+type ObserveReq struct {
+	// Run is the run id.
+	Run string `json:"run"`
+	// Local is the service's ip:port (this host's address and the
+	// [target] port), Remote the client's ip:port as the client reported
+	// it (PrepareClientResp.Local).
+	Local  string `json:"local"`
+	Remote string `json:"remote"`
+	// TTLMS bounds the observation, as PrepareServerReq.TTLMS.
+	TTLMS int64 `json:"ttl_ms"`
+}
+
+// ObserveResp says whose socket it is.
+type ObserveResp struct {
+	// Process and PID are the owner of the service's socket (empty, 0 when
+	// it could not be read).
+	Process string `json:"process,omitempty"`
+	PID     int    `json:"pid,omitempty"`
 }
 
 // PrepareClientResp is the client's side of the connection.
@@ -279,6 +318,12 @@ type CollectResp struct {
 	// LastPeerNS; 0 when unknown, and the coordinator then uses the one
 	// from StatusResp.
 	HZ int `json:"hz,omitempty"`
+	// Ended, for an observed target, is how the service's side ended
+	// (results.Ended*); Timer its socket's timer at the last sample;
+	// EffectiveFrom where Options came from ("socket", or "unknown: why").
+	Ended         string `json:"ended,omitempty"`
+	Timer         string `json:"timer,omitempty"`
+	EffectiveFrom string `json:"effective_from,omitempty"`
 	// Note collects what went wrong or was unavailable on the way (accept,
 	// option read-back, ICMP monitor, no detection before the role ended),
 	// "; "-separated and cut to 160 bytes.

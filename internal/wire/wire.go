@@ -43,6 +43,7 @@ const (
 	CmdCleanup       = "kalab-cleanup"
 	CmdEcho          = "kalab-echo"
 	CmdWrite         = "kalab-write"
+	CmdObserve       = "kalab-observe"
 )
 
 // Request is the envelope of every command. ID identifies the command
