@@ -43,6 +43,10 @@ type Cell struct {
 	// Heartbeat is the application heartbeat of the heartbeat scenario;
 	// zero otherwise.
 	Heartbeat keepalive.Heartbeat
+	// Target names the real service the cell measures ("redis-server:6379")
+	// when the experiment has a [target]; Settings are then the plan's
+	// guess of what it applies.
+	Target string
 	// Settle, Observe: how long the run idles before the fault and how long
 	// it then waits at most (for survives: the hold, the echo's 5 s and the
 	// margin). Longest is their sum plus setup, what max_run bounds;
@@ -122,6 +126,9 @@ const SurviveMargin = 500 * time.Millisecond
 // Label names the cell's mechanism: "1s/1s/3", "1s/1s/10 unacked uto 5s",
 // "heartbeat 200ms×3" (keepalive.Label).
 func (c Cell) Label() string {
+	if c.Target != "" {
+		return c.Target
+	}
 	return keepalive.Label(c.Settings, c.Scenario, c.UserTimeout, c.Heartbeat)
 }
 

@@ -34,8 +34,11 @@ func WritePlan(w io.Writer, c *Config, cells []Cell) error {
 			fromT0 = "— (from the write)" // the retransmission model runs from the write, not T0
 		}
 		mode := string(cl.Mode)
-		if cl.Scenario == keepalive.ScenarioHeartbeat {
+		switch {
+		case cl.Scenario == keepalive.ScenarioHeartbeat:
 			mode = "keepalive off"
+		case cl.Target != "":
+			mode = "the service's (plan: " + cl.Settings.Short() + ")"
 		}
 		expect, took := string(cl.Expect), cl.Expected.Round(100*time.Millisecond).String()
 		if cl.Skip != "" {

@@ -123,6 +123,19 @@ func (c *Config) validateTarget() error {
 	return nil
 }
 
+// Name is how runs and plans name the target: its process (or lab
+// product) and port, "redis-server:6379".
+func (t Target) Name() string {
+	name := t.Process
+	if name == "" && t.Lab != nil {
+		name = t.Lab.Product
+	}
+	if name == "" {
+		name = "target"
+	}
+	return fmt.Sprintf("%s:%d", name, t.Port)
+}
+
 // TargetSettings is the keepalive the plan expects the target to apply on
 // Linux: the lab's configuration in the service's own terms (Redis
 // tcp-keepalive N: idle N, interval N/3, count 3 — src/anet.c
@@ -152,7 +165,7 @@ func (c *Config) targetCell(os string, f FaultEntry) Cell {
 	}
 	pred, _ := keepalive.Predict(plat, s, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: hz})
 	cell := Cell{OS: os, Settings: s, Mode: keepalive.ModePerConn, Fault: f, Expect: results.Expect(f.Kind, keepalive.ScenarioIdle),
-		Model: pred, Scenario: keepalive.ScenarioIdle, Settle: c.Settle}
+		Model: pred, Scenario: keepalive.ScenarioIdle, Settle: c.Settle, Target: c.Target.Name()}
 	if cell.Settle == 0 {
 		cell.Settle = min(2*max(s.Idle, s.Interval)+500*time.Millisecond, 10*time.Second)
 	}
