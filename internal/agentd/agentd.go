@@ -23,6 +23,7 @@ import (
 	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/fault"
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/observe"
 	"github.com/kalab-dev/kalab/internal/role"
 	"github.com/kalab-dev/kalab/internal/version"
 	"github.com/kalab-dev/kalab/internal/wire"
@@ -52,9 +53,12 @@ type Agent struct {
 // runState is what the agent holds for one run until cleanup or its TTL.
 type runState struct {
 	server *role.Server
-	client *role.Client
-	fault  *fault.Active
-	kind   string
+	// observer watches a real service's side of the run's connection (an
+	// experiment's [target] on this host), instead of a server role.
+	observer *observe.Observer
+	client   *role.Client
+	fault    *fault.Active
+	kind     string
 	// applying is set while a fault is being applied outside the lock.
 	applying bool
 	// until is when the run's roles end at the latest (the largest TTL
@@ -225,6 +229,9 @@ func (st *runState) cleanup() {
 	if st.server != nil {
 		st.server.Close()
 	}
+	if st.observer != nil {
+		st.observer.Close()
+	}
 }
 
 // state returns the run's state, creating it (within the run cap) and
@@ -294,6 +301,7 @@ func (a *Agent) register() {
 	handle(a, wire.CmdCleanup, a.cleanup)
 	handle(a, wire.CmdEcho, a.echo)
 	handle(a, wire.CmdWrite, a.write)
+	handle(a, wire.CmdObserve, a.observe)
 }
 
 func (a *Agent) status(_ context.Context, _ wire.StatusReq) (any, error) {

@@ -96,7 +96,15 @@ func (a *Agent) prepareClient(ctx context.Context, req wire.PrepareClientReq) (a
 		return wire.PrepareClientResp{Local: c.Local.String(), Remote: c.Remote.String(), PID: c.PID()}, nil
 	}
 	a.mu.Unlock()
-	c, err := role.StartClient(ctx, server, d, req.Nonce)
+	var c *role.Client
+	if req.Target {
+		if len(req.Hello) > wire.MaxHello || len(req.Expect) > wire.MaxExpect {
+			return nil, fmt.Errorf("hello of %d and expect of %d bytes: at most %d and %d", len(req.Hello), len(req.Expect), wire.MaxHello, wire.MaxExpect)
+		}
+		c, err = role.StartTargetClient(ctx, server, d, req.Hello, req.Expect)
+	} else {
+		c, err = role.StartClient(ctx, server, d, req.Nonce)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -273,6 +281,9 @@ func ns(t *time.Time) *int64 {
 }
 
 func (a *Agent) collect(_ context.Context, req wire.CollectReq) (any, error) {
+	if ob := a.observerOf(req.Run); ob != nil {
+		return observed(ob.Record()), nil
+	}
 	srv, err := a.serverOf(req.Run)
 	if err != nil {
 		return nil, err

@@ -50,8 +50,12 @@ var (
 	colFault      = color.NRGBA{0x8b, 0x1a, 0x1a, 0xff}
 	colLoss       = color.NRGBA{0x1a, 0x66, 0xd2, 0xff}
 	colGrid       = color.NRGBA{0xdd, 0xdd, 0xdd, 0xff}
-	chartFontSize = vg.Points(9)
+	chartFontSize = vg.Points(10)
 )
+
+// minChartScale is the smallest scale a chart is drawn at: its 10-point
+// text stays at 8.5 CSS px or more.
+const minChartScale = 0.85
 
 func osColor(os string) color.NRGBA {
 	if c, ok := osColors[os]; ok {
@@ -72,7 +76,7 @@ func newPlot() *plot.Plot {
 		&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &p.Legend.TextStyle.Font} {
 		*s = font.From(f, chartFontSize)
 	}
-	p.X.Label.TextStyle.Font.Size = vg.Points(9.5)
+	p.X.Label.TextStyle.Font.Size = vg.Points(10.5)
 	return p
 }
 
@@ -93,8 +97,12 @@ func renderSVG(p *plot.Plot, w, h vg.Length, label string) (template.HTML, error
 	if i < 0 {
 		return "", fmt.Errorf("render chart %q: no <svg> element in the canvas output", label)
 	}
-	s = svgHeader.ReplaceAllString(s[i:], fmt.Sprintf(`<svg class="chart" role="img" aria-label="%s" width="${1}" height="${2}" style="aspect-ratio: ${1} / ${2}"`,
-		template.HTMLEscapeString(label)))
+	// The viewBox (vgsvg writes one) scales the chart to its container's
+	// width; below minChartScale of its drawn size its box scrolls instead
+	// (html.tmpl's .chart-wrap), so the text stays readable on a phone.
+	minWidth := math.Round(float64(w.Points()) * minChartScale)
+	s = svgHeader.ReplaceAllString(s[i:], fmt.Sprintf(`<svg class="chart" role="img" aria-label="%s" width="${1}" height="${2}" style="aspect-ratio: ${1} / ${2}; min-width: %gpx"`,
+		template.HTMLEscapeString(label), minWidth))
 	// Trusted: gonum escapes its text (html.EscapeString) and the label is
 	// escaped above.
 	return template.HTML(s), nil
@@ -366,6 +374,9 @@ func timeline(res results.Result) (Timeline, error) {
 	if zero == nil {
 		// The failure itself is shown next to the timeline.
 		tl.Missing = "no timeline: no anchor was recorded"
+		if res.Outcome == results.OutcomeSkipped {
+			tl.Missing = "not run: the plan skipped it (reason below)"
+		}
 		if res.Failure != "" {
 			tl.Missing = "no timeline: the run failed before any anchor was recorded"
 		}

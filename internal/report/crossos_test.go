@@ -37,6 +37,19 @@ func TestDeviation(t *testing.T) {
 			Anchors:  results.Anchors{FaultBound: 20 * ms},
 			Measured: results.Measured{FromT0: fromT0, AfterFault: afterFault}}
 	}
+	beatPred, err := keepalive.PredictHeartbeat(keepalive.Platform{OS: "linux"}, keepalive.Heartbeat{Period: 200 * ms, Misses: 3}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beat := &beatPred // 600 ms – 620 ms from the last answer
+	heartbeat := func(r results.Result) results.Result {
+		r.Scenario, r.Heartbeat = keepalive.ScenarioHeartbeat, &keepalive.Heartbeat{Period: 200 * ms, Misses: 3}
+		return r
+	}
+	counted := func(r results.Result) results.Result {
+		r.FaultKind, r.FaultCounted = results.KindDrop, true
+		return r
+	}
 	tests := []struct {
 		name    string
 		res     results.Result
@@ -46,8 +59,21 @@ func TestDeviation(t *testing.T) {
 	}{
 		{"exact", run(linux, dur(4096*ms), dur(3*time.Second), "ETIMEDOUT"), AnchorFromT0, 0, VsInside},
 		{"late by less than a tick", run(linux, dur(4096*ms+47*time.Microsecond), nil, "ETIMEDOUT"), AnchorFromT0, 47 * time.Microsecond, VsWithinResolution},
-		{"late", run(linux, dur(4200*ms), nil, "ETIMEDOUT"), AnchorFromT0, 104 * ms, VsLate},
+		// results.Judge's tolerance, not a second one: late up to
+		// LateTolerance (4.096 s / 8 = 512 ms), early up to 2 ticks.
+		{"late within the timer's slack", run(linux, dur(4200*ms), nil, "ETIMEDOUT"), AnchorFromT0, 104 * ms, VsWithinResolution},
+		{"late at the slack's end", run(linux, dur(4608*ms), nil, "ETIMEDOUT"), AnchorFromT0, 512 * ms, VsWithinResolution},
+		{"late beyond the slack", run(linux, dur(4609*ms), nil, "ETIMEDOUT"), AnchorFromT0, 513 * ms, VsLate},
+		{"early by one tick", run(linux, dur(4092*ms), nil, "ETIMEDOUT"), AnchorFromT0, -4 * ms, VsWithinResolution},
+		{"early by two ticks", run(linux, dur(4088*ms), nil, "ETIMEDOUT"), AnchorFromT0, -8 * ms, VsWithinResolution},
+		{"early beyond two ticks", run(linux, dur(4087*ms), nil, "ETIMEDOUT"), AnchorFromT0, -9 * ms, VsEarly},
 		{"early", run(linux, dur(4000*ms), nil, "ETIMEDOUT"), AnchorFromT0, -96 * ms, VsEarly},
+		{"rule counters at zero do not move the window", counted(run(linux, dur(4092*ms), nil, "ETIMEDOUT")), AnchorFromT0, -4 * ms, VsWithinResolution},
+		{"heartbeat inside", heartbeat(run(beat, dur(610*ms), dur(500*ms), results.HeartbeatTimeout)), AnchorFromT0, 0, VsInside},
+		{"heartbeat late within slack", heartbeat(run(beat, dur(660*ms), nil, results.HeartbeatTimeout)), AnchorFromT0, 40 * ms, VsWithinResolution},
+		{"heartbeat late", heartbeat(run(beat, dur(700*ms), nil, results.HeartbeatTimeout)), AnchorFromT0, 80 * ms, VsLate},
+		{"heartbeat early", heartbeat(run(beat, dur(580*ms), nil, results.HeartbeatTimeout)), AnchorFromT0, -20 * ms, VsEarly},
+		{"heartbeat ended by the OS", heartbeat(run(beat, dur(610*ms), nil, "ETIMEDOUT")), "", 0, ""},
 		{"no T0: after fault", run(windows, nil, dur(3500*ms), "WSAETIMEDOUT"), AnchorAfterFault, 0, VsInside},
 		{"after fault within the clock bound", run(windows, nil, dur(4510*ms), "WSAETIMEDOUT"), AnchorAfterFault, 10 * ms, VsWithinResolution},
 		{"EOF is not a keepalive detection", run(linux, dur(time.Millisecond), nil, "EOF"), "", 0, ""},

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"fmt"
 	"strconv"
@@ -33,6 +34,8 @@ var csvColumns = []string{
 	"deviation_anchor", "deviation_ms", "deviation_resolution_ms", "deviation_verdict",
 	"detected", "err", "errno", "errno_name", "probes", "ping_mode",
 	"hold_ms", "survived", "echo_rtt_ms", "echo_err",
+	// Appended last, so readers of the earlier columns keep working.
+	"scenario", "user_timeout_s", "heartbeat_period_s", "heartbeat_misses",
 }
 
 // CSV renders runs.csv: one row per run with every anchor, for
@@ -109,8 +112,16 @@ func csvRow(res results.Result, group string) []string {
 	if res.Hold > 0 {
 		hold = millis(res.Hold)
 	}
+	uto, period, misses := "", "", ""
+	if res.UserTimeout > 0 {
+		uto = sec(res.UserTimeout)
+	}
+	if h := res.Heartbeat; h != nil && !h.IsZero() {
+		period, misses = sec(h.Period), strconv.Itoa(h.Misses)
+	}
 	return append(row, bstr(res.Detected), res.Err, errno, res.ErrnoName, probeCount, res.PingMode,
-		hold, bstr(res.Survived), millisp(res.EchoRTT), res.EchoErr)
+		hold, bstr(res.Survived), millisp(res.EchoRTT), res.EchoErr,
+		string(cmp.Or(scenarioOf(res.Scenario), keepalive.ScenarioIdle)), uto, period, misses)
 }
 
 func bstr(b bool) string { return strconv.FormatBool(b) }

@@ -340,7 +340,7 @@ func effectiveFindings(g *Group) []string {
 
 // outcomeFindings list every run that did not pass, with its reason.
 func outcomeFindings(runs []RunRow) []string {
-	var dev, failed, unconf, other []string
+	var dev, failed, unconf, skipped, other []string
 	for _, r := range runs {
 		item := func(reason string) string {
 			if reason == "" {
@@ -356,6 +356,8 @@ func outcomeFindings(runs []RunRow) []string {
 			failed = append(failed, item(r.Failure))
 		case results.OutcomeUnconfirmed:
 			unconf = append(unconf, item(r.Why))
+		case results.OutcomeSkipped:
+			skipped = append(skipped, item(r.Why))
 		default:
 			other = append(other, item("outcome "+fmt.Sprintf("%q", r.Outcome)))
 		}
@@ -369,6 +371,7 @@ func outcomeFindings(runs []RunRow) []string {
 	add(dev, "deviated from the expectation")
 	add(unconf, "unconfirmed (the fault was not shown to bite)")
 	add(failed, "failed")
+	add(skipped, "skipped by the plan (not failures: the model says they cannot end within max_run)")
 	add(other, "with an unknown outcome")
 	return out
 }

@@ -120,6 +120,12 @@ type hostView struct {
 type pageView struct {
 	Title, Meta                   string
 	Fixtures                      string
+	AnswerIntro                   string
+	Answers                       []Answer
+	OtherOSIntro                  string
+	OtherOSHead                   []string
+	OtherOSes                     []OtherOSRow
+	Glossary                      []Term
 	HowToRead                     []string
 	Findings                      []FindingSection // across OSes, runs that did not pass
 	GroupFindings                 []string         // per group, after the charts
@@ -171,7 +177,10 @@ func (r *Report) pageView() (*pageView, error) {
 		v.Fixtures = fmt.Sprintf("%d of %s are fixtures built from the reference model (keepalive.Predict), not measurements. They are drawn hollow and tagged \"fixture\" everywhere; their times only echo the model.",
 			n, plural(len(r.Runs), "run"))
 	}
-	v.HowToRead = howToReadHTML
+	v.HowToRead = howToReadHTML(linuxHZ(r.Groups))
+	v.AnswerIntro, v.Answers = answerIntro, r.Answers
+	v.OtherOSIntro, v.OtherOSHead, v.OtherOSes = otherOSIntro, otherOSHead(), r.OtherOSes
+	v.Glossary = glossary
 
 	v.Summary = summarySections(r.Groups)
 	v.First = r.FirstDetection
@@ -206,13 +215,16 @@ func (r *Report) pageView() (*pageView, error) {
 }
 
 // howToReadHTML is the markdown's howToRead, one point per line.
-var howToReadHTML = []string{
-	"Every time is detection − anchor: median, then min – max, p95 and n (the runs that have the anchor). p95 is the nearest rank: the maximum below 20 runs.",
-	"from T0: from the last peer activity on the server (Linux TCP_INFO last ACK; server clock, no skew). The tightest comparison with the model, where the OS exposes it.",
-	"after fault: from the fault instant, mapped to the server clock (error bound: the clock-offset bounds). Every OS has it, so the charts use it.",
-	"after ping loss: from the first ICMP timeout; it exists only when the whole host went silent (the published Windows measurement's \"host went silent\").",
-	"Model windows come from keepalive.Predict for the settings the socket really had. vs model: how far the tightest anchor lies outside the window; within resolution = no farther than one kernel tick (T0) or the clock bound (fault).",
-	"Source: hosts = measured on agents; lab = measured in the Linux namespace lab; fixture = built from the model, not a measurement. Emulated = a vm-pause played by a host drop + SIGSTOP.",
+func howToReadHTML(hz int) []string {
+	return []string{
+		"Every time is detection − anchor: median, then min – max, p95 and n (the runs that have the anchor). p95 is the nearest rank: the maximum below 20 runs.",
+		"from T0: from the last peer activity on the server (Linux TCP_INFO last ACK; server clock, no skew). The tightest comparison with the model, where the OS exposes it.",
+		"after fault: from the fault instant, mapped to the server clock (error bound: the clock-offset bounds). Every OS has it, so the charts use it.",
+		"after ping loss: from the first ICMP timeout; it exists only when the whole host went silent (the published Windows measurement's \"host went silent\").",
+		"Model windows come from keepalive.Predict for the settings the socket really had. vs model: how far the tightest anchor lies outside the window, judged by the rule that gave each run its outcome. " +
+			resolutionText(hz),
+		"Source: hosts = measured on agents; lab = measured in the Linux namespace lab; fixture = built from the model, not a measurement. Emulated = a vm-pause played by a host drop + SIGSTOP.",
+	}
 }
 
 func sourceBadge(source string, emulated bool) badge {
@@ -230,7 +242,7 @@ func sourceBadge(source string, emulated bool) badge {
 
 func outcomeBadge(outcome string) badge {
 	switch outcome {
-	case results.OutcomePass, results.OutcomeDeviation, results.OutcomeFailed, results.OutcomeUnconfirmed:
+	case results.OutcomePass, results.OutcomeDeviation, results.OutcomeFailed, results.OutcomeUnconfirmed, results.OutcomeSkipped:
 		return badge{Text: outcome, Class: "o-" + outcome}
 	}
 	return badge{Text: outcome, Class: "o-other"}
@@ -249,7 +261,7 @@ func statView(s *Stats) statCell {
 }
 
 // vsModelBadge summarises a group's deviations for a table cell.
-func vsModelBadge(v *VsModel, resolution string) (badge, string) {
+func vsModelBadge(v *VsModel) (badge, string) {
 	switch {
 	case v == nil:
 		return badge{Text: na, Class: "muted"}, ""
@@ -258,7 +270,7 @@ func vsModelBadge(v *VsModel, resolution string) (badge, string) {
 			"worst " + signedDur(v.WorstBy)
 	case v.WithinResolution > 0:
 		return badge{Text: "inside", Class: "good"},
-			fmt.Sprintf("%d of %d within %s, max %s", v.WithinResolution, v.Compared, resolution, signedDur(v.WorstBy))
+			fmt.Sprintf("%d of %d within tolerance, max %s", v.WithinResolution, v.Compared, signedDur(v.WorstBy))
 	}
 	return badge{Text: "inside", Class: "good"}, fmt.Sprintf("all %d in the window", v.Compared)
 }
@@ -314,23 +326,14 @@ func summaryView(g *Group) summaryRow {
 			row.ModelFor = "for the effective " + eff
 		}
 	}
-	res := "the resolution"
-	for _, r := range g.members {
-		if d := deviation(r); d != nil {
-			res = fmtDur(d.Resolution)
-			if d.Anchor == AnchorFromT0 {
-				res += " (1 tick)"
-			}
-			break
-		}
-	}
-	row.VsModel, row.VsDetail = vsModelBadge(g.VsModel, res)
+	row.VsModel, row.VsDetail = vsModelBadge(g.VsModel)
 	o := g.Outcomes
 	for _, c := range []struct {
 		name string
 		n    int
 	}{{results.OutcomePass, o.Pass}, {results.OutcomeDeviation, o.Deviation}, {results.OutcomeFailed, o.Failed},
-		{results.OutcomeUnconfirmed, o.Unconfirmed}, {results.OutcomeInterrupted, o.Interrupted}, {"other", o.Other}} {
+		{results.OutcomeUnconfirmed, o.Unconfirmed}, {results.OutcomeInterrupted, o.Interrupted}, {results.OutcomeSkipped, o.Skipped},
+		{"other", o.Other}} {
 		if c.n > 0 {
 			b := outcomeBadge(c.name)
 			b.Text = fmt.Sprintf("%s ×%d", c.name, c.n)
@@ -339,7 +342,8 @@ func summaryView(g *Group) summaryRow {
 	}
 	// Every run that did not pass, that the data shows outside the model,
 	// or whose OS did not apply the options links to its timeline (the
-	// same runs as report.md's Deviations).
+	// same runs as report.md's Deviations, plus skipped runs, whose
+	// timeline card says why they were not run).
 	for _, r := range g.members {
 		d := deviation(r)
 		status, _ := compareEffective(r.Requested, r.Scenario, r.Effective)
@@ -475,7 +479,7 @@ func runViewOf(run RunRow) runView {
 		v.ProbesText = itoa(*run.Probes)
 	}
 	if d := run.Deviation; d != nil {
-		v.VsModel = badge{Text: d.Verdict, Class: "good"}
+		v.VsModel = badge{Text: verdictText(d.Verdict), Class: "good"}
 		if d.Verdict != VsInside {
 			v.VsModel.Text += " " + signedDur(d.By)
 		}

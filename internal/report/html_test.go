@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 var screenshot = flag.String("screenshot", "", "also save the Chromium screenshot of the cross-OS report.html here")
@@ -21,23 +26,38 @@ const chromium = "/usr/bin/chromium"
 
 func renderHTML(t *testing.T, name string) []byte {
 	t.Helper()
+	r := buildNamed(t, name)
+	b, err := r.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// buildNamed builds the report of a named input: the synthetic sample,
+// the committed cross-OS results, a lab file of testdata/ (mechanisms,
+// blips) or nothing.
+func buildNamed(t *testing.T, name string) *Report {
+	t.Helper()
 	var r *Report
 	switch name {
 	case "sample":
 		r = Build(sampleResults(t))
 	case "crossos":
 		r = Build(crossOSResults(t))
+	case "mechanisms", "blips":
+		rs, err := results.Read(filepath.Join("testdata", name+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = Build(rs)
 	case "empty":
 		r = Build(nil)
 	default:
 		t.Fatalf("no results named %q", name)
 	}
 	r.Generated = generated
-	b, err := r.HTML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return r
 }
 
 var (
@@ -140,64 +160,104 @@ func TestHTMLLinks(t *testing.T) {
 	}
 }
 
-// TestHTMLInChromium opens the cross-OS report.html in headless Chromium,
-// takes a screenshot and checks that every chart was laid out with a
-// non-zero size. The page has no script; a copy gets one that writes each
-// chart's getBoundingClientRect size into a data attribute, which
-// --dump-dom then shows.
-func TestHTMLInChromium(t *testing.T) {
+// chromiumRun runs headless Chromium with args and returns its stdout.
+func chromiumRun(t *testing.T, dir string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	profile, err := os.MkdirTemp(dir, "profile-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+		"--user-data-dir=" + profile}
+	cmd := exec.CommandContext(ctx, chromium, append(base, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium %v: %v\n%s", args, err, tail(stderr.String(), 20))
+	}
+	return out
+}
+
+// needChromium skips a test without the browser or in -short mode.
+func needChromium(t *testing.T) {
+	t.Helper()
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skipf("skipping: %s not found (apt-get install chromium); report.html is not rendered in a browser", chromium)
 	}
 	if testing.Short() {
 		t.Skip("skipping the browser check in -short mode")
 	}
+}
+
+// measureScript is put before </body> of a copy of report.html: the page
+// has no script of its own, so this one writes what the test checks into
+// data attributes of <body> (of the page framing it, if any: framed),
+// which --dump-dom then shows. data-chart-sizes:
+// each chart's laid-out size; data-scroll-width and data-inner-width: the
+// page's scroll width and the window's; data-wide: the elements that
+// stick out of the window outside any box of their own that scrolls;
+// data-first-section and data-answer: the first section's id and text.
+const measureScript = `<script>
+const s = [...document.querySelectorAll('svg.chart')].map(e => { const r = e.getBoundingClientRect(); return Math.round(r.width) + 'x' + Math.round(r.height); });
+const b = document.body, out = window.parent !== window ? parent.document.body : b;
+out.setAttribute('data-chart-sizes', s.join(' '));
+out.setAttribute('data-scroll-width', document.documentElement.scrollWidth);
+out.setAttribute('data-inner-width', window.innerWidth);
+const clipped = e => { for (let p = e.parentElement; p && p !== b; p = p.parentElement) { if (getComputedStyle(p).overflowX !== 'visible') return true; } return false; };
+const wide = [...b.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !clipped(e));
+out.setAttribute('data-wide', wide.slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + e.className : '') + '=' + Math.round(e.getBoundingClientRect().right)).join(' '));
+const first = document.querySelector('main section');
+out.setAttribute('data-first-section', first ? first.id : '');
+out.setAttribute('data-answer', first ? first.innerText : '');
+</script></body>`
+
+// framed puts a page into an iframe exactly width CSS px wide (its
+// srcdoc, which shares the framing page's origin, so its script can write
+// there): headless Chromium keeps a window at least 500 px wide, so a
+// phone's 390 px needs a frame.
+func framed(page []byte, width int) []byte {
+	return fmt.Appendf(nil, `<!DOCTYPE html><html><body style="margin:0"><iframe style="border:0;display:block" width="%d" height="3000" srcdoc="%s"></iframe></body></html>`,
+		width, html.EscapeString(string(page)))
+}
+
+// domAttr returns an attribute of the dumped <body>, unescaped.
+func domAttr(t *testing.T, dom []byte, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(name + `="([^"]*)"`).FindSubmatch(dom)
+	if m == nil {
+		t.Fatalf("the measuring script did not set %s; dumped DOM starts:\n%s", name, tail(string(dom[:min(len(dom), 2000)]), 30))
+	}
+	return html.UnescapeString(string(m[1]))
+}
+
+// TestHTMLInChromium opens the cross-OS report.html in headless Chromium,
+// takes a screenshot and checks that every chart was laid out with a
+// non-zero size. The page has no script; a copy gets one that writes each
+// chart's getBoundingClientRect size into a data attribute, which
+// --dump-dom then shows.
+func TestHTMLInChromium(t *testing.T) {
+	needChromium(t)
 	dir := t.TempDir()
-	html := renderHTML(t, "crossos")
-	charts := bytes.Count(html, []byte(`<svg class="chart"`))
+	page := renderHTML(t, "crossos")
+	charts := bytes.Count(page, []byte(`<svg class="chart"`))
 	if charts < 10 {
 		t.Fatalf("only %d charts in report.html", charts)
 	}
-	page := filepath.Join(dir, "report.html")
-	if err := os.WriteFile(page, html, 0o644); err != nil {
+	file := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(file, page, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const measure = `<script>
-const s = [...document.querySelectorAll('svg.chart')].map(e => { const r = e.getBoundingClientRect(); return Math.round(r.width) + 'x' + Math.round(r.height); });
-document.body.setAttribute('data-chart-sizes', s.join(' '));
-</script></body>`
 	probe := filepath.Join(dir, "measure.html")
-	if err := os.WriteFile(probe, bytes.Replace(html, []byte("</body>"), []byte(measure), 1), 0o644); err != nil {
+	if err := os.WriteFile(probe, bytes.Replace(page, []byte("</body>"), []byte(measureScript), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	run := func(args ...string) []byte {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		profile, err := os.MkdirTemp(dir, "profile-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-			"--user-data-dir=" + profile}
-		cmd := exec.CommandContext(ctx, chromium, append(base, args...)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("chromium %v: %v\n%s", args, err, tail(stderr.String(), 20))
-		}
-		return out
-	}
-
-	dom := run("--window-size=1400,3000", "--dump-dom", "file://"+probe)
-	m := regexp.MustCompile(`data-chart-sizes="([^"]*)"`).FindSubmatch(dom)
-	if m == nil {
-		t.Fatalf("the measuring script did not run; dumped DOM starts:\n%s", tail(string(dom[:min(len(dom), 2000)]), 30))
-	}
-	sizes := strings.Fields(string(m[1]))
+	dom := chromiumRun(t, dir, "--window-size=1400,3000", "--dump-dom", "file://"+probe)
+	sizes := strings.Fields(domAttr(t, dom, "data-chart-sizes"))
 	if len(sizes) != charts {
 		t.Errorf("Chromium laid out %d charts, report.html has %d", len(sizes), charts)
 	}
@@ -211,7 +271,7 @@ document.body.setAttribute('data-chart-sizes', s.join(' '));
 	}
 
 	shot := filepath.Join(dir, "report.png")
-	run("--window-size=1400,3000", "--screenshot="+shot, "file://"+page)
+	chromiumRun(t, dir, "--window-size=1400,3000", "--screenshot="+shot, "file://"+file)
 	png, err := os.ReadFile(shot)
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)
@@ -225,6 +285,61 @@ document.body.setAttribute('data-chart-sizes', s.join(' '));
 		}
 	}
 	t.Logf("%d charts rendered with non-zero size; screenshot %s (%d bytes)", len(sizes), shot, len(png))
+}
+
+// detectionWords are what an answer says about detection: every
+// sentence of the first section has one.
+var detectionWords = []string{"the server noticed", "the server did not notice", "was survived", "was noticed",
+	"went unnoticed", "were skipped", ": no answer for"}
+
+// TestHTMLNarrowInChromium renders report.html of the cross-OS and the
+// mechanisms results at a desktop's and a phone's width (390 px): at
+// both, the page opens with the answer, which holds a detection answer
+// for every group; at 390 px nothing makes the page scroll sideways
+// (tables and charts scroll inside their own boxes).
+func TestHTMLNarrowInChromium(t *testing.T) {
+	needChromium(t)
+	for _, name := range []string{"crossos", "mechanisms"} {
+		r := buildNamed(t, name)
+		page, err := r.HTML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, width := range []int{1400, 390} {
+			t.Run(fmt.Sprintf("%s/%d", name, width), func(t *testing.T) {
+				dir := t.TempDir()
+				probe := filepath.Join(dir, "measure.html")
+				measured := bytes.Replace(page, []byte("</body>"), []byte(measureScript), 1)
+				if err := os.WriteFile(probe, framed(measured, width), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				dom := chromiumRun(t, dir, fmt.Sprintf("--window-size=%d,3000", width), "--dump-dom", "file://"+probe)
+				sw, _ := strconv.Atoi(domAttr(t, dom, "data-scroll-width"))
+				iw, _ := strconv.Atoi(domAttr(t, dom, "data-inner-width"))
+				if iw != width {
+					t.Fatalf("window.innerWidth = %d in a frame %d px wide", iw, width)
+				}
+				if width == 390 && sw > iw {
+					t.Errorf("the page scrolls sideways: scrollWidth %d > innerWidth %d; sticking out: %s", sw, iw, domAttr(t, dom, "data-wide"))
+				}
+				if first := domAttr(t, dom, "data-first-section"); first != "answer" {
+					t.Errorf("the first section is %q, want the answer", first)
+				}
+				text := strings.Join(strings.Fields(domAttr(t, dom, "data-answer")), " ")
+				for _, a := range r.Answers {
+					if !strings.Contains(text, strings.Join(strings.Fields(a.Text), " ")) {
+						t.Errorf("the first section lacks the answer of %s: %q", a.Group, a.Text)
+					}
+					if !slices.ContainsFunc(detectionWords, func(w string) bool { return strings.Contains(a.Text, w) }) {
+						t.Errorf("the answer of %s says nothing about detection: %q", a.Group, a.Text)
+					}
+				}
+				if len(r.Answers) != len(r.Groups) {
+					t.Errorf("%d answers for %d groups", len(r.Answers), len(r.Groups))
+				}
+			})
+		}
+	}
 }
 
 func tail(s string, n int) string {

@@ -12,17 +12,33 @@ import (
 	"github.com/kalab-dev/kalab/internal/results"
 )
 
-// howToRead is the one paragraph a reader needs before the tables.
-const howToRead = "How to read: every time is detection − anchor, shown as median (min – max, p95, n = runs that have the anchor); " +
-	"p95 is the nearest rank, so the maximum below 20 runs. " +
-	"**from T0**: from the last peer activity on the server (Linux TCP_INFO last ACK; server clock, no skew). " +
-	"**after fault**: from the fault instant, mapped to the server clock. " +
-	"**after ping loss**: from the first ICMP timeout; it exists only when the whole host went silent. " +
-	"Model windows come from keepalive.Predict for the settings the socket really had. " +
-	"**vs model**: how far the tightest anchor lies outside the model window; within resolution = no farther than one kernel tick (T0) or the clock bound (fault). " +
-	"Source: *hosts* = measured on agents, *lab* = measured in the Linux namespace lab, *fixture* = built from the model (not a measurement); " +
-	"*emulated* = a vm-pause played by a host drop + SIGSTOP. n/a = no value. " +
-	"Charts and one timeline per run are in report.html."
+// howToRead is the one paragraph a reader needs before the tables; hz is
+// the results' Linux tick rate (0: mixed or none), for the resolution.
+func howToRead(hz int) string {
+	return "How to read: every time is detection − anchor, shown as median (min – max, p95, n = runs that have the anchor); " +
+		"p95 is the nearest rank, so the maximum below 20 runs. " +
+		"**from T0**: from the last peer activity on the server (Linux TCP_INFO last ACK; server clock, no skew). " +
+		"**after fault**: from the fault instant, mapped to the server clock. " +
+		"**after ping loss**: from the first ICMP timeout; it exists only when the whole host went silent. " +
+		"Model windows come from keepalive.Predict for the settings the socket really had. " +
+		"**vs model**: how far the tightest anchor lies outside the model window, judged by the rule that gave each run its outcome. " +
+		resolutionText(hz) + " " +
+		"Source: *hosts* = measured on agents, *lab* = measured in the Linux namespace lab, *fixture* = built from the model (not a measurement); " +
+		"*emulated* = a vm-pause played by a host drop + SIGSTOP. n/a = no value. " +
+		"Charts and one timeline per run are in report.html."
+}
+
+// resolutionText states kalab's resolution and the tolerance results.Judge
+// applies, once per report.
+func resolutionText(hz int) string {
+	tick := "4 ms at HZ=250, 10 ms at HZ=100"
+	if hz > 0 {
+		tick = fmt.Sprintf("%s at HZ=%d", fmtDur(jiffy(hz)), hz)
+	}
+	return "T0 is read in whole kernel ticks (" + tick + "): a detection up to 2 ticks early is within kalab's resolution; " +
+		"up to an eighth of the model's earliest detection (at least 50 ms) late is the timer's slack; " +
+		"after the fault, the clock bound either way. Such a run passes, and counts as inside (within tolerance)."
+}
 
 //go:embed markdown.tmpl
 var markdownTmpl string
@@ -48,7 +64,12 @@ type mdScenario struct {
 // mdView is everything report.md shows, formatted.
 type mdView struct {
 	Title, Header, Fixtures, HowToRead string
+	AnswerIntro                        string
+	Answers                            []string
+	OtherOSIntro                       string
+	OtherOSes                          *mdTable // nil: every mechanism was measured on every OS
 	Sections                           []FindingSection
+	Glossary                           []Term
 	Scenarios                          []mdScenario
 	First                              *mdTable // nil: fewer than two mechanisms
 	Outages                            mdTable
@@ -70,7 +91,18 @@ func (r *Report) Markdown() []byte {
 }
 
 func (r *Report) markdownView() mdView {
-	v := mdView{Title: "kalab report", HowToRead: howToRead, Sections: r.sections, Deviations: deviationLines(r)}
+	v := mdView{Title: "kalab report", HowToRead: howToRead(linuxHZ(r.Groups)), Sections: r.sections, Deviations: deviationLines(r),
+		AnswerIntro: answerIntro, OtherOSIntro: otherOSIntro, Glossary: glossary}
+	for _, a := range r.Answers {
+		v.Answers = append(v.Answers, a.Text+" ["+a.Group+"]")
+	}
+	if len(r.OtherOSes) > 0 {
+		h := otherOSHead()
+		v.OtherOSes = &mdTable{Head: h, Align: mdAlign(len(h))}
+		for _, o := range r.OtherOSes {
+			v.OtherOSes.Rows = append(v.OtherOSes.Rows, o.mdRow())
+		}
+	}
 	if len(r.Experiments) > 0 {
 		v.Title += ": " + strings.Join(r.Experiments, ", ")
 	}
@@ -176,6 +208,9 @@ func deviationLines(r *Report) []string {
 	var out []string
 	for _, run := range r.Runs {
 		var why []string
+		if run.Outcome == results.OutcomeSkipped {
+			continue // not run, by plan: the findings list it with its reason
+		}
 		if run.Outcome != results.OutcomePass {
 			why = append(why, run.Outcome+": "+cmpOrString(run.Failure, run.Why))
 		}
@@ -194,6 +229,16 @@ func deviationLines(r *Report) []string {
 	return out
 }
 
+// verdictText is a Vs* verdict as tables show it: within-resolution
+// reads "within tolerance", since the late side's allowance is the
+// timer's slack rather than a measurement's resolution.
+func verdictText(v string) string {
+	if v == VsWithinResolution {
+		return "within tolerance"
+	}
+	return v
+}
+
 func deviationText(d *Deviation) string {
 	switch {
 	case d == nil:
@@ -201,7 +246,7 @@ func deviationText(d *Deviation) string {
 	case d.Verdict == VsInside:
 		return VsInside
 	}
-	return d.Verdict + " " + signedDur(d.By)
+	return verdictText(d.Verdict) + " " + signedDur(d.By)
 }
 
 func effectiveRunText(run RunRow) string {
@@ -225,7 +270,7 @@ func vsModelText(v *VsModel) string {
 		return fmt.Sprintf("**%d of %d outside** (early %d, late %d; worst %s: %s)", v.Outside(), v.Compared, v.Early, v.Late,
 			v.WorstRun, signedDur(v.WorstBy))
 	case v.WithinResolution > 0:
-		return fmt.Sprintf("inside (%d of %d within resolution, max %s)", v.WithinResolution, v.Compared, signedDur(v.WorstBy))
+		return fmt.Sprintf("inside (%d of %d within tolerance, max %s)", v.WithinResolution, v.Compared, signedDur(v.WorstBy))
 	}
 	return fmt.Sprintf("inside (%d of %d)", v.Inside, v.Compared)
 }
@@ -257,7 +302,7 @@ func outcomesText(o Outcomes) string {
 	for _, c := range []struct {
 		name string
 		n    int
-	}{{"pass", o.Pass}, {"deviation", o.Deviation}, {"failed", o.Failed}, {"unconfirmed", o.Unconfirmed}, {results.OutcomeInterrupted, o.Interrupted}, {"other", o.Other}} {
+	}{{"pass", o.Pass}, {"deviation", o.Deviation}, {"failed", o.Failed}, {"unconfirmed", o.Unconfirmed}, {results.OutcomeInterrupted, o.Interrupted}, {results.OutcomeSkipped, o.Skipped}, {"other", o.Other}} {
 		if c.n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", c.name, c.n))
 		}

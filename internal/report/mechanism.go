@@ -133,6 +133,8 @@ type FirstCell struct {
 	// Survived counts runs whose connection carried the echo after a
 	// held fault healed.
 	Survived int `json:"survived,omitempty"`
+	// Skipped counts runs the plan did not run (results.OutcomeSkipped).
+	Skipped int `json:"skipped,omitempty"`
 	// Fastest marks the row's earliest median.
 	Fastest bool `json:"fastest,omitempty"`
 	// Text is the cell as report.md and report.html show it.
@@ -229,6 +231,7 @@ func firstCell(gs []*Group) FirstCell {
 	var ds []time.Duration
 	for _, g := range gs {
 		c.Tried += g.Runs
+		c.Skipped += g.Outcomes.Skipped
 		for _, res := range measured(g) {
 			c.Runs++
 			ds = appendDetection(ds, &c, res)
@@ -258,6 +261,10 @@ func firstCellText(c FirstCell, pause bool) string {
 	switch {
 	case c.Tried == 0:
 		return "—"
+	case c.Runs == 0 && c.Skipped == c.Tried:
+		return fmt.Sprintf("skipped (%s: the model says it cannot end within max_run)", plural(c.Tried, "run"))
+	case c.Runs == 0 && c.Skipped > 0:
+		return fmt.Sprintf("no measured run (%s failed, unconfirmed or skipped)", plural(c.Tried, "run"))
 	case c.Runs == 0:
 		return fmt.Sprintf("no measured run (%s failed or unconfirmed)", plural(c.Tried, "run"))
 	case c.Median != nil && c.Detected < c.Runs:

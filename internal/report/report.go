@@ -1,9 +1,12 @@
-// Package report turns experiment results (results.jsonl) into a report:
-// runs grouped by what was compared, detection times against the model per
-// anchor, the published Windows measurement's figures, findings derived from the
-// data, host facts, and one row per run. Build computes; Write renders
-// report.html (inline CSS and SVG charts), report.md, report.json and
-// runs.csv from the same Report, so every file says the same thing.
+// Package report turns experiment results (results.jsonl) into a report
+// that opens with the answer (one sentence per group: what the server
+// noticed, when, against the model; the other OSes from the model where
+// the results lack them), then runs grouped by what was compared,
+// detection times against the model per anchor, the published Windows
+// measurement's figures, findings derived from the data, host facts, one
+// row per run and a glossary. Build computes; Write renders report.html
+// (inline CSS and SVG charts), report.md, report.json and runs.csv from the
+// same Report, so every file says the same thing.
 //
 // The report only states what the results show. Fixture results (built from
 // the model) are labelled as fixtures everywhere, never as measurements.
@@ -22,8 +25,10 @@ import (
 
 // Schema versions report.json (docs/report-json.md); bump it when a field
 // changes meaning or disappears. 2 added p95, vs-model deviations, hosts,
-// per-run anchors and effective options.
-const Schema = 2
+// per-run anchors and effective options; 3 the answers, the other OSes,
+// skipped runs, and vs-model verdicts decided by results.Judge's
+// tolerance (heartbeat runs compared too).
+const Schema = 3
 
 // Sources of a result: where its numbers come from.
 const (
@@ -37,7 +42,14 @@ type Report struct {
 	// Schema versions report.json (docs/report-json.md).
 	Schema int `json:"schema"`
 	// Generated is when Build ran (UTC); tests overwrite it with a fixed time.
-	Generated   time.Time      `json:"generated,omitzero"`
+	Generated time.Time `json:"generated,omitzero"`
+	// Answers are the report's first section: one sentence per group, in
+	// group order, saying what the server noticed and when.
+	Answers []Answer `json:"answers"`
+	// OtherOSes are the mechanisms measured on only some of Linux, Windows
+	// and macOS, with the model's answer (not measured) for the others;
+	// empty (omitted) when every mechanism was measured on all three.
+	OtherOSes   []OtherOSRow   `json:"other_oses,omitempty"`
 	Experiments []string       `json:"experiments"`
 	Groups      []Group        `json:"groups"`
 	Reference   []ReferenceRow `json:"reference"`
@@ -161,7 +173,10 @@ type Outcomes struct {
 	Unconfirmed int `json:"unconfirmed"`
 	// Interrupted counts runs cut short by Ctrl-C (resume reruns them).
 	Interrupted int `json:"interrupted,omitempty"`
-	Other       int `json:"other,omitempty"` // outcome strings this report does not know
+	// Skipped counts runs the plan did not run: the model says they
+	// cannot end within max_run on the server's OS (the run's Why).
+	Skipped int `json:"skipped,omitempty"`
+	Other   int `json:"other,omitempty"` // outcome strings this report does not know
 }
 
 // Label is how the run is shown: its name, or its id for older results.
@@ -287,6 +302,8 @@ func Build(rs []results.Result) *Report {
 	r.Hosts = hosts(rs)
 	r.FirstDetection = firstDetection(r.Groups)
 	r.Outages = outageRows(r.Groups)
+	r.Answers = answers(r.Groups)
+	r.OtherOSes = otherOSRows(r.Groups)
 	r.sections = findings(r)
 	for _, s := range r.sections {
 		r.Findings = append(r.Findings, s.Items...)
@@ -462,6 +479,8 @@ func summarise(g *Group) {
 			g.Outcomes.Unconfirmed++
 		case results.OutcomeInterrupted:
 			g.Outcomes.Interrupted++
+		case results.OutcomeSkipped:
+			g.Outcomes.Skipped++
 		default:
 			g.Outcomes.Other++
 		}

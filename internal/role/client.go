@@ -24,12 +24,13 @@ import (
 // MaybeRunClient first thing in main.
 const ClientArg = "__kalab-client-role"
 
-// clientHello is the child's one line on stdout once it holds the
-// connection.
+// clientHello is the child's line on stdout once it holds the
+// connection, and (target clients) one per recheck, with Answered.
 type clientHello struct {
-	Local  string `json:"local"`
-	Remote string `json:"remote"`
-	Err    string `json:"err,omitempty"`
+	Local    string `json:"local"`
+	Remote   string `json:"remote"`
+	Err      string `json:"err,omitempty"`
+	Answered bool   `json:"answered,omitempty"`
 }
 
 // MaybeRunClient runs the client role and exits if this process was started
@@ -118,6 +119,11 @@ type Client struct {
 	waitOnce      sync.Once
 	waitErr       error
 	exited        chan struct{}
+	// stdin and later carry Recheck's request and the child's answers
+	// (target clients only).
+	recheckMu sync.Mutex
+	stdin     io.WriteCloser
+	later     chan clientHello
 }
 
 // StartClient re-executes this binary as the client role, connecting to
@@ -152,10 +158,14 @@ func startChild(ctx context.Context, args ...string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("client role: start child: %w", err)
 	}
-	c := &Client{cmd: cmd, exited: make(chan struct{}), Unprivileged: unprivileged}
+	c := &Client{cmd: cmd, exited: make(chan struct{}), Unprivileged: unprivileged, stdin: stdin, later: make(chan clientHello, 1)}
 	if err := adoptChild(cmd); err != nil {
 		c.Kill()
 		return nil, fmt.Errorf("client role: %w", err)
@@ -172,7 +182,16 @@ func startChild(ctx context.Context, args ...string) (*Client, error) {
 			h.Err = "child exited without a hello"
 		}
 		lines <- h
-		_, _ = io.Copy(io.Discard, stdout)
+		for sc.Scan() { // a target client's recheck answers
+			var l clientHello
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				l.Err = fmt.Sprintf("bad line %q: %v", sc.Text(), err)
+			}
+			select {
+			case c.later <- l:
+			default: // nobody asked: dropped
+			}
+		}
 	}()
 	go func() { c.wait(); close(c.exited) }()
 	select {

@@ -1,12 +1,16 @@
 package role
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -48,7 +52,7 @@ func runTargetClient(args []string, out io.Writer) int {
 	}
 	hello(clientHello{Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String()})
 	c.SetReadDeadline(time.Now().Add(time.Duration(ttlMS) * time.Millisecond))
-	_, _ = io.Copy(io.Discard, c) // hold: read whatever comes, write nothing
+	holdTarget(c, greet, want, os.Stdin, out) // write nothing unless asked to recheck
 	return 0
 }
 
@@ -78,4 +82,113 @@ func exchange(c net.Conn, greet, want []byte) error {
 		}
 	}
 	return nil
+}
+
+// recheckLine is what the agent writes to a target client's stdin to have
+// it send the hello again and say whether the service answered.
+const recheckLine = "recheck"
+
+// RecheckTimeout bounds how long a recheck waits for the service's reply.
+const RecheckTimeout = 3 * time.Second
+
+// Recheck has a target client send its hello again on the same connection
+// and reports whether the service's reply started with the expected prefix
+// within RecheckTimeout (why not, when it did not: reset, closed, silent).
+// It is how bisection tells whether the service still held the connection
+// after an outage.
+func (c *Client) Recheck(ctx context.Context) (bool, string, error) {
+	c.recheckMu.Lock()
+	defer c.recheckMu.Unlock()
+	select {
+	case <-c.later: // a stale answer
+	default:
+	}
+	if _, err := io.WriteString(c.stdin, recheckLine+"\n"); err != nil {
+		return false, "", fmt.Errorf("recheck: %w", err)
+	}
+	select {
+	case l := <-c.later:
+		return l.Answered, l.Err, nil
+	case <-c.exited:
+		return false, "the client ended", nil
+	case <-ctx.Done():
+		return false, "", ctx.Err()
+	case <-time.After(RecheckTimeout + 2*time.Second):
+		return false, "", errors.New("recheck: no answer from the client child")
+	}
+}
+
+// holdTarget keeps the connection open, reading and discarding what the
+// service sends, until it ends or the deadline passes; on each recheck
+// line on stdin it sends greet again and writes one line saying whether
+// the reply started with want (the reads go to the check meanwhile).
+func holdTarget(c net.Conn, greet, want []byte, in io.Reader, out io.Writer) {
+	chunks := make(chan []byte, 16)
+	ended := &connEnd{done: make(chan struct{})}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				select {
+				case chunks <- bytes.Clone(buf[:n]):
+				default: // nobody is checking: discard
+				}
+			}
+			if err != nil {
+				ended.err = err
+				close(ended.done)
+				close(chunks)
+				return
+			}
+		}
+	}()
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		if sc.Text() != recheckLine {
+			continue
+		}
+		ok, why := recheck(c, greet, want, chunks, ended)
+		_ = json.NewEncoder(out).Encode(clientHello{Answered: ok, Err: why})
+	}
+	<-ended.done // stdin closed (the agent is gone or done): hold until the connection ends
+}
+
+// connEnd is closed with the read error that ended the connection.
+type connEnd struct {
+	done chan struct{}
+	err  error
+}
+
+// recheck sends greet and waits for a reply starting with want.
+func recheck(c net.Conn, greet, want []byte, chunks <-chan []byte, ended *connEnd) (bool, string) {
+	for drained := false; !drained; {
+		select {
+		case _, open := <-chunks:
+			drained = !open // a closed channel never blocks: stop there
+		default:
+			drained = true
+		}
+	}
+	if _, err := c.Write(greet); err != nil {
+		return false, "send: " + err.Error()
+	}
+	var got []byte
+	timeout := time.After(RecheckTimeout)
+	for !bytes.HasPrefix(got, want) || len(got) < len(want) {
+		select {
+		case b, ok := <-chunks:
+			if !ok {
+				<-ended.done
+				return false, "connection ended: " + ended.err.Error()
+			}
+			got = append(got, b...)
+			if len(got) >= len(want) && !bytes.HasPrefix(got, want) {
+				return false, fmt.Sprintf("replied %q", got[:min(len(got), 64)])
+			}
+		case <-timeout:
+			return false, fmt.Sprintf("no reply within %s", RecheckTimeout)
+		}
+	}
+	return true, ""
 }

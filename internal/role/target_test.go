@@ -3,6 +3,7 @@ package role
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net"
 	"strings"
@@ -61,4 +62,64 @@ func TestTargetClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRecheck: on a held target connection, a recheck sends the hello
+// again and says whether the reply came (it does while the service holds
+// the connection; after the service reset it, it says why not).
+func TestRecheck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	reset := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() { <-reset; c.(*net.TCPConn).SetLinger(0); c.Close() }()
+		buf := make([]byte, 64)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if strings.Contains(string(buf[:n]), "PING") {
+				c.Write([]byte("+PONG\r\n"))
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	go holdTarget(c, []byte("PING\r\n"), []byte("+PONG"), inR, outW)
+	dec := json.NewDecoder(outR)
+	ask := func() clientHello {
+		t.Helper()
+		if _, err := io.WriteString(inW, recheckLine+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		var l clientHello
+		if err := dec.Decode(&l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l := ask(); !l.Answered {
+		t.Fatalf("recheck while held: %+v", l)
+	}
+	close(reset)
+	time.Sleep(100 * time.Millisecond)
+	if l := ask(); l.Answered || l.Err == "" {
+		t.Fatalf("recheck after a reset: %+v", l)
+	} else {
+		t.Logf("after the reset: %s", l.Err)
+	}
+	inW.Close()
 }
