@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,12 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kalab-dev/kalab/internal/experiment"
-	"github.com/kalab-dev/kalab/internal/labrun"
 	"github.com/kalab-dev/kalab/internal/progress"
 )
 
 func runCmd() *cobra.Command {
-	var path, out, agentBin string
+	var path, out, agentBin, labService string
 	var inLab, labMember, resume bool
 	var cf clusterFlags
 	var lf logFlags
@@ -46,7 +44,7 @@ func runCmd() *cobra.Command {
 				}
 			}
 			if inLab && !labMember {
-				return runInLab(ctx, path, out, agentBin, lf, resume)
+				return runInLab(ctx, c, path, out, agentBin, lf, resume)
 			}
 			if err := cf.options(nil).Check(); err != nil {
 				return err
@@ -62,8 +60,12 @@ func runCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "log: %s\n", logPath)
 			}
 			prog := progress.New(os.Stderr)
+			svc, err := readLabService(labService)
+			if err != nil {
+				return err
+			}
 			sum, err := experiment.Run(ctx, experiment.RunOptions{Config: c, Out: out, Join: cf.options(log),
-				Lab: labMember, Resume: resume, Progress: prog, Log: log, Notes: os.Stderr})
+				Lab: labMember, LabService: svc, Resume: resume, Progress: prog, Log: log, Notes: os.Stderr})
 			prog.Wait()
 			if len(sum.Results) > 0 || sum.Interrupted || err == nil {
 				fmt.Fprint(cmd.OutOrStdout(), sum)
@@ -83,35 +85,10 @@ func runCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&inLab, "lab", false, "build a netns lab on this machine (Linux, root), run there, tear it down")
 	cmd.Flags().StringVar(&agentBin, "agent-bin", "", "agent binary the lab starts (default: agent beside this coordinator, or on PATH)")
 	cmd.Flags().BoolVar(&labMember, "lab-member", false, "internal: this process runs inside the lab")
+	cmd.Flags().StringVar(&labService, "lab-service", "", "internal: the service the lab started for the [target]")
 	_ = cmd.Flags().MarkHidden("lab-member")
+	_ = cmd.Flags().MarkHidden("lab-service")
 	cf.add(cmd)
 	lf.add(cmd)
 	return cmd
-}
-
-// runInLab re-runs this command inside a fresh netns lab.
-func runInLab(ctx context.Context, path, out, agentBin string, lf logFlags, resume bool) error {
-	bin, err := labrun.FindAgent(agentBin)
-	if err != nil {
-		return err
-	}
-	args := []string{"experiment", "run", "-c", path, "--out", out}
-	if resume {
-		args = append(args, "--resume")
-	}
-	if lf.format != "" {
-		args = append(args, "--log-format", lf.format)
-	}
-	if lf.debug {
-		args = append(args, "--debug")
-	}
-	err = labrun.Run(ctx, labrun.Options{
-		Out: out, Agents: 2, AgentBinary: bin, CoordinatorArgs: args, Stdout: os.Stdout, Stderr: os.Stderr,
-		Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "lab: "+f+"\n", a...) },
-	})
-	var ee *labrun.ErrExit
-	if errors.As(err, &ee) {
-		return &exitError{ee.Code}
-	}
-	return err
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/labsvc"
 	"github.com/kalab-dev/kalab/internal/results"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
@@ -136,20 +137,25 @@ func (t Target) Name() string {
 	return fmt.Sprintf("%s:%d", name, t.Port)
 }
 
-// TargetSettings is the keepalive the plan expects the target to apply on
-// Linux: the lab's configuration in the service's own terms (Redis
-// tcp-keepalive N: idle N, interval N/3, count 3 — src/anet.c
-// anetKeepAlive), or the OS's defaults when nothing sets it (the plan's
-// guess; each run re-predicts from what the target's socket really has).
-func (t Target) TargetSettings(goos string) keepalive.Settings {
-	if l := t.Lab; l != nil && l.HasKeepalive() {
-		if l.Product == "redis" {
-			return keepalive.Settings{Idle: l.Idle, Interval: max(l.Idle/3, time.Second), Count: 3}
-		}
-		return keepalive.Settings{Idle: l.Idle, Interval: l.Interval, Count: l.Count}
+// TargetSettings is the keepalive the plan expects the target to apply
+// on goos, and whether it is on at all: with --lab, what the lab's service
+// applies for its configuration (labsvc.ExpectedFor: Redis derives
+// interval and count from tcp-keepalive and defaults to 300 s, nginx sets
+// nothing without so_keepalive, PostgreSQL leaves the kernel's); otherwise
+// the OS's defaults. Each run re-predicts from what the target's socket
+// really has.
+func (t Target) TargetSettings(goos string) (keepalive.Settings, bool) {
+	kernel, _ := keepalive.Defaults(keepalive.Platform{OS: goos}) // cells exist only for linux, windows, darwin
+	l := t.Lab
+	if l == nil {
+		return kernel, true
 	}
-	d, _ := keepalive.Defaults(keepalive.Platform{OS: goos}) // cells exist only for linux, windows, darwin
-	return d
+	var k *labsvc.Keepalive
+	if l.HasKeepalive() {
+		k = &labsvc.Keepalive{Idle: l.Idle, Interval: l.Interval, Count: l.Count}
+	}
+	got := labsvc.ExpectedFor(labsvc.Product(l.Product), k, labsvc.Keepalive(kernel))
+	return keepalive.Settings(got), !got.IsZero()
 }
 
 // targetCell plans one fault against the target on os: detected in the
@@ -157,19 +163,22 @@ func (t Target) TargetSettings(goos string) keepalive.Settings {
 // detected within max_run (the service's 2 h default idle), never
 // skipped: that answer is the point of measuring a service's defaults.
 func (c *Config) targetCell(os string, f FaultEntry) Cell {
-	s := c.Target.TargetSettings(os)
+	s, on := c.Target.TargetSettings(os)
 	plat := keepalive.Platform{OS: os}
 	hz := 0
 	if os == "linux" {
 		hz = 250
 	}
 	pred, _ := keepalive.Predict(plat, s, keepalive.PhaseCycling, keepalive.ModelOptions{HZ: hz})
-	cell := Cell{OS: os, Settings: s, Mode: keepalive.ModePerConn, Fault: f, Expect: results.Expect(f.Kind, keepalive.ScenarioIdle),
+	cell := Cell{OS: os, Settings: s, Fault: f, Expect: results.Expect(f.Kind, keepalive.ScenarioIdle),
 		Model: pred, Scenario: keepalive.ScenarioIdle, Settle: c.Settle, Target: c.Target.Name()}
 	if cell.Settle == 0 {
 		cell.Settle = min(2*max(s.Idle, s.Interval)+500*time.Millisecond, 10*time.Second)
 	}
 	budget := c.MaxRun - setupOverhead - cell.Settle
+	if !on && cell.Expect == results.ExpectDetected {
+		cell.Expect = results.ExpectNotDetected // keepalive off: nothing will notice a silent client
+	}
 	switch cell.Expect {
 	case results.ExpectImmediate:
 		cell.Observe = results.ImmediateBound + 2*time.Second
@@ -179,7 +188,10 @@ func (c *Config) targetCell(os string, f FaultEntry) Cell {
 			cell.Expect, cell.Observe = results.ExpectNotDetected, budget
 		}
 	default:
-		cell.Observe = min(pred.AfterFault.Max+c.Margin, budget)
+		cell.Observe = budget
+		if on {
+			cell.Observe = min(pred.AfterFault.Max+c.Margin, budget)
+		}
 	}
 	cell.Longest = setupOverhead + cell.Settle + cell.Observe
 	cell.Expected = typicalOverhead + cell.Settle + cell.Observe

@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+
+	"github.com/kalab-dev/kalab/internal/labsvc"
 )
 
 // Options for one lab experiment.
@@ -31,6 +33,22 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// Log says what the lab does.
 	Log func(format string, args ...any)
+	// Service, when set, is a real server the lab starts from Debian's
+	// package on one agent's host before the experiment (its [target]),
+	// and stops after it.
+	Service *Service
+}
+
+// Service is the real server an experiment's [target] names, for the lab
+// to start.
+type Service struct {
+	// Agent is the lab agent whose host runs it ("lab-agent-1").
+	Agent string
+	// Product is the service (labsvc.Redis, …) and Port its port.
+	Product labsvc.Product
+	Port    int
+	// Keepalive is written into its configuration; nil: its defaults.
+	Keepalive *labsvc.Keepalive
 }
 
 func (o Options) logf(format string, args ...any) {

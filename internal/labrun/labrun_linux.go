@@ -2,6 +2,7 @@ package labrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/lab"
+	"github.com/kalab-dev/kalab/internal/labsvc"
 )
 
 // Run builds the lab, runs the experiment, tears down. ctx cancellation
@@ -58,14 +60,69 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var agentAddrs []string
 	for i, h := range l.Hosts[1:] {
-		addr, closeLog, err := startAgent(o, h, fmt.Sprintf("lab-agent-%d", i+1), keyFile, tmp, agentAddrs)
+		name := fmt.Sprintf("lab-agent-%d", i+1)
+		addr, closeLog, err := startAgent(o, h, name, keyFile, tmp, agentAddrs)
 		if err != nil {
 			return err
 		}
 		defer closeLog()
 		agentAddrs = append(agentAddrs, addr)
+		if o.Service != nil && o.Service.Agent == name {
+			stop, err := startService(ctx, o, h, tmp)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
+	}
+	if o.Service != nil {
+		o.CoordinatorArgs = append(append([]string{}, o.CoordinatorArgs...), "--lab-service", filepath.Join(tmp, ServiceFile))
 	}
 	return runCoordinator(ctx, o, l.Hosts[0], keyFile, agentAddrs)
+}
+
+// ServiceFile is the file in the lab's temporary directory where the
+// started service is described (experiment.LabService as JSON) for the
+// coordinator inside the lab (--lab-service).
+const ServiceFile = "lab-service.json"
+
+// startService starts the experiment's [target] service on agent host h,
+// describes it for the coordinator, and returns how to stop it.
+func startService(ctx context.Context, o Options, h *lab.Host, tmp string) (func(), error) {
+	s := o.Service
+	dir, err := os.MkdirTemp("", "kalab-svc-") // PostgreSQL must reach it as its own user: not inside tmp's 0700 tree
+	if err != nil {
+		return nil, err
+	}
+	svc, err := labsvc.Start(ctx, labsvc.Spec{Product: s.Product, Netns: h.Name, Addr: h.Addr, Port: s.Port, Keepalive: s.Keepalive, Dir: dir})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start %s on %s: %w", s.Product, s.Agent, err)
+	}
+	stop := func() {
+		if err := svc.Stop(); err != nil {
+			o.logf("stop %s: %v", s.Product, err)
+		}
+		os.RemoveAll(dir)
+	}
+	o.logf("%s on %s:%d (%s; %s)", svc.Version(), h.Addr, s.Port, s.Agent, strings.Join(append([]string{"config:"}, orDefaults(svc.ConfigLines())...), " "))
+	b, err := json.Marshal(map[string]any{"product": string(s.Product), "version": svc.Version(), "config_lines": svc.ConfigLines()})
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, ServiceFile), b, 0o644)
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
+}
+
+// orDefaults is lines, or a word saying there are none.
+func orDefaults(lines []string) []string {
+	if len(lines) == 0 {
+		return []string{"the product's defaults"}
+	}
+	return lines
 }
 
 // startAgent starts one agent in host h, logging to <out>/<name>.log; it

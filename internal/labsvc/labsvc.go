@@ -334,3 +334,11 @@ func (s Spec) validate() error {
 	}
 	return s.keep().validate(s.Product)
 }
+
+// ExpectedFor is what product applies to accepted sockets when its
+// configuration sets k (nil: its defaults) and the host's kernel defaults
+// are kernel: the plan's prediction before any socket exists. The zero
+// Keepalive means keepalive is off (nginx without so_keepalive).
+func ExpectedFor(p Product, k *Keepalive, kernel Keepalive) Keepalive {
+	return expected(Spec{Product: p, Keepalive: k}, kernel)
+}
