@@ -302,6 +302,7 @@ func (a *Agent) register() {
 	handle(a, wire.CmdEcho, a.echo)
 	handle(a, wire.CmdWrite, a.write)
 	handle(a, wire.CmdObserve, a.observe)
+	handle(a, wire.CmdRecheck, a.recheck)
 }
 
 func (a *Agent) status(_ context.Context, _ wire.StatusReq) (any, error) {

@@ -78,3 +78,23 @@ func observed(r observe.Record) wire.CollectResp {
 	}
 	return resp
 }
+
+// recheck has the run's target client send its hello again and says
+// whether the service answered (bisection's probe after an outage).
+func (a *Agent) recheck(ctx context.Context, req wire.RecheckReq) (any, error) {
+	st, err := a.lookup(req.Run)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	c := st.client
+	a.mu.Unlock()
+	if c == nil {
+		return nil, fmt.Errorf("run %s has no client on this agent", req.Run)
+	}
+	ok, why, err := c.Recheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return wire.RecheckResp{Answered: ok, Why: wire.Truncate(why, 160)}, nil
+}

@@ -619,7 +619,7 @@ func (c *Config) checkTypes(raw map[string]any) error {
 			if _, ok := v.(int64); !ok {
 				return bad(key, index, v)
 			}
-		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold", "user_timeout", "settings.user_timeout", "settings.heartbeat", "target.lab.idle", "target.lab.interval":
+		case "max_run", "settle", "margin", "settings.idle", "settings.interval", "faults.hold", "user_timeout", "settings.user_timeout", "settings.heartbeat", "target.lab.idle", "target.lab.interval", "target.bisect.min", "target.bisect.max", "target.bisect.resolution":
 			switch v := v.(type) {
 			case int64:
 			case string:
@@ -630,7 +630,7 @@ func (c *Config) checkTypes(raw map[string]any) error {
 			default:
 				return bad(key, index, v)
 			}
-		case "server", "client", "server.select", "client.select", "target", "target.lab":
+		case "server", "client", "server.select", "client.select", "target", "target.lab", "target.bisect":
 			m, ok := v.(map[string]any)
 			if !ok {
 				return bad(key, index, v)

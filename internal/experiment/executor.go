@@ -457,6 +457,9 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 			_ = e.Node.Call(cctx, n, r.Key+"/cleanup", wire.CmdCleanup, wire.CleanupReq{Run: r.Key}, nil, cluster.CallOptions{Attempts: 2})
 		}
 	}()
+	if t := e.Config.Target; t != nil && t.Bisect != nil {
+		return e.bisect(runCtx, r, res, call, fail)
+	}
 
 	// The greeting nonce: the client reports ready only on this run's
 	// server, whatever else listens at the address it was given.

@@ -39,6 +39,34 @@ type Target struct {
 	// Lab, with --lab, makes the lab start the service itself on the
 	// target agent's host, from Debian's package; ignored on real hosts.
 	Lab *TargetLab `toml:"lab"`
+	// Bisect measures the service without watching its sockets: the client
+	// silences itself for an outage D right after its hello, heals, sends
+	// the hello again and sees whether the service still answers; a binary
+	// search over D brackets the service's detection time. Results are
+	// marked method "bisection" with the bracket, never a point.
+	Bisect *Bisect `toml:"bisect"`
+}
+
+// Bisect is the [target.bisect] table: the outages searched.
+type Bisect struct {
+	// Min is an outage the service is expected to survive and Max one it
+	// is expected to detect; both are tried first. Required, 100ms..1h,
+	// Min < Max.
+	Min time.Duration `toml:"min"`
+	Max time.Duration `toml:"max"`
+	// Resolution is how narrow the bracket must get (default 250ms;
+	// 50ms..(Max−Min)/2).
+	Resolution time.Duration `toml:"resolution"`
+}
+
+// Trials is how many outages the search tries at most: both bounds, then
+// halvings until the bracket is no wider than Resolution.
+func (b Bisect) Trials() int {
+	n := 2
+	for w := b.Max - b.Min; w > b.Resolution; w /= 2 {
+		n++
+	}
+	return n
 }
 
 // TargetLab is the [target.lab] table: which service the lab starts and
@@ -74,6 +102,10 @@ var targetDocs = []keyDoc{
 	{"target.lab.idle", "a duration in whole seconds, 1s..32767s", `idle = "2s"`},
 	{"target.lab.interval", "a duration in whole seconds, 1s..32767s", `interval = "1s"`},
 	{"target.lab.count", "an integer 1..127", "count = 3"},
+	{"target.bisect", "a [target.bisect] table with min, max and resolution", "[target.bisect]"},
+	{"target.bisect.min", "a duration 100ms..1h below max: an outage the service survives", `min = "1s"`},
+	{"target.bisect.max", "a duration up to 1h above min: an outage the service detects", `max = "20s"`},
+	{"target.bisect.resolution", "a duration 50ms..(max−min)/2", `resolution = "250ms"`},
 }
 
 // validateTarget checks [target]: what it needs, and what it rules out
@@ -101,6 +133,14 @@ func (c *Config) validateTarget() error {
 	for i, f := range c.Faults {
 		if f.Hold > 0 {
 			return c.fieldErr([]string{"faults", "hold"}, i, f.Hold, "no hold with a [target]: surviving is proven by an echo only kalab's own server answers", "remove hold")
+		}
+	}
+	if b := t.Bisect; b != nil {
+		if b.Resolution == 0 {
+			b.Resolution = 250 * time.Millisecond
+		}
+		if err := c.validateBisect(*b); err != nil {
+			return err
 		}
 	}
 	if l := t.Lab; l != nil {
@@ -195,8 +235,58 @@ func (c *Config) targetCell(os string, f FaultEntry) Cell {
 	}
 	cell.Longest = setupOverhead + cell.Settle + cell.Observe
 	cell.Expected = typicalOverhead + cell.Settle + cell.Observe
+	if b := c.Target.Bisect; b != nil {
+		// No settle: each outage starts right after the hello. About half
+		// the outages tried are near the middle of the range.
+		cell.Settle, cell.Observe, cell.Expect = 0, b.Max, results.ExpectDetected
+		if first, err := keepalive.Predict(plat, s, keepalive.PhaseFirstIdle, keepalive.ModelOptions{HZ: hz}); err == nil {
+			cell.Model = first // every outage starts right after the hello: from T0
+		}
+		cell.Longest = bisectDuration(*b)
+		cell.Expected = time.Duration(b.Trials()) * ((b.Min+b.Max)/2 + time.Second)
+		return cell
+	}
 	if cell.Expect == results.ExpectDetected {
 		cell.Expected = typicalOverhead + cell.Settle + (pred.AfterFault.Min+pred.AfterFault.Max)/2
 	}
 	return cell
+}
+
+// validateBisect checks [target.bisect]: sensible bounds, a hello to
+// recheck with, and only flow drops (the outage must heal on the same
+// connection).
+func (c *Config) validateBisect(b Bisect) error {
+	key := func(k string) []string { return []string{"target", "bisect", k} }
+	switch {
+	case b.Min < 100*time.Millisecond || b.Min > time.Hour:
+		return c.fieldErr(key("min"), -1, b.Min, "100ms..1h", `min = "1s"`)
+	case b.Max <= b.Min || b.Max > time.Hour:
+		return c.fieldErr(key("max"), -1, b.Max, "above min ("+b.Min.String()+"), up to 1h", durFix("max", min(max(b.Min*4, b.Min+time.Second), time.Hour)))
+	case b.Resolution < 50*time.Millisecond || b.Resolution > (b.Max-b.Min)/2:
+		return c.fieldErr(key("resolution"), -1, b.Resolution, "50ms..(max−min)/2", durFix("resolution", clampDur(b.Resolution, 50*time.Millisecond, (b.Max-b.Min)/2)))
+	case c.Target.Hello == "" || c.Target.Expect == "":
+		return c.errorAt(c.keyLine([]string{"target", "bisect"}, -1), "[target.bisect] without hello and expect",
+			"a hello and the reply's prefix: after each outage the client sends the hello again to see whether the service kept the connection", `hello = "PING\r\n", expect = "+PONG"`)
+	}
+	for i, f := range c.Faults {
+		if f.Kind != results.KindDrop || f.Scope != results.ScopeFlow || f.Direction != results.DirectionBoth {
+			return c.fieldErr([]string{"faults", "kind"}, i, quote(f.String()), "only a flow drop both ways with [target.bisect]: the outage heals on the same connection", `kind = "drop"`)
+		}
+	}
+	return c.checkBisectTime(b)
+}
+
+// checkBisectTime refuses a search that cannot end within max_run.
+func (c *Config) checkBisectTime(b Bisect) error {
+	if need := bisectDuration(b); need > c.MaxRun {
+		return c.fieldErr([]string{"max_run"}, -1, c.MaxRun, fmt.Sprintf("at least %s: the bisection tries up to %d outages up to %s", need.Round(time.Second), b.Trials(), b.Max),
+			durFix("max_run", need.Round(time.Minute)+time.Minute))
+	}
+	return nil
+}
+
+// bisectDuration is the longest a search takes: both bounds, then
+// halvings at most as long as Max, each with a second of setup and check.
+func bisectDuration(b Bisect) time.Duration {
+	return time.Duration(b.Trials()) * (b.Max + 2*time.Second)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/results"
 )
 
 // DefaultPoll is how often the socket table is read when Config.Poll is 0:
@@ -44,26 +45,27 @@ type Owner struct {
 	Name string
 }
 
-// Ended values: how the target's side of the connection ended.
+// Ended values: how the target's side of the connection ended (the
+// results package's names, which results and verdicts use).
 const (
 	// EndedKeepaliveTimeout: the socket vanished (or went to CLOSE) while
 	// keepalive probes were unanswered; Linux sends an RST then.
-	EndedKeepaliveTimeout = "keepalive-timeout"
+	EndedKeepaliveTimeout = results.EndedKeepalive
 	// EndedRetransmitTimeout: it vanished with retransmissions outstanding.
-	EndedRetransmitTimeout = "retransmit-timeout"
+	EndedRetransmitTimeout = results.EndedRetransmit
 	// EndedClosedByTarget: it moved to FIN_WAIT1/FIN_WAIT2/CLOSING/TIME_WAIT:
 	// the target's application closed first.
-	EndedClosedByTarget = "closed-by-target"
+	EndedClosedByTarget = results.EndedByTarget
 	// EndedClosedByPeer: it moved to CLOSE_WAIT or LAST_ACK: the client
 	// closed first (a FIN arrived).
-	EndedClosedByPeer = "closed-by-peer"
+	EndedClosedByPeer = results.EndedByPeer
 	// EndedResetByPeer: it vanished with nothing outstanding while the
 	// target still held its descriptor, so the kernel, not the application,
 	// ended it: an RST from the peer (or an administrator's sock_destroy).
-	EndedResetByPeer = "reset-by-peer"
+	EndedResetByPeer = results.EndedReset
 	// EndedGone: it vanished and the cause cannot be told (no tcp_info on
 	// this OS, or the target had already closed its descriptor too).
-	EndedGone = "gone"
+	EndedGone = results.EndedGone
 )
 
 // Timer values: the socket's timer as sock_diag reports it (idiag_timer).

@@ -17,6 +17,12 @@ func (r Result) Answer() string {
 		return r.Outcome + ": " + r.Failure
 	case r.Outcome == OutcomeSkipped:
 		return r.Outcome + ": " + r.Why
+	case r.Target != nil && r.Target.Bracket != nil:
+		b := r.Target.Bracket
+		what = fmt.Sprintf("detected between %s and %s after the fault (bisection, %d trials)", Seconds(b.Min), Seconds(b.Max), r.Target.Trials)
+		if r.Model != nil {
+			what += " (model " + WindowSeconds(r.Model.FromT0.Min, r.Model.FromT0.Max) + ")"
+		}
 	case r.Expect == ExpectSurvives && !r.Detected:
 		what = "not detected during a " + Seconds(r.Outage()) + " outage, no echo after the heal"
 		if r.Survived && r.EchoRTT != nil {

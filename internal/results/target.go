@@ -1,6 +1,11 @@
 package results
 
-import "github.com/kalab-dev/kalab/internal/keepalive"
+import (
+	"fmt"
+	"time"
+
+	"github.com/kalab-dev/kalab/internal/keepalive"
+)
 
 // How a target's side of the connection ended, as the agent on its host
 // read it from the socket table (Target.Ended).
@@ -17,6 +22,9 @@ const (
 	EndedByTarget = "closed-by-target"
 	// EndedReset: the peer reset it.
 	EndedReset = "reset-by-peer"
+	// EndedByPeer: the peer closed it (CLOSE_WAIT, LAST_ACK): a killed
+	// client's kernel sent FIN and the service had not closed its side yet.
+	EndedByPeer = "closed-by-peer"
 	// EndedGone: it vanished and the table does not say why.
 	EndedGone = "gone"
 )
@@ -63,6 +71,8 @@ type Target struct {
 	// Bracket is, for bisection, the outage lengths between which the
 	// service's detection lies (survived below Min, detected above Max).
 	Bracket *keepalive.Window `json:"bracket,omitempty"`
+	// Trials is how many outages the bisection tried.
+	Trials int `json:"trials,omitempty"`
 }
 
 // endedByKeepalive reports whether r ended the way a keepalive verdict
@@ -80,7 +90,7 @@ func endedByKeepalive(r Result) bool {
 func endedByPeerClose(r Result) bool {
 	if r.Target != nil {
 		switch r.Target.Ended {
-		case EndedByTarget, EndedReset, EndedGone:
+		case EndedByTarget, EndedReset, EndedByPeer, EndedGone:
 			return true
 		}
 		return false
@@ -95,4 +105,31 @@ func endName(r Result) string {
 		return r.Target.Ended
 	}
 	return r.ErrnoName
+}
+
+// BisectionSlack is how far a bisection bracket may miss the model's
+// window before it counts as a deviation: the outage starts a command's
+// trip (tens of ms) after the service's last sign of life, and the heal a
+// command's trip after the outage's nominal end.
+const BisectionSlack = 100 * time.Millisecond
+
+// judgeBisection: the service's detection time lies in Target.Bracket
+// (survived at its low end, detected at its high end), measured from an
+// outage that began right after the hello, so it is compared with the
+// model's window from T0 (first idle), widened by BisectionSlack early and
+// the late tolerance late.
+func judgeBisection(r Result) (string, string) {
+	b := r.Target.Bracket
+	if b == nil {
+		return OutcomeDeviation, "the bisection did not bracket the detection"
+	}
+	if r.Model == nil {
+		return OutcomeDeviation, "no model for this OS"
+	}
+	w := r.Model.FromT0
+	bracket := WindowSeconds(b.Min, b.Max)
+	if b.Max < w.Min-BisectionSlack || b.Min > w.Max+LateTolerance(*r.Model) {
+		return OutcomeDeviation, fmt.Sprintf("detection between %s after the outage began, outside the model %s", bracket, WindowSeconds(w.Min, w.Max))
+	}
+	return OutcomePass, fmt.Sprintf("detection between %s after the outage began (%d trials), model %s", bracket, r.Target.Trials, WindowSeconds(w.Min, w.Max))
 }

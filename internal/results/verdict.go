@@ -40,6 +40,9 @@ func Judge(r Result, hz int) (string, string) {
 		return judgeSurvives(r)
 	}
 	// detected-in-window
+	if r.Target != nil && r.Target.Method == MethodBisection {
+		return judgeBisection(r)
+	}
 	if why, ok := confirmed(r); !ok {
 		return OutcomeUnconfirmed, why
 	}

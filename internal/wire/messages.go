@@ -162,6 +162,22 @@ type ObserveReq struct {
 	TTLMS int64 `json:"ttl_ms"`
 }
 
+// RecheckReq has a run's target client send its hello again on the same
+// connection (bisection: did the service keep the connection through the
+// outage?).
+type RecheckReq struct {
+	// Run is the run id.
+	Run string `json:"run"`
+}
+
+// RecheckResp says whether the service answered the hello again.
+type RecheckResp struct {
+	// Answered is true when its reply started with the expected prefix.
+	Answered bool `json:"answered"`
+	// Why says why not (reset, closed, no reply), cut to 160 bytes.
+	Why string `json:"why,omitempty"`
+}
+
 // ObserveResp says whose socket it is.
 type ObserveResp struct {
 	// Process and PID are the owner of the service's socket (empty, 0 when

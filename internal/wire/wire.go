@@ -44,6 +44,7 @@ const (
 	CmdEcho          = "kalab-echo"
 	CmdWrite         = "kalab-write"
 	CmdObserve       = "kalab-observe"
+	CmdRecheck       = "kalab-recheck"
 )
 
 // Request is the envelope of every command. ID identifies the command
