@@ -685,3 +685,10 @@ func answers(c net.Conn, hello, expect string) error {
 	}
 	return nil
 }
+
+// Installed says whether product's server is installed here, or which
+// Debian package to install (an error wrapping ErrNotInstalled).
+func Installed(p Product) error {
+	_, err := serverBinary(p)
+	return err
+}

@@ -37,3 +37,6 @@ func (s *Service) LogPath() string { return "" }
 
 // Applied fails.
 func (s *Service) Applied(netip.AddrPort) (Keepalive, error) { return Keepalive{}, errUnsupported() }
+
+// Installed: the lab's services run on Linux only.
+func Installed(Product) error { return errUnsupported() }
