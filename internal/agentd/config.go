@@ -65,6 +65,12 @@ type Config struct {
 	// refused. Default 64 (DefaultMaxRuns) when 0 or absent; allowed
 	// 1..MaxMaxRuns.
 	MaxRuns int `toml:"max_runs"`
+	// Targets are the services outside the cluster (ip:port) this agent's
+	// client may connect to for bisection, when no agent runs on their
+	// host (a managed database, a load balancer). The coordinator can name
+	// only these: a cluster command never makes the agent connect anywhere
+	// else. Default none.
+	Targets []string `toml:"targets"`
 	// Hypervisor is the optional [hypervisor] table: how this host pauses
 	// and resumes the client's VM for the vm-pause fault. vm, pause and
 	// resume must be given together; "{vm}" in an argument is replaced by
@@ -108,6 +114,7 @@ var keyAllowed = map[string][2]string{
 	"data_dir":        {"the path of a directory for the agent's state (a string)", `data_dir = "` + exampleDataDir() + `"`},
 	"coordinator_key": {"the path of coordinator.pub from `coordinator keygen` (a string)", `coordinator_key = "` + examplePath("coordinator.pub") + `"`},
 	"max_runs":        {fmt.Sprintf("an integer 1..%d (0 or absent: %d)", MaxMaxRuns, DefaultMaxRuns), "max_runs = 64"},
+	"targets":         {"a list of ip:port strings: services outside the cluster this agent's client may bisect", `targets = ["192.0.2.30:5432"]`},
 	"hypervisor":      {"a [hypervisor] table with vm, pause and resume", "[hypervisor]"},
 	"hypervisor.vm":   {"the VM's name for the hypervisor (a string)", `vm = "client-vm"`},
 	"hypervisor.pause": {"a command as a list of strings, {vm} replaced by vm",
@@ -255,7 +262,7 @@ func (c Config) decodeError(err error) error {
 // are checked.
 var configTypes = []struct{ key, typ string }{
 	{"name", "string"}, {"bind", "string"}, {"advertise", "string"}, {"join", "strings"}, {"key_file", "string"},
-	{"data_dir", "string"}, {"coordinator_key", "string"}, {"max_runs", "integer"}, {"hypervisor", "table"},
+	{"data_dir", "string"}, {"coordinator_key", "string"}, {"max_runs", "integer"}, {"targets", "strings"}, {"hypervisor", "table"},
 	{"hypervisor.vm", "string"}, {"hypervisor.pause", "strings"}, {"hypervisor.resume", "strings"},
 }
 
@@ -358,6 +365,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRuns < 0 || c.MaxRuns > MaxMaxRuns {
 		return c.fieldErr("max_runs", fmt.Errorf("max_runs = %d", c.MaxRuns), keyAllowed["max_runs"][0], fmt.Sprintf("max_runs = %d", min(max(c.MaxRuns, 1), MaxMaxRuns)))
+	}
+	for _, t := range c.Targets {
+		if ap, err := netip.ParseAddrPort(t); err != nil || ap.Port() == 0 || ap.Addr().IsUnspecified() {
+			return c.fieldErr("targets", fmt.Errorf("targets: %q is not an ip:port", t), keyAllowed["targets"][0], keyAllowed["targets"][1])
+		}
 	}
 	h := c.Hypervisor
 	if (h.VM != "" || len(h.Pause) > 0 || len(h.Resume) > 0) && !h.Configured() {

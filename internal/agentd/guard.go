@@ -89,6 +89,19 @@ func (a *Agent) checkServerTarget(node string, server netip.AddrPort) error {
 	return nil
 }
 
+// checkOutsideTarget allows a service outside the cluster only when this
+// agent's own config lists it (targets): the coordinator cannot make the
+// agent connect anywhere its operator did not name.
+func (a *Agent) checkOutsideTarget(server netip.AddrPort) error {
+	for _, t := range a.cfg.Targets {
+		if ap, err := netip.ParseAddrPort(t); err == nil && ap.Addr().Unmap() == server.Addr().Unmap() && ap.Port() == server.Port() {
+			return nil
+		}
+	}
+	return fmt.Errorf("prepare client: %s is not a cluster member, and agent %s's config does not list it in targets (add targets = [\"%s\"] to its agent.toml to allow bisecting it)",
+		server, a.cfg.Name, server)
+}
+
 // checkHostDropPeer allows a host-scope drop only toward a live member
 // agent's address: never loopback, never this agent's own address, never a
 // coordinator's, never a host outside the cluster.

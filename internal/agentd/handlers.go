@@ -83,7 +83,11 @@ func (a *Agent) prepareClient(ctx context.Context, req wire.PrepareClientReq) (a
 	if err != nil {
 		return nil, fmt.Errorf("server_addr %q: %w", req.ServerAddr, err)
 	}
-	if err := a.checkServerTarget(req.ServerNode, server); err != nil {
+	if req.Target && req.ServerNode == "" {
+		if err := a.checkOutsideTarget(server); err != nil {
+			return nil, err
+		}
+	} else if err := a.checkServerTarget(req.ServerNode, server); err != nil {
 		return nil, err
 	}
 	st, err := a.state(req.Run, d)

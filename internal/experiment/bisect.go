@@ -29,6 +29,9 @@ func (e *Executor) bisect(ctx context.Context, r plannedRun, res results.Result,
 	m := r.Cell.Model
 	res.Model = &m
 	addr := netip.AddrPortFrom(r.Server.IP, uint16(t.Port)).String()
+	if t.Address != "" {
+		addr = t.Address
+	}
 	trials := 0
 	trial := func(d time.Duration) (bool, error) {
 		trials++
@@ -80,7 +83,11 @@ func (e *Executor) trial(ctx context.Context, r plannedRun, call callFunc, addr 
 		_ = e.Node.Call(cctx, cli, r.Key+"/"+step("cleanup"), wire.CmdCleanup, wire.CleanupReq{Run: r.Key}, nil, cluster.CallOptions{Attempts: 2})
 	}()
 	var pc wire.PrepareClientResp
-	req := wire.PrepareClientReq{Run: r.Key, ServerAddr: addr, ServerNode: r.Server.Member.Name, TTLMS: (d + time.Minute).Milliseconds(),
+	node := r.Server.Member.Name
+	if t.Address != "" {
+		node = "" // outside the cluster: the client agent's own targets must list addr
+	}
+	req := wire.PrepareClientReq{Run: r.Key, ServerAddr: addr, ServerNode: node, TTLMS: (d + time.Minute).Milliseconds(),
 		Target: true, Hello: []byte(t.Hello), Expect: []byte(t.Expect)}
 	if err := call(cli, step("prepare-client"), wire.CmdPrepareClient, req, &pc); err != nil {
 		return false, "", err
@@ -101,4 +108,14 @@ func (e *Executor) trial(ctx context.Context, r plannedRun, call callFunc, addr 
 		return false, "", err
 	}
 	return rc.Answered, rc.Why, nil
+}
+
+// outsideTarget stands in for the server agent of a [target] that has
+// none: its address, and the OS the experiment says it runs. Its clock is
+// never asked: bisection times only the client's outages.
+func outsideTarget(t Target) *agentInfo {
+	ap := netip.MustParseAddrPort(t.Address) // validateAddress checked it
+	name := "target " + t.Address
+	return &agentInfo{Member: cluster.Member{Name: name, Addr: t.Address}, IP: ap.Addr().Unmap(), Outside: true,
+		Host: results.Host{Name: name, OS: t.TargetOS()}}
 }

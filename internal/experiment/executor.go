@@ -97,6 +97,9 @@ type agentInfo struct {
 	IP     netip.Addr
 	Host   results.Host
 	Offset cluster.Offset
+	// Outside marks a [target] with no agent on its host (bisection): no
+	// command goes to it.
+	Outside bool
 
 	mu   sync.Mutex
 	boot string // the agent process's boot id (StatusResp.BootID); "" unknown
@@ -166,6 +169,9 @@ func (e *Executor) plan(ctx context.Context) ([]plannedRun, error) {
 		if cli {
 			clients = append(clients, a)
 		}
+	}
+	if t := e.Config.Target; t != nil && t.Address != "" {
+		servers = []*agentInfo{outsideTarget(*t)} // no agent there: bisection from the clients
 	}
 	if len(servers) == 0 || len(clients) == 0 {
 		return nil, fmt.Errorf("no agents for the experiment: %d match the server selection %v, %d the client selection %v",
@@ -453,8 +459,10 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		// Cleanup on both agents, even when ctx is cancelled (Ctrl-C).
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, n := range []string{cli, srv} {
-			_ = e.Node.Call(cctx, n, r.Key+"/cleanup", wire.CmdCleanup, wire.CleanupReq{Run: r.Key}, nil, cluster.CallOptions{Attempts: 2})
+		for _, a := range []*agentInfo{r.Client, r.Server} {
+			if !a.Outside {
+				_ = e.Node.Call(cctx, a.Member.Name, r.Key+"/cleanup", wire.CmdCleanup, wire.CleanupReq{Run: r.Key}, nil, cluster.CallOptions{Attempts: 2})
+			}
 		}
 	}()
 	if t := e.Config.Target; t != nil && t.Bisect != nil {
@@ -813,7 +821,11 @@ type bootWatch struct {
 // that restarted since the plan (between runs) has lost nothing of this
 // run, and its new process serves it.
 func (e *Executor) newBootWatch(ctx context.Context, r plannedRun) *bootWatch {
-	w := &bootWatch{run: r.Key, every: cmp.Or(e.BootCheck, 2*time.Second), agents: []*agentInfo{r.Server, r.Client},
+	agents := []*agentInfo{r.Server, r.Client}
+	if r.Server.Outside {
+		agents = agents[1:] // a service with no agent: nothing to ask
+	}
+	w := &bootWatch{run: r.Key, every: cmp.Or(e.BootCheck, 2*time.Second), agents: agents,
 		want: map[string]string{}, log: e.Log, status: func(ctx context.Context, node, id string) (wire.StatusResp, error) {
 			var st wire.StatusResp
 			err := e.Node.Call(ctx, node, id, wire.CmdStatus, wire.StatusReq{}, &st, cluster.CallOptions{Attempts: 1, Timeout: 2 * time.Second})

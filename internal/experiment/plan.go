@@ -163,6 +163,9 @@ func (c *Config) Cells() ([]Cell, error) {
 		return nil, err
 	}
 	if c.Target != nil {
+		if os := c.Target.TargetOS(); os != "" {
+			oses = []string{os}
+		}
 		var cells []Cell
 		for _, os := range oses {
 			for _, f := range c.Faults {

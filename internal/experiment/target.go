@@ -2,7 +2,9 @@ package experiment
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
@@ -20,10 +22,19 @@ import (
 type Target struct {
 	// Agent is the node name of the agent on the target's host: it
 	// observes the target's sockets, and its advertised address with Port
-	// is where the client connects. Required.
+	// is where the client connects. Required unless Address is given.
 	Agent string `toml:"agent"`
-	// Port is the service's TCP port on that address. Required, 1..65535.
+	// Port is the service's TCP port on that address. Required with
+	// Agent, 1..65535.
 	Port int `toml:"port"`
+	// Address is the ip:port of a service with no agent on its host (a
+	// managed database, a load balancer), instead of Agent and Port: only
+	// with Bisect, and only if the client agents' own configs list it in
+	// their targets.
+	Address string `toml:"address"`
+	// OS is the OS the service at Address runs, for the model: "linux"
+	// (default), "windows" or "darwin". Only with Address.
+	OS string `toml:"os"`
 	// Process names the program that owns the listening socket, for the
 	// report ("redis-server"); optional: the agent reads the owner from the
 	// socket table, and a mismatch is noted, not fatal.
@@ -94,6 +105,8 @@ var targetDocs = []keyDoc{
 	{"target", "a [target] table with agent, port, process, hello, expect and lab", "[target]"},
 	{"target.agent", "the node name of the agent on the service's host", `agent = "db-1"`},
 	{"target.port", "an integer 1..65535", "port = 6379"},
+	{"target.address", "the ip:port of a service with no agent on its host (only with [target.bisect])", `address = "192.0.2.30:5432"`},
+	{"target.os", `"linux", "windows" or "darwin" (only with address)`, `os = "linux"`},
 	{"target.process", "the name of the program that owns the listening socket", `process = "redis-server"`},
 	{"target.hello", "a string of at most 256 bytes the client sends after connecting", `hello = "PING\r\n"`},
 	{"target.expect", "a prefix of at most 64 bytes the reply must start with (only with hello)", `expect = "+PONG"`},
@@ -114,11 +127,16 @@ var targetDocs = []keyDoc{
 func (c *Config) validateTarget() error {
 	t := c.Target
 	key := func(k string) []string { return []string{"target", k} }
-	if t.Agent == "" {
-		return c.errorAt(c.keyLine([]string{"target"}, -1), "target.agent is required", "the node name of the agent on the service's host", `agent = "db-1"`)
-	}
-	if t.Port < 1 || t.Port > 65535 {
+	if t.Address != "" {
+		if err := c.validateAddress(); err != nil {
+			return err
+		}
+	} else if t.Agent == "" {
+		return c.errorAt(c.keyLine([]string{"target"}, -1), "target.agent is required", "the node name of the agent on the service's host (or address, for a service without one)", `agent = "db-1"`)
+	} else if t.Port < 1 || t.Port > 65535 {
 		return c.fieldErr(key("port"), -1, t.Port, "1..65535", "port = 6379")
+	} else if t.OS != "" {
+		return c.fieldErr(key("os"), -1, quote(t.OS), "no os with agent: the agent says what its host runs", "remove os")
 	}
 	if len(t.Hello) > wire.MaxHello {
 		return c.fieldErr(key("hello"), -1, fmt.Sprintf("%d bytes", len(t.Hello)), fmt.Sprintf("at most %d bytes (a command must fit a gossip query)", wire.MaxHello), "shorten hello")
@@ -165,8 +183,11 @@ func (c *Config) validateTarget() error {
 }
 
 // Name is how runs and plans name the target: its process (or lab
-// product) and port, "redis-server:6379".
+// product) and port, "redis-server:6379", or its address.
 func (t Target) Name() string {
+	if t.Address != "" {
+		return strings.TrimSpace(t.Process + " " + t.Address)
+	}
 	name := t.Process
 	if name == "" && t.Lab != nil {
 		name = t.Lab.Product
@@ -289,4 +310,38 @@ func (c *Config) checkBisectTime(b Bisect) error {
 // halvings at most as long as Max, each with a second of setup and check.
 func bisectDuration(b Bisect) time.Duration {
 	return time.Duration(b.Trials()) * (b.Max + 2*time.Second)
+}
+
+// validateAddress checks a [target] without an agent: an ip:port, no
+// agent, port or lab with it, bisection as the method.
+func (c *Config) validateAddress() error {
+	t := c.Target
+	key := func(k string) []string { return []string{"target", k} }
+	ap, err := netip.ParseAddrPort(t.Address)
+	switch {
+	case err != nil || ap.Port() == 0 || ap.Addr().IsUnspecified():
+		return c.fieldErr(key("address"), -1, quote(t.Address), "an ip:port (a literal address: the client agents' targets list it the same way)", `address = "192.0.2.30:5432"`)
+	case t.Agent != "" || t.Port != 0:
+		return c.fieldErr(key("address"), -1, quote(t.Address), "address instead of agent and port, not beside them", "remove agent and port")
+	case t.Lab != nil:
+		return c.fieldErr(key("address"), -1, quote(t.Address), "no [target.lab] with address: the lab starts services on its own agents' hosts", "use agent = \"lab-agent-1\" in the lab")
+	case t.Bisect == nil:
+		return c.errorAt(c.keyLine(key("address"), -1), "target.address without [target.bisect]",
+			"bisection: with no agent on the service's host nothing can watch its sockets", "add [target.bisect] with min, max and resolution")
+	case t.OS != "" && !slices.Contains([]string{"linux", "windows", "darwin"}, t.OS):
+		return c.fieldErr(key("os"), -1, quote(t.OS), `"linux", "windows" or "darwin"`, `os = "linux"`)
+	}
+	return nil
+}
+
+// TargetOS is the OS an agentless target runs for the model (default
+// linux); "" with an agent, whose host says.
+func (t Target) TargetOS() string {
+	switch {
+	case t.Address == "":
+		return ""
+	case t.OS == "":
+		return "linux"
+	}
+	return t.OS
 }

@@ -64,6 +64,10 @@ type Report struct {
 	// Outages are the groups whose fault healed after a hold, against the
 	// model's detection window; empty (omitted) when no run had a hold.
 	Outages []OutageRow `json:"outages,omitempty"`
+	// Services are the groups that measured a real service (an
+	// experiment's [target]) instead of kalab's own server, one row each
+	// with a finding in plain words; empty (omitted) without such runs.
+	Services []ServiceRow `json:"services,omitempty"`
 
 	runs     []results.Result // in input order, for timelines and runs.csv
 	sections []FindingSection // Findings, titled, for report.html and report.md
@@ -104,9 +108,24 @@ type Group struct {
 	// Requested is then zero and Mode empty: keepalive was off); nil
 	// (omitted) otherwise. Each period and misses is its own group.
 	Heartbeat *keepalive.Heartbeat `json:"heartbeat,omitempty"`
+	// Target is the real service the group measured instead of kalab's
+	// own server (results.Result.Target): its identity (agent, port,
+	// process, product, version, config lines, where its options were
+	// read, method), with for bisection the group's bracket and trials;
+	// the per-run pid, ended and timer are in the runs' target and
+	// TargetEnded. Nil (omitted) for kalab's own server; each service,
+	// port, configuration and method is its own group, and Mode is then
+	// empty (the service set its options, not kalab).
+	Target *results.Target `json:"target,omitempty"`
+	// TargetEnded counts how the service's side of the group's runs ended
+	// (results.Ended* names; "" runs, still open or bisected, are not
+	// counted); nil (omitted) for kalab's own server.
+	TargetEnded []Tally `json:"target_ended,omitempty"`
 	// Mechanism names what detects in this group, as keepalive.Label
 	// writes it: "1s/1s/10", "1s/1s/10 unacked uto 5s", "heartbeat
-	// 200ms×3".
+	// 200ms×3"; for a service, the service with its options
+	// ("redis-server 7.0.15 :6379 (tcp-keepalive 3 → 3s/1s/3 read from
+	// its socket)").
 	Mechanism string              `json:"mechanism"`
 	Emulated  bool                `json:"emulated,omitempty"`
 	Source    string              `json:"source"`
@@ -130,7 +149,8 @@ type Group struct {
 	Errors   []Tally  `json:"errors,omitempty"`
 	Outcomes Outcomes `json:"outcomes"`
 
-	members []results.Result // the group's runs, for findings
+	members   []results.Result // the group's runs, for findings
+	targetKey string           // targetKeyOf the runs: "" for kalab's own server
 }
 
 // Model is the part of a keepalive.Prediction a report shows.
@@ -237,6 +257,9 @@ type RunRow struct {
 	EchoRTT *time.Duration `json:"echo_rtt_ns,omitempty"`
 	// Anchors are the run's instants on the server clock, as recorded.
 	Anchors results.Anchors `json:"anchors"`
+	// Target is the service the run measured, as recorded
+	// (results.Result.Target); nil (omitted) for kalab's own server.
+	Target *results.Target `json:"target,omitempty"`
 }
 
 type groupKey struct {
@@ -252,6 +275,7 @@ type groupKey struct {
 	expect        results.Expectation
 	emulated      bool
 	source        string
+	target        string // targetKeyOf: "" for kalab's own server
 }
 
 // Build groups results and computes the comparison. Runs keep the order of
@@ -272,7 +296,7 @@ func Build(rs []results.Result) *Report {
 				Requested: k.settings, Mode: k.mode, FaultKind: k.kind, FaultScope: k.scope, FaultDirection: k.direction, Hold: k.hold, Emulated: k.emulated,
 				Scenario: k.scenario, UserTimeout: k.userTimeout, Heartbeat: heartbeatOf(k.heartbeat),
 				Mechanism: keepalive.Label(k.settings, k.scenario, k.userTimeout, k.heartbeat),
-				Source:    k.source, Expect: res.Expect}
+				Source:    k.source, Expect: res.Expect, targetKey: k.target}
 			byKey[k] = g
 			groups = append(groups, g)
 		}
@@ -287,8 +311,11 @@ func Build(rs []results.Result) *Report {
 	runGroup := map[string]string{}
 	for i, g := range groups {
 		g.ID = "G" + itoa(i+1)
-		g.Label = groupLabel(g)
 		summarise(g)
+		if g.Target != nil {
+			g.Mechanism = serviceLabel(g)
+		}
+		g.Label = groupLabel(g)
 		for _, id := range g.RunIDs {
 			runGroup[id] = g.ID
 		}
@@ -303,6 +330,7 @@ func Build(rs []results.Result) *Report {
 	r.FirstDetection = firstDetection(r.Groups)
 	r.Outages = outageRows(r.Groups)
 	r.Answers = answers(r.Groups)
+	r.Services = serviceRows(r.Groups)
 	r.OtherOSes = otherOSRows(r.Groups)
 	r.sections = findings(r)
 	for _, s := range r.sections {
@@ -325,10 +353,16 @@ func nonNil[T any](s []T) []T {
 }
 
 func keyOf(res results.Result) groupKey {
-	return groupKey{os: res.Server.OS, osVersion: res.Server.OSVersion, settings: res.Requested, mode: res.Mode,
+	k := groupKey{os: res.Server.OS, osVersion: res.Server.OSVersion, settings: res.Requested, mode: res.Mode,
 		kind: res.FaultKind, scope: res.FaultScope, direction: oneWay(res.FaultDirection), hold: res.Hold, expect: res.Expect,
 		scenario: scenarioOf(res.Scenario), userTimeout: res.UserTimeout, heartbeat: deref(res.Heartbeat),
-		emulated: res.Emulated, source: sourceOf(res)}
+		emulated: res.Emulated, source: sourceOf(res), target: targetKeyOf(res.Target)}
+	if res.Target != nil {
+		// The service set its own options: kalab's mode means nothing
+		// (results from before targets recorded none still carry one).
+		k.mode = ""
+	}
+	return k
 }
 
 // scenarioOf is a recorded scenario as reports tell it apart: "" for idle
@@ -415,6 +449,7 @@ func compareGroups(a, b *Group) int {
 	return cmp.Or(
 		cmp.Compare(scenarioRank(a.Scenario), scenarioRank(b.Scenario)),
 		cmp.Compare(a.Scenario, b.Scenario),
+		cmp.Compare(a.targetKey, b.targetKey), // kalab's own server ("") first
 		cmp.Compare(a.OS, b.OS),
 		cmp.Compare(a.OSVersion, b.OSVersion),
 		cmp.Compare(a.Source, b.Source),
@@ -489,6 +524,7 @@ func summarise(g *Group) {
 	g.Errors = tallies(errs)
 	g.Effective = effectiveSeen(g)
 	g.VsModel = vsModel(g.members)
+	g.Target, g.TargetEnded = groupTarget(g.members)
 }
 
 func appendSet(ds []time.Duration, d *time.Duration) []time.Duration {
@@ -551,7 +587,7 @@ func runRow(res results.Result, group string) RunRow {
 		AfterPingLoss: res.Measured.AfterPingLoss, Lateness: res.Measured.Lateness, Deviation: deviation(res),
 		Effective: effectiveShort(res.Effective), EffectiveStatus: status,
 		Errno: errLabel(res), Probes: res.Probes, Failure: res.Failure, Anchors: res.Anchors,
-		Hold: res.Hold, EchoRTT: res.EchoRTT,
+		Hold: res.Hold, EchoRTT: res.EchoRTT, Target: res.Target,
 	}
 }
 
@@ -632,7 +668,11 @@ func directionWords(direction string) string {
 }
 
 func groupLabel(g *Group) string {
-	return serverName(g.OS, g.OSVersion) + " " + g.Mechanism + " (" + modeText(g.Mode, g.Scenario) + ") " +
+	what := g.Mechanism + " (" + modeText(g.Mode, g.Scenario) + ")"
+	if g.Target != nil {
+		what = g.Mechanism // the service and its options instead of kalab's settings and mode
+	}
+	return serverName(g.OS, g.OSVersion) + " " + what + " " +
 		faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false) + " [" + sourceText(g) + "]"
 }
 
