@@ -54,18 +54,23 @@ func (f *clusterFlags) options(log *slog.Logger) experiment.JoinOptions {
 // output directory by default (the terminal keeps human lines and bars),
 // stderr when a format is asked for.
 type logFlags struct {
-	format string
-	debug  bool
+	format  string
+	verbose bool
+	debug   bool
 }
 
 func (f *logFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.format, "log-format", "", "log to stderr as text or json (default: a log file in the output directory)")
+	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log to stderr as text beside the progress (same as --log-format text)")
 	cmd.Flags().BoolVar(&f.debug, "debug", false, "log debug messages (serf's too)")
 }
 
 // open returns the logger and the log file's path ("" when on stderr);
 // close the returned file when done.
 func (f *logFlags) open(dir string) (*slog.Logger, string, func(), error) {
+	if f.verbose && f.format == "" {
+		f.format = logging.FormatText
+	}
 	if f.format != "" {
 		l, err := logging.New(os.Stderr, f.format, f.debug)
 		return l, "", func() {}, err

@@ -25,6 +25,9 @@ func runInLab(ctx context.Context, c *experiment.Config, path, out, agentBin str
 	if lf.format != "" {
 		args = append(args, "--log-format", lf.format)
 	}
+	if lf.verbose {
+		args = append(args, "--verbose")
+	}
 	if lf.debug {
 		args = append(args, "--debug")
 	}
