@@ -3,7 +3,6 @@ package observe
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/tcpinfo"
@@ -60,20 +59,14 @@ type sample struct {
 
 // tracker folds successive samples into a Record. It is pure (no clock,
 // no I/O) so that every ending can be tested from synthetic samples.
-//
-// Its T0 logic is the server role's t0Tracker (internal/role/server.go),
-// restated here over samples from the socket table rather than TCP_INFO on
-// an own socket: role's is unexported and this package may not change
-// role. Keep the two in step.
+// T0 and the probe instants fold as for kalab's own server
+// (tcpinfo.Tracker), over samples from the socket table.
 type tracker struct {
-	jiffy time.Duration
+	t0 *tcpinfo.Tracker
 
 	found     bool
 	firstSeen time.Time
 	last      *sample // the last sample that saw ESTABLISHED
-	best      time.Time
-	bestOK    bool
-	probes    []time.Time
 
 	ended  bool
 	detect *time.Time
@@ -82,16 +75,7 @@ type tracker struct {
 	notes  []string
 }
 
-func newTracker(hz int) *tracker { return &tracker{jiffy: jiffyOf(hz)} }
-
-// jiffyOf is one kernel tick; 10 ms (HZ=100) when the rate is unknown, the
-// coarsest common one, so that rounding is never taken for activity.
-func jiffyOf(hz int) time.Duration {
-	if hz <= 0 {
-		return 10 * time.Millisecond
-	}
-	return time.Second / time.Duration(hz)
-}
+func newTracker(hz int) *tracker { return &tracker{t0: tcpinfo.NewTracker(hz)} }
 
 // preEstablished states come before the connection is usable: the
 // observer keeps waiting through them (LISTEN only appears when a lookup
@@ -143,26 +127,9 @@ func (t *tracker) add(s sample) bool {
 }
 
 // addInfo updates T0 and the probe instants from one ESTABLISHED sample.
-// Ages are whole jiffies rounded down, so each sample's At − age lies at or
-// up to a jiffy (more when a NOHZ CPU updates jiffies late) after the true
-// instant: the earliest estimate since the peer's last activity is the
-// best, and a later estimate by more than the rounding means new activity.
 func (t *tracker) addInfo(s sample) {
-	i := s.Info
-	if i == nil {
-		return
-	}
-	est := i.LastPeerActivity()
-	if !t.bestOK || est.Before(t.best) || est.Sub(t.best) > 3*t.jiffy {
-		t.best, t.bestOK = est, true
-	}
-	switch {
-	case i.Probes == 0:
-		t.probes = nil // answered: a new cycle
-	case int(i.Probes) > len(t.probes):
-		for range int(i.Probes) - len(t.probes) {
-			t.probes = append(t.probes, i.At)
-		}
+	if s.Info != nil {
+		t.t0.Add(*s.Info)
 	}
 }
 
@@ -211,11 +178,10 @@ func (t *tracker) record() Record {
 		if t.last.Info != nil {
 			p := int(t.last.Info.Probes)
 			r.Probes = &p
-			r.ProbeTimes = slices.Clone(t.probes)
+			r.ProbeTimes = t.t0.ProbeTimes()
 		}
 	}
-	if t.bestOK {
-		b := t.best
+	if b, ok := t.t0.T0(); ok {
 		r.LastPeer = &b
 	}
 	return r

@@ -250,7 +250,7 @@ func (s *Server) serve(ctx context.Context) {
 	}
 	// Sample TCP_INFO while blocked: the peer's last activity is known to
 	// a jiffy only, and the earliest estimate per activity is the closest.
-	t0 := &t0Tracker{jiffy: jiffyOf(s.cfg.HZ)}
+	t0 := &t0Tracker{t: tcpinfo.NewTracker(s.cfg.HZ)}
 	stopPoll := make(chan struct{})
 	pollDone := make(chan struct{})
 	go func() {
@@ -406,49 +406,27 @@ func (s *Server) Write() (time.Time, time.Duration, error) {
 	return at, rtt, nil
 }
 
-// t0Tracker estimates the last peer activity from TCP_INFO samples. Ages
-// are whole jiffies rounded down, so each sample's At − age lies at or up to
-// a jiffy (more when a NOHZ CPU updates jiffies late) after the true
-// instant: the earliest estimate since the peer's last activity is the best.
+// t0Tracker is tcpinfo.Tracker shared between the sampling goroutine and
+// finish, with the last sample kept for the probe count.
 type t0Tracker struct {
-	mu     sync.Mutex
-	jiffy  time.Duration
-	best   time.Time
-	info   tcpinfo.Info
-	ok     bool
-	probes []time.Time // when the unanswered-probe counter rose
-}
-
-func jiffyOf(hz int) time.Duration {
-	if hz <= 0 {
-		return 10 * time.Millisecond
-	}
-	return time.Second / time.Duration(hz)
+	mu   sync.Mutex
+	t    *tcpinfo.Tracker
+	info tcpinfo.Info
+	ok   bool
 }
 
 func (t *t0Tracker) add(i tcpinfo.Info) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	est := i.LastPeerActivity()
-	// A later estimate by more than the jiffy error means new activity.
-	if !t.ok || est.Before(t.best) || est.Sub(t.best) > 3*t.jiffy {
-		t.best = est
-	}
-	switch {
-	case i.Probes == 0:
-		t.probes = nil // answered: a new cycle
-	case int(i.Probes) > len(t.probes):
-		for range int(i.Probes) - len(t.probes) {
-			t.probes = append(t.probes, i.At)
-		}
-	}
+	t.t.Add(i)
 	t.info, t.ok = i, true
 }
 
 func (t *t0Tracker) result() (tcpinfo.Info, time.Time, []time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.info, t.best, slices.Clone(t.probes), t.ok
+	best, _ := t.t.T0()
+	return t.info, best, t.t.ProbeTimes(), t.ok
 }
 
 func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at time.Time, err error, t0 *t0Tracker) {
