@@ -674,7 +674,9 @@ func (e *Executor) refuseLongRun(r plannedRun, applied keepalive.Effective) erro
 // record turns the server's record into anchors, measurements, the
 // model's prediction from what the OS really applied, and the outcome.
 func (e *Executor) record(res *results.Result, r plannedRun, col wire.CollectResp) {
-	res.Anchors.Accept = ptrTime(&col.AcceptNS)
+	if col.AcceptNS != 0 { // an observed service's accept is not seen
+		res.Anchors.Accept = ptrTime(&col.AcceptNS)
+	}
 	res.Anchors.LastPeer = ptrTime(col.LastPeerNS)
 	if res.Anchors.LastPeer != nil {
 		for _, ms := range col.ProbesMS {

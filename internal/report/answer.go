@@ -20,9 +20,15 @@ type Answer struct {
 	Server    string `json:"server"`
 	Mechanism string `json:"mechanism"`
 	Fault     string `json:"fault"`
+	// Target is the real service the group measured (Group.Target); nil
+	// (omitted) for kalab's own server.
+	Target *results.Target `json:"target,omitempty"`
 	// Text is the sentence: "Linux 6.18: with 1s/1s/3 the server noticed
 	// a client silenced by a drop 3.60 s after it went silent (median of
-	// 2; model 3.07–4.10 s)".
+	// 2; model 3.07–4.10 s)"; for a service "Linux 6.18: redis-server
+	// 7.0.15 (tcp-keepalive 3) dropped a client silenced by a drop 6.09 s
+	// after its last ACK, 5.60 s after it went silent (median of 2; model
+	// 6.08 s)".
 	Text string `json:"text"`
 }
 
@@ -48,9 +54,14 @@ func answers(groups []Group) []Answer {
 			server += " [" + sourceText(g) + "]"
 		}
 		mech := mechanismColumn(g)
-		out = append(out, Answer{Group: g.ID, Server: server, Mechanism: mech,
-			Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, g.Emulated),
-			Text:  server + ": with " + mech + answerText(g)})
+		a := Answer{Group: g.ID, Server: server, Mechanism: mech,
+			Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, g.Emulated), Target: g.Target}
+		if g.Target != nil {
+			a.Text = server + ": " + targetAnswer(g)
+		} else {
+			a.Text = server + ": with " + mech + answerText(g)
+		}
+		out = append(out, a)
 	}
 	return out
 }

@@ -366,10 +366,23 @@ type Timeline struct {
 func timeline(res results.Result) (Timeline, error) {
 	a := res.Anchors
 	tl := Timeline{Run: res.Run, Chart: Chart{ID: timelineID(res.Run)}}
+	if accept := a.Accept; accept != nil && accept.Equal(time.Unix(0, 0)) {
+		// An accept time of 0: the service's host could not time it (the
+		// executor recorded a zero); drawing it would put it in 1970.
+		a.Accept = nil
+	}
 	zero := a.Fault
 	tl.Zero = "fault"
 	if zero == nil {
 		zero, tl.Zero = a.Accept, "accept"
+	}
+	if zero == nil && res.Target != nil && res.Target.Method == results.MethodBisection {
+		tl.Missing = "no timeline: bisection tried outages of chosen lengths and brackets the detection; it has no single instant"
+		if b := res.Target.Bracket; b != nil {
+			tl.Missing = fmt.Sprintf("no timeline: bisection brackets the detection between %s and %s after the outage began (%s); it has no single instant",
+				fmtDur(b.Min), fmtDur(b.Max), plural(res.Target.Trials, "trial"))
+		}
+		return tl, nil
 	}
 	if zero == nil {
 		// The failure itself is shown next to the timeline.

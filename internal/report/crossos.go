@@ -267,8 +267,8 @@ func modeFindings(groups []Group) []string {
 	byMode := map[keepalive.Mode][]*osAcc{}
 	for i := range groups {
 		g := &groups[i]
-		if g.Scenario == keepalive.ScenarioHeartbeat {
-			continue // keepalive off on purpose: no mode, nothing applied
+		if g.Scenario == keepalive.ScenarioHeartbeat || g.Target != nil {
+			continue // keepalive off on purpose, or a service's own options: no mode kalab applied
 		}
 		if !slices.Contains(modes, g.Mode) {
 			modes = append(modes, g.Mode)

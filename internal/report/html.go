@@ -104,6 +104,9 @@ type runView struct {
 	Outcome, SourceBadge, VsModel, Effective badge
 	FromT0, AfterFault, AfterPL              string
 	ProbesText, ModeText                     string
+	// Errno is the errno kalab's server read, or how a service's socket
+	// ended (runEnd).
+	Errno string
 }
 
 // hostView is a host table row; its fields shadow HostRow's with their
@@ -125,6 +128,8 @@ type pageView struct {
 	OtherOSIntro                  string
 	OtherOSHead                   []string
 	OtherOSes                     []OtherOSRow
+	ServicesIntro                 string
+	Services                      []ServiceRow // empty: no run measured a real service
 	Glossary                      []Term
 	HowToRead                     []string
 	Findings                      []FindingSection // across OSes, runs that did not pass
@@ -180,6 +185,7 @@ func (r *Report) pageView() (*pageView, error) {
 	v.HowToRead = howToReadHTML(linuxHZ(r.Groups))
 	v.AnswerIntro, v.Answers = answerIntro, r.Answers
 	v.OtherOSIntro, v.OtherOSHead, v.OtherOSes = otherOSIntro, otherOSHead(), r.OtherOSes
+	v.ServicesIntro, v.Services = servicesIntro, r.Services
 	v.Glossary = glossary
 
 	v.Summary = summarySections(r.Groups)
@@ -315,7 +321,7 @@ func outageViews(rows []OutageRow) ([]outageView, error) {
 func summaryView(g *Group) summaryRow {
 	row := summaryRow{ID: g.ID, Anchor: "group-" + g.ID, OS: g.OS, Server: g.Server,
 		Source:   sourceBadge(g.Source, g.Emulated),
-		Settings: g.Mechanism, Mode: modeText(g.Mode, g.Scenario), Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false),
+		Settings: g.Mechanism, Mode: groupMode(g), Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false),
 		RunsText: plural(g.Runs, "run"), ModelT0: na, ModelAF: na, Expect: string(g.Expect),
 		FromT0: statView(g.FromT0), AfterFault: statView(g.AfterFault), AfterPL: statView(g.AfterPingLoss)}
 	if g.Model != nil {
@@ -325,6 +331,10 @@ func summaryView(g *Group) summaryRow {
 		if eff != "" {
 			row.ModelFor = "for the effective " + eff
 		}
+	}
+	if b := bracketOf(g); b != nil {
+		// A bracket, never a point: no median.
+		row.AfterFault = statCell{Median: "bracket", Range: fmtWindow(*b), Detail: "bisection, " + trialsText(g)}
 	}
 	row.VsModel, row.VsDetail = vsModelBadge(g.VsModel)
 	o := g.Outcomes
@@ -448,6 +458,8 @@ func timelineCaption(tl Timeline, res results.Result) []string {
 		case "detection":
 			if l := errLabel(res); l != "" {
 				at += " (" + l + ")"
+			} else if res.Target != nil && res.Target.Ended != "" {
+				at += " (its socket: " + res.Target.Ended + ")"
 			}
 		}
 		name := eventNames[e.Kind]
@@ -473,8 +485,8 @@ func runViewOf(run RunRow) runView {
 	v := runView{RunRow: run, Href: "#" + run.Timeline, GroupHref: "#group-" + run.Group,
 		Outcome: outcomeBadge(run.Outcome), SourceBadge: sourceBadge(run.Source, run.Emulated),
 		FromT0: fmtOpt(run.FromT0), AfterFault: fmtOpt(run.AfterFault), AfterPL: fmtOpt(run.AfterPingLoss), ProbesText: na,
-		ModeText: modeText(run.Mode, run.Scenario),
-		VsModel:  badge{Text: na, Class: "muted"}}
+		ModeText: modeText(run.Mode, run.Scenario), Errno: runEnd(run),
+		VsModel: badge{Text: na, Class: "muted"}}
 	if run.Probes != nil {
 		v.ProbesText = itoa(*run.Probes)
 	}

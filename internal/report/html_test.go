@@ -36,7 +36,8 @@ func renderHTML(t *testing.T, name string) []byte {
 
 // buildNamed builds the report of a named input: the synthetic sample,
 // the committed cross-OS results, a lab file of testdata/ (mechanisms,
-// blips) or nothing.
+// blips, targets-redis, …), every targets-*.jsonl at once (targets) or
+// nothing.
 func buildNamed(t *testing.T, name string) *Report {
 	t.Helper()
 	var r *Report
@@ -53,8 +54,14 @@ func buildNamed(t *testing.T, name string) *Report {
 		r = Build(rs)
 	case "empty":
 		r = Build(nil)
+	case "targets":
+		r = Build(targetResults(t))
 	default:
-		t.Fatalf("no results named %q", name)
+		rs, err := results.Read(filepath.Join("testdata", name+".jsonl"))
+		if err != nil {
+			t.Fatalf("no results named %q: %v", name, err)
+		}
+		r = Build(rs)
 	}
 	r.Generated = generated
 	return r
@@ -79,7 +86,7 @@ func attrValues(html []byte) []string {
 // link to the published measurement it cites, no script, no stylesheet
 // link, no CSS import or remote url().
 func TestHTMLSelfContained(t *testing.T) {
-	for _, name := range []string{"sample", "crossos", "empty"} {
+	for _, name := range []string{"sample", "crossos", "empty", "targets"} {
 		t.Run(name, func(t *testing.T) {
 			html := renderHTML(t, name)
 			for _, v := range attrValues(html) {
@@ -124,7 +131,7 @@ func TestHTMLSelfContained(t *testing.T) {
 // TestHTMLLinks: every in-page link has a target, every run has a
 // timeline, and every run that did not pass is linked from the summary.
 func TestHTMLLinks(t *testing.T) {
-	for _, name := range []string{"sample", "crossos"} {
+	for _, name := range []string{"sample", "crossos", "targets"} {
 		t.Run(name, func(t *testing.T) {
 			html := renderHTML(t, name)
 			ids := map[string]int{}
@@ -141,12 +148,7 @@ func TestHTMLLinks(t *testing.T) {
 					t.Errorf("link %q has no target", v)
 				}
 			}
-			var r *Report
-			if name == "sample" {
-				r = Build(sampleResults(t))
-			} else {
-				r = Build(crossOSResults(t))
-			}
+			r := buildNamed(t, name)
 			summary := html[:bytes.Index(html, []byte(`id="charts"`))]
 			for _, run := range r.Runs {
 				if ids[run.Timeline] == 0 {
@@ -290,16 +292,17 @@ func TestHTMLInChromium(t *testing.T) {
 // detectionWords are what an answer says about detection: every
 // sentence of the first section has one.
 var detectionWords = []string{"the server noticed", "the server did not notice", "was survived", "was noticed",
-	"went unnoticed", "were skipped", ": no answer for"}
+	"went unnoticed", "were skipped", ": no answer for", ") dropped", ") did not drop", ") kept", ") noticed", ") did not notice",
+	") was not bracketed"}
 
-// TestHTMLNarrowInChromium renders report.html of the cross-OS and the
-// mechanisms results at a desktop's and a phone's width (390 px): at
+// TestHTMLNarrowInChromium renders report.html of the cross-OS, the
+// mechanisms and the services' (targets) results at a desktop's and a phone's width (390 px): at
 // both, the page opens with the answer, which holds a detection answer
 // for every group; at 390 px nothing makes the page scroll sideways
 // (tables and charts scroll inside their own boxes).
 func TestHTMLNarrowInChromium(t *testing.T) {
 	needChromium(t)
-	for _, name := range []string{"crossos", "mechanisms"} {
+	for _, name := range []string{"crossos", "mechanisms", "targets"} {
 		r := buildNamed(t, name)
 		page, err := r.HTML()
 		if err != nil {

@@ -61,13 +61,22 @@ type mdScenario struct {
 	Groups, Times mdTable
 }
 
+// mdServices is the "Your services" section: the table, then one
+// finding per service group.
+type mdServices struct {
+	Intro    string
+	Table    mdTable
+	Findings []string
+}
+
 // mdView is everything report.md shows, formatted.
 type mdView struct {
 	Title, Header, Fixtures, HowToRead string
 	AnswerIntro                        string
 	Answers                            []string
 	OtherOSIntro                       string
-	OtherOSes                          *mdTable // nil: every mechanism was measured on every OS
+	OtherOSes                          *mdTable    // nil: every mechanism was measured on every OS
+	Services                           *mdServices // nil: no run measured a real service
 	Sections                           []FindingSection
 	Glossary                           []Term
 	Scenarios                          []mdScenario
@@ -101,6 +110,13 @@ func (r *Report) markdownView() mdView {
 		v.OtherOSes = &mdTable{Head: h, Align: mdAlign(len(h))}
 		for _, o := range r.OtherOSes {
 			v.OtherOSes.Rows = append(v.OtherOSes.Rows, o.mdRow())
+		}
+	}
+	if len(r.Services) > 0 {
+		v.Services = &mdServices{Intro: servicesIntro, Table: mdTable{Head: serviceHead, Align: mdAlign(len(serviceHead))}}
+		for _, s := range r.Services {
+			v.Services.Table.Rows = append(v.Services.Table.Rows, s.mdRow())
+			v.Services.Findings = append(v.Services.Findings, s.Finding+" ["+s.Group+"]")
 		}
 	}
 	if len(r.Experiments) > 0 {
@@ -151,7 +167,7 @@ func (r *Report) markdownView() mdView {
 		}
 		v.Runs.Rows = append(v.Runs.Rows, []string{cell(run.Label()), run.Group, sourceLabel(run.Source, run.Emulated), cell(run.Server), run.Settings,
 			cell(modeText(run.Mode, run.Scenario)), cell(run.Fault), cell(run.Outcome), cell(run.Why), fmtOpt(run.FromT0),
-			fmtOpt(run.AfterFault), fmtOpt(run.AfterPingLoss), cell(run.Errno), probes, cell(run.Failure),
+			fmtOpt(run.AfterFault), fmtOpt(run.AfterPingLoss), cell(runEnd(run)), probes, cell(run.Failure),
 			deviationText(run.Deviation), cell(effectiveRunText(run))})
 	}
 	return v
@@ -166,16 +182,20 @@ func mdScenarioOf(groups []Group) mdScenario {
 	sc.Times = mdTable{Head: []string{"group", "model from T0", "from T0", "lateness", "model after fault", "after fault", "after ping loss"},
 		Align: "|---|---|---|---|---|---|---|"}
 	for _, g := range groups {
-		sc.Groups.Rows = append(sc.Groups.Rows, []string{g.ID, cell(g.Server), cell(g.Mechanism), cell(modeText(g.Mode, g.Scenario)),
+		sc.Groups.Rows = append(sc.Groups.Rows, []string{g.ID, cell(g.Server), cell(g.Mechanism), cell(groupMode(&g)),
 			cell(faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false)), sourceLabel(g.Source, g.Emulated), itoa(g.Runs),
 			cell(string(g.Expect)), outcomesText(g.Outcomes), cell(vsModelText(g.VsModel)),
-			cell(effectiveText(g.Effective)), cell(talliesText(g.Errors))})
+			cell(effectiveText(g.Effective)), cell(groupEnds(&g))})
 		mT0, mAF, eff := modelCells(&g)
 		if eff != "" {
 			mT0 += " for " + eff
 		}
+		af := fmtStats(g.AfterFault)
+		if b := bracketOf(&g); b != nil {
+			af = "bracket " + fmtWindow(*b) + " (bisection, " + trialsText(&g) + ")"
+		}
 		sc.Times.Rows = append(sc.Times.Rows, []string{g.ID, mT0, fmtStats(g.FromT0), fmtStats(g.Lateness),
-			mAF, fmtStats(g.AfterFault), fmtStats(g.AfterPingLoss)})
+			mAF, af, fmtStats(g.AfterPingLoss)})
 	}
 	return sc
 }
@@ -333,6 +353,25 @@ func effectiveText(seen []EffectiveSeen) string {
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// groupEnds is a group's errors column: the errno names kalab's server
+// read, or how a service's socket ended ("its socket: keepalive-timeout
+// ×2").
+func groupEnds(g *Group) string {
+	if g.Target != nil && len(g.TargetEnded) > 0 {
+		return "its socket: " + talliesText(g.TargetEnded)
+	}
+	return talliesText(g.Errors)
+}
+
+// runEnd is a run's errno column: the errno kalab's server read, or how
+// a service's socket ended.
+func runEnd(run RunRow) string {
+	if run.Errno == "" && run.Target != nil && run.Target.Ended != "" {
+		return "its socket: " + run.Target.Ended
+	}
+	return run.Errno
 }
 
 func talliesText(ts []Tally) string {

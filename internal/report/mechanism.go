@@ -144,8 +144,28 @@ type FirstCell struct {
 // firstKey is a row of the table: where and what was silenced.
 type firstKey struct{ server, fault string }
 
-// mechanismColumn is a group's column in the table.
-func mechanismColumn(g *Group) string { return g.Mechanism + modeNote(g.Mode, g.Scenario) }
+// mechanismColumn is a group's column in the table: its mechanism with
+// the mode, or a service with its port and configuration
+// ("redis-server 7.0.15 :6379 (tcp-keepalive 3)").
+func mechanismColumn(g *Group) string {
+	if g.Target != nil {
+		s := fmt.Sprintf("%s :%d (%s)", serviceName(g.Target), g.Target.Port, configText(g.Target))
+		if bisection(g) {
+			s += " by bisection"
+		}
+		return s
+	}
+	return g.Mechanism + modeNote(g.Mode, g.Scenario)
+}
+
+// groupMode is a group's mode column: the mode, or for a service "set by
+// the service" (kalab applied nothing).
+func groupMode(g *Group) string {
+	if g.Target != nil {
+		return "set by the service"
+	}
+	return modeText(g.Mode, g.Scenario)
+}
 
 // firstIndex files groups by row (server and fault) and column
 // (mechanism), each in order of first appearance, with the first group of
@@ -162,6 +182,9 @@ func indexFirst(groups []Group) *firstIndex {
 	ix := &firstIndex{colOf: map[string]*Group{}, rowOf: map[firstKey]*Group{}, groups: map[firstKey]map[string][]*Group{}}
 	for i := range groups {
 		g := &groups[i]
+		if bisection(g) {
+			continue // a bracket, not a detection time to rank
+		}
 		col, k := mechanismColumn(g), firstKey{g.Server + " [" + g.Source + "]", faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, g.Emulated)}
 		if ix.colOf[col] == nil {
 			ix.colOf[col] = g

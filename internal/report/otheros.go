@@ -75,6 +75,9 @@ func otherOSRows(groups []Group) []OtherOSRow {
 	byOS := map[otherOSKey]map[string][]*Group{}
 	for i := range groups {
 		g := &groups[i]
+		if g.Target != nil {
+			continue // a service sets its options per OS its own way: no model for it elsewhere
+		}
 		k := otherOSKey{g.Mechanism, g.Mode}
 		if first[k] == nil {
 			first[k], byOS[k] = g, map[string][]*Group{}

@@ -430,9 +430,16 @@ func TestMarkdownLabels(t *testing.T) {
 // acceptance input of "coordinator report".
 func crossOSResults(t *testing.T) []results.Result {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.jsonl"))
+	return readGlob(t, filepath.Join("..", "..", "testdata", "*.jsonl"))
+}
+
+// readGlob reads every results file the pattern matches, in file-name
+// order, and fails without one.
+func readGlob(t *testing.T, pattern string) []results.Result {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no testdata/*.jsonl: %v", err)
+		t.Fatalf("no %s: %v", pattern, err)
 	}
 	var all []results.Result
 	for _, f := range files {
