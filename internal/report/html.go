@@ -19,7 +19,21 @@ import (
 //go:embed html.tmpl
 var htmlTemplate string
 
-var pageTemplate = template.Must(template.New("report.html").Parse(htmlTemplate))
+// parts.tmpl holds the CSS and the timeline and run-table blocks that
+// report.html and a large report's group pages (group.tmpl) share.
+//
+//go:embed parts.tmpl
+var partsTemplate string
+
+//go:embed group.tmpl
+var groupTemplate string
+
+var pageTemplate = func() *template.Template {
+	t := template.Must(template.New("report.html").Parse(htmlTemplate))
+	template.Must(t.New("parts").Parse(partsTemplate))
+	template.Must(t.New("group.html").Parse(groupTemplate))
+	return t
+}()
 
 // link is a text pointing to an anchor in the page.
 type link struct{ Text, Href string }
@@ -82,18 +96,25 @@ type refRow struct {
 // timelineView is one run's timeline card.
 type timelineView struct {
 	Timeline
-	Title, Group, GroupAnchor, OS string
-	Outcome                       badge
-	Source                        badge
-	Fixture                       bool
-	Caption                       []string
-	Why                           string
+	Title, Group, OS string
+	// GroupHref links the group's summary row (in report.html).
+	GroupHref string
+	Outcome   badge
+	Source    badge
+	Fixture   bool
+	Caption   []string
+	Why       string
 }
 
 // timelineGroup is a group's timelines under one heading.
 type timelineGroup struct {
 	ID, Anchor, Label string
-	Runs              []timelineView
+	// GroupHref links the group's summary row (in report.html).
+	GroupHref string
+	Runs      []timelineView
+	// More links the group's page with every timeline when report.html
+	// shows only some of them (a large report); nil otherwise.
+	More *link
 }
 
 // runView is a run table row; its fields shadow RunRow's with their
@@ -142,7 +163,12 @@ type pageView struct {
 	Charts                        []Chart
 	Hosts                         []hostView
 	Timelines                     []timelineGroup
-	Runs                          []runView
+	// TimelineNote says which timelines a large report shows (empty: all).
+	TimelineNote string
+	Runs         []runView
+	// RunGroups replace Runs in a large report: one row per group, linking
+	// the group's page with every run.
+	RunGroups []runGroupRow
 }
 
 // HTML renders report.html: summary table, detection charts, findings,
@@ -188,7 +214,8 @@ func (r *Report) pageView() (*pageView, error) {
 	v.ServicesIntro, v.Services = servicesIntro, r.Services
 	v.Glossary = glossary
 
-	v.Summary = summarySections(r.Groups)
+	p := r.timelinePlan()
+	v.Summary = summarySections(r.Groups, p)
 	v.First = r.FirstDetection
 	outages, err := outageViews(r.Outages)
 	if err != nil {
@@ -209,11 +236,20 @@ func (r *Report) pageView() (*pageView, error) {
 	for _, h := range r.Hosts {
 		v.Hosts = append(v.Hosts, hostViewOf(h))
 	}
-	tls, err := timelineGroups(r)
+	tls, err := timelineGroups(r, p)
 	if err != nil {
 		return nil, err
 	}
 	v.Timelines = tls
+	if p.split {
+		v.TimelineNote = p.note(len(r.Runs))
+		for _, s := range v.Summary {
+			for _, row := range s.Rows {
+				v.RunGroups = append(v.RunGroups, runGroupRow{summaryRow: row, File: groupFile(row.ID)})
+			}
+		}
+		return v, nil
+	}
 	for _, run := range r.Runs {
 		v.Runs = append(v.Runs, runViewOf(run))
 	}
@@ -267,12 +303,12 @@ func statView(s *Stats) statCell {
 }
 
 // vsModelBadge summarises a group's deviations for a table cell.
-func vsModelBadge(v *VsModel) (badge, string) {
+func vsModelBadge(v *VsModel, p *timelinePlan) (badge, string) {
 	switch {
 	case v == nil:
 		return badge{Text: na, Class: "muted"}, ""
 	case v.Outside() > 0:
-		return badge{Text: fmt.Sprintf("%d of %d outside", v.Outside(), v.Compared), Class: "bad", Href: "#" + timelineID(v.WorstRun)},
+		return badge{Text: fmt.Sprintf("%d of %d outside", v.Outside(), v.Compared), Class: "bad", Href: p.href(v.WorstRun)},
 			"worst " + signedDur(v.WorstBy)
 	case v.WithinResolution > 0:
 		return badge{Text: "inside", Class: "good"},
@@ -290,14 +326,14 @@ func signedDur(d time.Duration) string {
 }
 
 // summarySections split the summary table by scenario.
-func summarySections(groups []Group) []summarySection {
+func summarySections(groups []Group, p *timelinePlan) []summarySection {
 	var out []summarySection
 	for _, span := range scenarioSpans(groups) {
 		gs := groups[span[0]:span[1]]
 		s := summarySection{Reference: gs[0].Scenario == ""}
 		s.Title, s.What = scenarioHeading(gs[0].Scenario)
 		for i := range gs {
-			s.Rows = append(s.Rows, summaryView(&gs[i]))
+			s.Rows = append(s.Rows, summaryView(&gs[i], p))
 		}
 		out = append(out, s)
 	}
@@ -318,7 +354,7 @@ func outageViews(rows []OutageRow) ([]outageView, error) {
 	return out, nil
 }
 
-func summaryView(g *Group) summaryRow {
+func summaryView(g *Group, p *timelinePlan) summaryRow {
 	row := summaryRow{ID: g.ID, Anchor: "group-" + g.ID, OS: g.OS, Server: g.Server,
 		Source:   sourceBadge(g.Source, g.Emulated),
 		Settings: g.Mechanism, Mode: groupMode(g), Fault: faultName(g.FaultKind, g.FaultScope, g.FaultDirection, g.Hold, false),
@@ -336,7 +372,7 @@ func summaryView(g *Group) summaryRow {
 		// A bracket, never a point: no median.
 		row.AfterFault = statCell{Median: "bracket", Range: fmtWindow(*b), Detail: "bisection, " + trialsText(g)}
 	}
-	row.VsModel, row.VsDetail = vsModelBadge(g.VsModel)
+	row.VsModel, row.VsDetail = vsModelBadge(g.VsModel, p)
 	o := g.Outcomes
 	for _, c := range []struct {
 		name string
@@ -355,11 +391,8 @@ func summaryView(g *Group) summaryRow {
 	// same runs as report.md's Deviations, plus skipped runs, whose
 	// timeline card says why they were not run).
 	for _, r := range g.members {
-		d := deviation(r)
-		status, _ := compareEffective(r.Requested, r.Scenario, r.Effective)
-		if r.Outcome != results.OutcomePass || (d != nil && (d.Verdict == VsEarly || d.Verdict == VsLate)) ||
-			status == EffectiveDiffers {
-			row.Deviations = append(row.Deviations, link{Text: r.Label(), Href: "#" + timelineID(r.Run)})
+		if notable(r) {
+			row.Deviations = append(row.Deviations, link{Text: r.Label(), Href: p.href(r.Run)})
 		}
 	}
 	for _, e := range g.Effective {
@@ -409,25 +442,44 @@ func hostViewOf(h HostRow) hostView {
 	return v
 }
 
-func timelineGroups(r *Report) ([]timelineGroup, error) {
+// timelineGroups are report.html's timelines: every run's, or in a large
+// report the ones the plan keeps inline, with a link to each group's page.
+func timelineGroups(r *Report, p *timelinePlan) ([]timelineGroup, error) {
 	var out []timelineGroup
 	for i := range r.Groups {
 		g := &r.Groups[i]
-		tg := timelineGroup{ID: g.ID, Anchor: "timelines-" + g.ID, Label: g.Label}
-		for _, res := range g.members {
-			tl, err := timeline(res)
-			if err != nil {
-				return nil, err
-			}
-			tv := timelineView{Timeline: tl, Title: res.Label(), Group: g.ID, GroupAnchor: "group-" + g.ID, OS: res.Server.OS,
-				Outcome: outcomeBadge(res.Outcome), Source: sourceBadge(sourceOf(res), res.Emulated), Fixture: res.Fixture,
-				Why: cmpOrString(res.Failure, res.Why)}
-			tv.Caption = timelineCaption(tl, res)
-			tg.Runs = append(tg.Runs, tv)
+		tg, err := timelineGroupOf(g, "#group-"+g.ID, p.inlineOnly())
+		if err != nil {
+			return nil, err
+		}
+		if p.split {
+			tg.More = &link{Text: fmt.Sprintf("every timeline and run of %s (%s): %s", g.ID, plural(g.Runs, "run"), groupFile(g.ID)),
+				Href: groupFile(g.ID)}
 		}
 		out = append(out, tg)
 	}
 	return out, nil
+}
+
+// timelineGroupOf draws the timelines of g's runs that keep says to
+// (nil: all), each linking the group's summary row at groupHref.
+func timelineGroupOf(g *Group, groupHref string, keep func(string) bool) (timelineGroup, error) {
+	tg := timelineGroup{ID: g.ID, Anchor: "timelines-" + g.ID, Label: g.Label, GroupHref: groupHref}
+	for _, res := range g.members {
+		if keep != nil && !keep(res.Run) {
+			continue
+		}
+		tl, err := timeline(res)
+		if err != nil {
+			return tg, err
+		}
+		tv := timelineView{Timeline: tl, Title: res.Label(), Group: g.ID, GroupHref: groupHref, OS: res.Server.OS,
+			Outcome: outcomeBadge(res.Outcome), Source: sourceBadge(sourceOf(res), res.Emulated), Fixture: res.Fixture,
+			Why: cmpOrString(res.Failure, res.Why)}
+		tv.Caption = timelineCaption(tl, res)
+		tg.Runs = append(tg.Runs, tv)
+	}
+	return tg, nil
 }
 
 func cmpOrString(a, b string) string {

@@ -71,6 +71,7 @@ type Report struct {
 
 	runs     []results.Result // in input order, for timelines and runs.csv
 	sections []FindingSection // Findings, titled, for report.html and report.md
+	plan     *timelinePlan    // which timelines report.html draws (timelinePlan)
 }
 
 // Group is every run with the same server OS and version, requested
@@ -215,7 +216,9 @@ type RunRow struct {
 	Name       string `json:"name,omitempty"`
 	Experiment string `json:"experiment"`
 	Group      string `json:"group"`
-	// Timeline is the HTML anchor id of the run's timeline in report.html.
+	// Timeline is the HTML anchor id of the run's timeline in report.html
+	// or, in a report too large to draw every run there, in its group's
+	// page timelines/<group>.html.
 	Timeline   string `json:"timeline"`
 	Source     string `json:"source"`
 	Emulated   bool   `json:"emulated,omitempty"`
