@@ -50,6 +50,9 @@ appears in more than one file is taken once, from the first file.`,
 			for _, f := range report.Files {
 				fmt.Fprintln(w, filepath.Join(out, f))
 			}
+			if ents, err := os.ReadDir(filepath.Join(out, report.TimelineDir)); err == nil && len(ents) > 0 {
+				fmt.Fprintln(w, filepath.Join(out, report.TimelineDir)+string(filepath.Separator)+" (one page per group, linked from report.html)")
+			}
 			return nil
 		},
 	}
