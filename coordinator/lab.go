@@ -14,6 +14,12 @@ import (
 
 // runInLab re-runs this command inside a fresh netns lab.
 func runInLab(ctx context.Context, c *experiment.Config, path, out, agentBin string, lf logFlags, resume bool) error {
+	return runInLabCapture(ctx, c, path, out, agentBin, lf, resume, "")
+}
+
+// runInLabCapture is runInLab recording each agent host's traffic into
+// the directory capture when it is set (labrun.Options.Capture).
+func runInLabCapture(ctx context.Context, c *experiment.Config, path, out, agentBin string, lf logFlags, resume bool, capture string) error {
 	bin, err := labrun.FindAgent(agentBin)
 	if err != nil {
 		return err
@@ -34,7 +40,7 @@ func runInLab(ctx context.Context, c *experiment.Config, path, out, agentBin str
 	err = labrun.Run(ctx, labrun.Options{
 		Out: out, Agents: 2, AgentBinary: bin, CoordinatorArgs: args, Stdout: os.Stdout, Stderr: os.Stderr,
 		Log:     func(f string, a ...any) { fmt.Fprintf(os.Stderr, "lab: "+f+"\n", a...) },
-		Service: serviceFor(c),
+		Service: serviceFor(c), Capture: capture,
 	})
 	var ee *labrun.ErrExit
 	if errors.As(err, &ee) {

@@ -37,7 +37,18 @@ type Options struct {
 	// package on one agent's host before the experiment (its [target]),
 	// and stops after it.
 	Service *Service
+	// Capture, when set, is a directory where the lab records each agent
+	// host's traffic while the coordinator runs: tcpdump (Debian's package
+	// `tcpdump`) on the host's lab interface writes <Capture>/<agent>.pcap
+	// ('tcp or icmp', flushed per packet), and <Capture>/hosts.json
+	// (CaptureHostsFile) maps each agent's name to its lab address. Started
+	// before the coordinator, stopped (SIGTERM, wait) after it.
+	Capture string
 }
+
+// CaptureHostsFile is the file in Options.Capture that maps each agent's
+// name to its lab address (a JSON object of strings).
+const CaptureHostsFile = "hosts.json"
 
 // Service is the real server an experiment's [target] names, for the lab
 // to start.

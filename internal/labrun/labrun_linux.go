@@ -75,6 +75,13 @@ func Run(ctx context.Context, o Options) error {
 			defer stop()
 		}
 	}
+	if o.Capture != "" {
+		stop, err := startCaptures(o, l.Hosts[1:])
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if o.Service != nil {
 		o.CoordinatorArgs = append(append([]string{}, o.CoordinatorArgs...), "--lab-service", filepath.Join(tmp, ServiceFile))
 	}
