@@ -253,18 +253,22 @@ func (s *Server) serve(ctx context.Context) {
 	t0 := &t0Tracker{t: tcpinfo.NewTracker(s.cfg.HZ)}
 	stopPoll := make(chan struct{})
 	pollDone := make(chan struct{})
+	probeDue := probeSchedule(eff)
 	go func() {
 		defer close(pollDone)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
+		timer := time.NewTimer(pollEvery)
+		defer timer.Stop()
 		for {
 			select {
 			case <-stopPoll:
 				return
-			case <-tick.C:
+			case <-timer.C:
+				next := pollEvery
 				if i, err := tcpinfo.Get(conn); err == nil {
 					t0.add(i)
+					next = pollDelay(i, probeDue, t0.lastPeer(), time.Now())
 				}
+				timer.Reset(next)
 			}
 		}
 	}()
@@ -420,6 +424,14 @@ func (t *t0Tracker) add(i tcpinfo.Info) {
 	defer t.mu.Unlock()
 	t.t.Add(i)
 	t.info, t.ok = i, true
+}
+
+// lastPeer is the current T0 estimate (zero before any sample).
+func (t *t0Tracker) lastPeer() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	best, _ := t.t.T0()
+	return best
 }
 
 func (t *t0Tracker) result() (tcpinfo.Info, time.Time, []time.Time, bool) {
