@@ -51,6 +51,11 @@ const (
 	TagName = "name"
 )
 
+// QueryBuffer is how many query clock ticks serf remembers (its default
+// is 512): a few thousand concurrent commands stay answerable. Memory is
+// one small entry per tick.
+const QueryBuffer = 4096
+
 // DefaultPort is serf's port (TCP and UDP).
 const DefaultPort = 7946
 
@@ -156,6 +161,12 @@ func (n *Node) Start() error {
 	conf.Tags = n.cfg.Tags
 	conf.QuerySizeLimit = wire.SerfSizeLimit
 	conf.QueryResponseSizeLimit = wire.SerfSizeLimit
+	// serf drops a query whose Lamport time is more than QueryBuffer ticks
+	// behind the newest it saw ("received old query"); a matrix that sends
+	// every pair's commands at once, plus retries, passed the default 512
+	// and lost 10–12 % of first attempts at 20 agents (docs/benchmarks.md,
+	// cluster), each then waiting 5 s for its retry.
+	conf.QueryBuffer = QueryBuffer
 	// EventCh: serf sends to it while holding queryLock; a full channel
 	// stalls query handling, so it is buffered and drained by one goroutine
 	// that hands each query to its own goroutine.
