@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,12 +22,7 @@ func TestBenchClusterInLab(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("skipping: the cluster bench builds a netns lab and needs root (run as root, as CI does)")
 	}
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../agent")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build agent: %v\n%s", err, out)
-	}
+	dir := filepath.Dir(buildBinaries(t)) // the agent the lab starts, beside a coordinator
 	t.Setenv(benchChildEnv, "1")
 	out := filepath.Join(dir, "out")
 	agent := filepath.Join(dir, "agent")

@@ -32,12 +32,7 @@ func TestBenchFidelityInLab(t *testing.T) {
 		}
 		t.Skip("skipping: tcpdump not found; install Debian's package tcpdump (apt-get install -y tcpdump)")
 	}
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../agent")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build agent: %v\n%s", err, out)
-	}
+	dir := filepath.Dir(buildBinaries(t)) // the agent the lab starts, beside a coordinator
 	t.Setenv(benchChildEnv, "1")
 	out := filepath.Join(dir, "out")
 	var stdout, stderr bytes.Buffer
