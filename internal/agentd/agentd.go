@@ -66,6 +66,10 @@ type runState struct {
 	until time.Time
 	// journal is the fault's journal entry (empty without data_dir).
 	journal string
+	// healed is the heal record taken when the agent ended a held fault
+	// by itself (FaultReq.HoldMS): its counters were read just before the
+	// rules went, so the coordinator's later heal returns them.
+	healed *wire.HealResp
 }
 
 // New validates the config; no side effects.

@@ -147,6 +147,19 @@ func TestAgentCommands(t *testing.T) {
 	if !errors.As(err, &re) || !strings.Contains(re.Msg, "ttl") {
 		t.Fatalf("zero ttl: %v", err)
 	}
+	for _, bad := range []struct {
+		req  wire.FaultReq
+		want string
+	}{
+		{wire.FaultReq{Run: "r1", Kind: "kill", TTLMS: 10000, HoldMS: 500}, "a kill cannot be held"},
+		{wire.FaultReq{Run: "r1", Kind: "pause", TTLMS: 1000, HoldMS: 1000}, "up to the fault's ttl"},
+		{wire.FaultReq{Run: "r1", Kind: "pause", TTLMS: 1000, HoldMS: -1}, "fault hold -1ms"},
+	} {
+		err := call("r1/fault-hold-"+bad.want, wire.CmdFault, bad.req, nil)
+		if !errors.As(err, &re) || !strings.Contains(re.Msg, bad.want) {
+			t.Fatalf("fault %+v: %v, want %q", bad.req, err, bad.want)
+		}
+	}
 	var fr wire.FaultResp
 	if err := call("r1/fault", wire.CmdFault, wire.FaultReq{Run: "r1", Kind: "kill", TTLMS: 10000}, &fr); err != nil {
 		t.Fatal(err)
@@ -167,6 +180,31 @@ func TestAgentCommands(t *testing.T) {
 	err = call("r1/collect-after", wire.CmdCollect, wire.CollectReq{Run: "r1"}, &col)
 	if !errors.As(err, &re) || !strings.Contains(re.Msg, "unknown") {
 		t.Fatalf("collect after cleanup: %v", err)
+	}
+
+	// A held pause ends on the agent's own timer: the heal command sent
+	// well after the hold finds it healed and returns that instant.
+	prep.Run = "r2"
+	if err := call("r2/prepare-server", wire.CmdPrepareServer, prep, &s1); err != nil {
+		t.Fatal(err)
+	}
+	if err := call("r2/prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: "r2", ServerAddr: s1.Addr, ServerNode: "agent-t", Nonce: nonce, TTLMS: 60000}, &pc); err != nil {
+		t.Fatal(err)
+	}
+	if err := call("r2/fault", wire.CmdFault, wire.FaultReq{Run: "r2", Kind: "pause", TTLMS: 10000, HoldMS: 300}, &fr); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	sent := time.Now()
+	var hr wire.HealResp
+	if err := call("r2/heal", wire.CmdHeal, wire.HealReq{Run: "r2"}, &hr); err != nil {
+		t.Fatal(err)
+	}
+	if !hr.ByHold || hr.ByDeadman || hr.AtNS < fr.AtNS+int64(300*time.Millisecond) || hr.AtNS >= sent.UnixNano() {
+		t.Fatalf("heal after a 300 ms hold (fault at %d, heal sent at %d): %+v, want healed by the hold before the heal was sent", fr.AtNS, sent.UnixNano(), hr)
+	}
+	if err := call("r2/cleanup", wire.CmdCleanup, wire.CleanupReq{Run: "r2"}, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 

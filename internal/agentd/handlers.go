@@ -2,6 +2,7 @@ package agentd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -124,6 +125,13 @@ func (a *Agent) applyFault(_ context.Context, req wire.FaultReq) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	hold := time.Duration(req.HoldMS) * time.Millisecond
+	switch {
+	case req.HoldMS < 0 || (req.HoldMS > 0 && hold >= d):
+		return nil, fmt.Errorf("fault hold %dms: allowed 1ms up to the fault's ttl (%s)", req.HoldMS, d)
+	case req.HoldMS > 0 && req.Kind == results.KindKill:
+		return nil, errors.New("fault hold: a kill cannot be held (nothing heals it)")
+	}
 	st, err := a.lookup(req.Run)
 	if err != nil {
 		return nil, err
@@ -156,7 +164,28 @@ func (a *Agent) applyFault(_ context.Context, req wire.FaultReq) (any, error) {
 		return nil, err
 	}
 	resp.AtNS = time.Now().UnixNano()
+	if hold > 0 && f != nil {
+		time.AfterFunc(hold, func() { a.endHold(req.Run, st, f) })
+	}
 	return resp, nil
+}
+
+// endHold heals a held fault when its hold runs out, on the agent's own
+// timer, and keeps the heal record for the coordinator's heal command.
+func (a *Agent) endHold(run string, st *runState, f *fault.Active) {
+	select {
+	case <-f.Done():
+		return // healed already (by a heal command, the deadman or cleanup)
+	default:
+	}
+	resp := a.healRecord(run, st, f)
+	resp.ByHold = !resp.ByDeadman
+	a.mu.Lock()
+	st.healed = &resp
+	a.mu.Unlock()
+	if err := f.Err(); err != nil {
+		a.log.Warn("held fault did not heal cleanly", "run", run, "err", err)
+	}
 }
 
 // silence applies one fault to the run's client: journal first, then the
@@ -253,11 +282,26 @@ func (a *Agent) heal(_ context.Context, req wire.HealReq) (any, error) {
 		return nil, err
 	}
 	a.mu.Lock()
-	f := st.fault
+	f, held := st.fault, st.healed
 	a.mu.Unlock()
+	if held != nil {
+		return *held, nil
+	}
+	resp := a.healRecord(req.Run, st, f)
+	if f != nil {
+		if err := f.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// healRecord reads the run's drop counters (just before the rules go),
+// heals its fault if any, and says when and by whom it was healed.
+func (a *Agent) healRecord(run string, st *runState, f *fault.Active) wire.HealResp {
 	resp := wire.HealResp{}
 	if st.kind == results.KindDrop || (st.kind == results.KindVMPause && a.cfg.LabEmulateVM && !a.cfg.Hypervisor.Configured()) {
-		if cs, err := fault.DropCounters(req.Run, 0); err == nil {
+		if cs, err := fault.DropCounters(run, 0); err == nil {
 			resp.InPackets, resp.OutPackets, resp.Counted = cs.InPackets, cs.OutPackets, cs.Known
 			resp.Evidence = wire.Truncate(cs.Evidence, 120)
 		} else {
@@ -265,15 +309,13 @@ func (a *Agent) heal(_ context.Context, req wire.HealReq) (any, error) {
 		}
 	}
 	if f != nil {
-		if err := f.Heal(); err != nil {
-			return nil, err
-		}
+		_ = f.Heal() // its error stays on f (f.Err) for the caller
 		at, byDeadman := f.HealedAt()
 		resp.AtNS, resp.ByDeadman = at.UnixNano(), byDeadman
 	} else {
 		resp.AtNS = time.Now().UnixNano()
 	}
-	return resp, nil
+	return resp
 }
 
 func ns(t *time.Time) *int64 {

@@ -174,7 +174,8 @@ type FaultEntry struct {
 	// another kind, is an error. Serf's port stays open both ways.
 	Direction string `toml:"direction"`
 	// Hold makes a short outage: the fault heals this long after it was
-	// applied. Optional (default none: the fault lasts the whole
+	// applied, on the client agent's own timer (wire.FaultReq.HoldMS), so
+	// a slow or lost command never stretches the outage. Optional (default none: the fault lasts the whole
 	// observation); drop, pause and vm-pause only (a kill has nothing to
 	// heal); allowed > 0 up to max_run. With a hold the plan expects
 	// "survives" (the server detects nothing and, after the heal, an echo

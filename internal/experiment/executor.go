@@ -629,6 +629,11 @@ type callFunc func(node, step, cmd string, body, out any, opts ...cluster.CallOp
 // an agent refuses as an unknown field instead of dropping both ways.
 func faultReq(run string, cell Cell) wire.FaultReq {
 	req := wire.FaultReq{Run: run, Kind: cell.Fault.Kind, Scope: cell.Fault.Scope, TTLMS: (cell.Observe + 30*time.Second).Milliseconds()}
+	if cell.Fault.Hold > 0 && cell.Fault.Kind != results.KindKill {
+		// The agent ends the outage on its own clock; the heal command
+		// that follows only collects the counters.
+		req.HoldMS = cell.Fault.Hold.Milliseconds()
+	}
 	if cell.Fault.Direction != results.DirectionBoth {
 		req.Direction = cell.Fault.Direction
 	}

@@ -224,6 +224,13 @@ type FaultReq struct {
 	// when it runs out. The agent refuses values outside 1 ms..6 h
 	// (fault.MaxTTL); the coordinator sends the observe window plus 30 s.
 	TTLMS int64 `json:"ttl_ms"`
+	// HoldMS, when set, makes a short outage: the agent heals the fault by
+	// itself this long after it took effect, so the outage's length never
+	// depends on a later command crossing the network in time (a heal
+	// query lost and retried would stretch a 2 s blip past detection).
+	// The coordinator's heal then only collects the counters. Refused for
+	// a kill (nothing to heal) and when not shorter than TTLMS.
+	HoldMS int64 `json:"hold_ms,omitempty"`
 }
 
 // FaultResp says when the fault took effect (agent clock) and how.
@@ -261,6 +268,9 @@ type HealResp struct {
 	// ByDeadman is true when the fault's TTL ran out and the deadman healed
 	// it before this heal arrived.
 	ByDeadman bool `json:"by_deadman,omitempty"`
+	// ByHold is true when the agent healed the fault itself at the end of
+	// FaultReq.HoldMS, before this heal arrived.
+	ByHold bool `json:"by_hold,omitempty"`
 	// Counted is false where the OS keeps no rule counters (WFP); Evidence
 	// says what there is instead.
 	Counted  bool   `json:"counted,omitempty"`
