@@ -25,6 +25,7 @@ import (
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/observe"
 	"github.com/kalab-dev/kalab/internal/role"
+	"github.com/kalab-dev/kalab/internal/selfusage"
 	"github.com/kalab-dev/kalab/internal/version"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
@@ -309,10 +310,15 @@ func (a *Agent) register() {
 	handle(a, wire.CmdRecheck, a.recheck)
 }
 
-func (a *Agent) status(_ context.Context, _ wire.StatusReq) (any, error) {
+func (a *Agent) status(_ context.Context, req wire.StatusReq) (any, error) {
+	var self *wire.Usage
+	if req.Self { // read first: NowNS stays the instant of the answer
+		u := selfusage.Read()
+		self = &wire.Usage{Goroutines: u.Goroutines, OpenFDs: u.OpenFDs, RSSBytes: u.RSSBytes, PeakRSSBytes: u.PeakRSSBytes, CPUNS: u.CPUNS}
+	}
 	a.mu.Lock()
 	n := len(a.runs)
 	a.mu.Unlock()
 	return wire.StatusResp{Name: a.cfg.Name, NowNS: time.Now().UnixNano(), OS: a.plat.OS, Version: a.plat.Version,
-		Build: a.plat.Build, HZ: a.hz, Caps: a.caps(), Kalab: version.Version, Active: n, BootID: a.bootID}, nil
+		Build: a.plat.Build, HZ: a.hz, Caps: a.caps(), Kalab: version.Version, Active: n, BootID: a.bootID, Self: self}, nil
 }

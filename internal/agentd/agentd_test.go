@@ -70,6 +70,12 @@ func TestAgentCommands(t *testing.T) {
 	if err := call("s1", wire.CmdStatus, wire.StatusReq{}, &st); err != nil || st.Name != "agent-t" || st.OS == "" {
 		t.Fatalf("status: %+v %v", st, err)
 	}
+	if st.Self != nil {
+		t.Fatalf("status without self: %+v, want no usage read", st.Self)
+	}
+	if err := call("s2", wire.CmdStatus, wire.StatusReq{Self: true}, &st); err != nil || st.Self == nil || st.Self.Goroutines < 2 || st.Self.OpenFDs < 3 || st.Self.PeakRSSBytes <= 0 || st.Self.CPUNS <= 0 {
+		t.Fatalf("status with self: %+v %v, want the agent's goroutines, descriptors, peak RSS and CPU", st.Self, err)
+	}
 
 	const nonce = "00112233445566ff"
 	prep := wire.PrepareServerReq{Run: "r1", Keepalive: wire.Keepalive{IdleMS: 1000, IntervalMS: 1000, Count: 3}, Mode: "listener", ClientAddr: "127.0.0.1", TTLMS: 60000, Nonce: nonce}

@@ -27,7 +27,11 @@ type Keepalive struct {
 
 // StatusReq asks an agent for its clock and facts (also used for the
 // clock-offset estimate: the coordinator times the round trip).
-type StatusReq struct{}
+type StatusReq struct {
+	// Self asks for the agent's own resource use (StatusResp.Self). Off
+	// for clock-offset samples: reading it lengthens the round trip.
+	Self bool `json:"self,omitempty"`
+}
 
 // StatusResp answers StatusReq.
 type StatusResp struct {
@@ -65,6 +69,25 @@ type StatusResp struct {
 	// run, the agent restarted and lost the run's state (the coordinator
 	// fails the run at once instead of waiting for it).
 	BootID string `json:"boot_id,omitempty"`
+	// Self is the agent process's own resource use when it answered
+	// (internal/selfusage), when StatusReq.Self asked for it, for `coordinator bench concurrency` and for
+	// spotting leaks on a long-lived agent; absent from older agents.
+	Self *Usage `json:"self,omitempty"`
+}
+
+// Usage is an agent process's resource use (selfusage.Usage on the wire).
+type Usage struct {
+	// Goroutines is the Go runtime's goroutine count.
+	Goroutines int `json:"goroutines"`
+	// OpenFDs is the open file descriptors; -1 where the OS does not say.
+	OpenFDs int `json:"open_fds"`
+	// RSSBytes is the resident set now and PeakRSSBytes its peak since the
+	// agent started; 0 where the OS does not say.
+	RSSBytes     int64 `json:"rss_bytes"`
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// CPUNS is the agent's user + system CPU time since it started; -1
+	// where the OS does not say.
+	CPUNS int64 `json:"cpu_ns"`
 }
 
 // PrepareServerReq starts the server role for a run: listen, accept one
