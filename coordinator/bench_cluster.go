@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -46,19 +45,8 @@ writes DIR/bench.json.`,
 				if agents < 2 || agents > 249 {
 					return fmt.Errorf("--agents %d: allowed 2..249 (the lab's hosts are 1..250, one is the coordinator's)", agents)
 				}
-				bin, err := labrun.FindAgent(agentBin)
-				if err != nil {
-					return err
-				}
-				err = labrun.Run(ctx, labrun.Options{Out: out, Agents: agents, AgentBinary: bin,
-					CoordinatorArgs: []string{"bench", "cluster", "--commands", strconv.Itoa(commands), "--parallel", strconv.Itoa(parallel), "-o", out},
-					Stdout:          cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
-					Log: func(f string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), "lab: "+f+"\n", a...) }})
-				var ee *labrun.ErrExit
-				if errors.As(err, &ee) {
-					return &exitError{ee.Code}
-				}
-				return err
+				return runBenchInLab(ctx, cmd, labrun.Options{Out: out, Agents: agents,
+					CoordinatorArgs: []string{"bench", "cluster", "--commands", strconv.Itoa(commands), "--parallel", strconv.Itoa(parallel), "-o", out}}, agentBin)
 			}
 			jo := cf.options(nil)
 			if err := jo.Check(); err != nil {
@@ -69,19 +57,7 @@ writes DIR/bench.json.`,
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			if err := rep.Print(w); err != nil {
-				return err
-			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			path := filepath.Join(out, "bench.json")
-			if err := rep.WriteJSON(path); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "json: %s\n", path)
-			return nil
+			return printAndSave(cmd.OutOrStdout(), rep, out, "bench.json")
 		},
 	}
 	cmd.Flags().BoolVar(&inLab, "lab", false, "build a netns lab on this machine (Linux, root), measure there, tear it down")

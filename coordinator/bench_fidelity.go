@@ -67,14 +67,9 @@ emulated on the captured pings. Prints median, p95, p99 and max of each error an
 				return err
 			}
 			w := cmd.OutOrStdout()
-			if err := rep.Print(w); err != nil {
+			if err := printAndSave(w, rep, out, "fidelity.json"); err != nil {
 				return err
 			}
-			jsonPath := filepath.Join(out, "fidelity.json")
-			if err := rep.WriteJSON(jsonPath); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "json: %s\n", jsonPath)
 			if runErr != nil { // the figures stand; say why the experiment's status was not 0
 				fmt.Fprintf(w, "note: the experiment itself exited with %v (its output above); its records were compared\n", runErr)
 			}

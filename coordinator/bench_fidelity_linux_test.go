@@ -26,12 +26,7 @@ func TestBenchFidelityInLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the ~60 s fidelity bench in -short mode")
 	}
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("tcpdump not found (CI installs Debian's package tcpdump: .ci/run): %v", err)
-		}
-		t.Skip("skipping: tcpdump not found; install Debian's package tcpdump (apt-get install -y tcpdump)")
-	}
+	needTcpdump(t)
 	dir := filepath.Dir(buildBinaries(t)) // the agent the lab starts, beside a coordinator
 	t.Setenv(benchChildEnv, "1")
 	out := filepath.Join(dir, "out")
@@ -63,6 +58,18 @@ func TestBenchFidelityInLab(t *testing.T) {
 	}
 	if rep.Runs != 4 || rep.Compared == 0 || len(rep.Stats) == 0 || len(rep.Samples) == 0 {
 		t.Errorf("fidelity.json: %d runs, %d compared, %d stats, %d samples; skipped %v", rep.Runs, rep.Compared, len(rep.Stats), len(rep.Samples), rep.Skipped)
+	}
+}
+
+// needTcpdump skips t when Debian's tcpdump is missing, and fails it in CI,
+// which installs it (.ci/run).
+func needTcpdump(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("tcpdump not found (CI installs Debian's package tcpdump: .ci/run): %v", err)
+		}
+		t.Skip("skipping: tcpdump not found; install Debian's package tcpdump (apt-get install -y tcpdump)")
 	}
 }
 

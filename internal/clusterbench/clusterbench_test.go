@@ -13,15 +13,15 @@ func TestStats(t *testing.T) {
 	for i := 100; i >= 1; i-- {
 		ds = append(ds, time.Duration(i)*time.Millisecond)
 	}
-	got := stats(ds)
+	got := Distribution(ds)
 	if want := (Stats{P50MS: 50, P95MS: 95, P99MS: 99, MaxMS: 100}); got != want {
 		t.Errorf("stats = %+v, want %+v", got, want)
 	}
 	if ds[0] != 100*time.Millisecond {
 		t.Error("stats sorted its input")
 	}
-	if got := stats(nil); got != (Stats{}) {
-		t.Errorf("stats(nil) = %+v", got)
+	if got := Distribution(nil); got != (Stats{}) {
+		t.Errorf("Distribution(nil) = %+v", got)
 	}
 	if n := retried(RetryAfter-1, RetryAfter, 2*RetryAfter); n != 2 {
 		t.Errorf("retried = %d, want 2", n)

@@ -47,7 +47,7 @@ func (b *bench) latency(ctx context.Context, agents []string, n, parallel int) L
 	wg.Wait()
 	l.WallMS = ms(time.Since(start))
 	l.N, l.Retried = len(took), retried(took...)
-	l.Stats = stats(took)
+	l.Stats = Distribution(took)
 	return l
 }
 
@@ -81,7 +81,7 @@ func clock(ctx context.Context, node *cluster.Node, agents []string, samples int
 		c.Agents = append(c.Agents, AgentOffset{Agent: a, OffsetMS: ms(o.Offset), BoundMS: ms(o.Bound)})
 	}
 	c.MS = ms(time.Since(start))
-	c.AbsOffset, c.Bound = stats(offs), stats(bounds)
+	c.AbsOffset, c.Bound = Distribution(offs), Distribution(bounds)
 	return c
 }
 
@@ -110,7 +110,7 @@ func (b *bench) dispatch(ctx context.Context, agents []string) Dispatch {
 			alone = append(alone, chain)
 		}
 	}
-	d.AloneN, d.AloneMS = len(alone), stats(alone).P50MS
+	d.AloneN, d.AloneMS = len(alone), Distribution(alone).P50MS
 	start := time.Now()
 	for _, p := range pairs {
 		wg.Add(1)
@@ -143,7 +143,7 @@ func (b *bench) dispatch(ctx context.Context, agents []string) Dispatch {
 	if d.AloneMS > 0 {
 		d.AloneRatio = math.Round(d.WallMS/d.AloneMS*1000) / 1000
 	}
-	d.Chain, d.Command, d.Retried = stats(chains), stats(commands), retried(commands...)
+	d.Chain, d.Command, d.Retried = Distribution(chains), Distribution(commands), retried(commands...)
 	return d
 }
 
@@ -158,8 +158,9 @@ func (b *bench) chain(ctx context.Context, p [2]string) (chain, server, client t
 	return time.Since(t), server, client, err
 }
 
-// stats is the nearest-rank distribution of ds (zero when empty).
-func stats(ds []time.Duration) Stats {
+// Distribution is the nearest-rank distribution of ds in ms (zero when
+// empty); bench concurrency shares it.
+func Distribution(ds []time.Duration) Stats {
 	if len(ds) == 0 {
 		return Stats{}
 	}

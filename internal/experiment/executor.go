@@ -64,6 +64,9 @@ type Executor struct {
 	// Config is the parsed and validated experiment (Load or Parse).
 	// Required.
 	Config *Config
+	// Stagger is RunOptions.Stagger: run i of the plan starts no earlier
+	// than i × Stagger after the first.
+	Stagger time.Duration
 	// Store receives every result as its run ends; an append error is
 	// returned by Run but does not stop the other runs. Required.
 	Store *results.Store
@@ -349,8 +352,9 @@ func (e *Executor) runPlanned(ctx context.Context, runs []plannedRun) ([]results
 		sem     = make(chan struct{}, e.Config.Parallel)
 		errs    []error
 		started int
+		first   = time.Now()
 	)
-	for _, r := range runs {
+	for i, r := range runs {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -364,6 +368,9 @@ func (e *Executor) runPlanned(ctx context.Context, runs []plannedRun) ([]results
 			defer func() { <-sem }()
 			unlock := locks.lock(r)
 			defer unlock()
+			if e.Stagger > 0 {
+				_ = sleep(ctx, time.Until(first.Add(time.Duration(i)*e.Stagger)))
+			}
 			if ctx.Err() != nil {
 				return // never started: not recorded
 			}
@@ -492,6 +499,7 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 	if err := call(cli, "prepare-client", wire.CmdPrepareClient, pr, &pc); err != nil {
 		return fail("prepare client", err)
 	}
+	res.ClientEnd, res.ServerEnd = pc.Local, pc.Remote
 	if t := e.Config.Target; t != nil {
 		var ob wire.ObserveResp
 		if err := call(srv, "observe", wire.CmdObserve, wire.ObserveReq{Run: r.Key, Local: ps.Addr, Remote: pc.Local, TTLMS: roleTTL.Milliseconds()}, &ob); err != nil {

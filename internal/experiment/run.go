@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/report"
 	"github.com/kalab-dev/kalab/internal/results"
 )
@@ -45,6 +47,16 @@ type RunOptions struct {
 	Progress Progress
 	// Log receives what the executor and serf say (nil: discarded).
 	Log *slog.Logger
+	// Node, when set, is a coordinator node that already joined the
+	// cluster: Run uses it instead of joining (and leaves it joined), so a
+	// benchmark can run several executions and ask the agents between
+	// them. Join is then ignored.
+	Node *cluster.Node
+	// Stagger spreads the runs' starts: run i starts no earlier than
+	// i × Stagger after the first (0: as soon as Parallel allows), so
+	// that many parallel runs do not silence their clients at one
+	// instant.
+	Stagger time.Duration
 	// Notes receives what a person should read before the runs: a torn
 	// line repaired, what --resume continues, whom the join waits for
 	// (nil: discarded).
@@ -258,12 +270,15 @@ func Run(ctx context.Context, o RunOptions) (Summary, error) {
 	if join.Status == nil {
 		join.Status = o.Notes
 	}
-	node, err := JoinCluster(ctx, join)
-	if err != nil {
-		return s, err
+	node := o.Node
+	if node == nil {
+		var err error
+		if node, err = JoinCluster(ctx, join); err != nil {
+			return s, err
+		}
+		defer func() { node.Leave(); node.Shutdown() }()
 	}
-	defer func() { node.Leave(); node.Shutdown() }()
-	ex.Node = node
+	ex.Node, ex.Stagger = node, o.Stagger
 	runs, err := ex.plan(ctx)
 	if err != nil {
 		return s, err

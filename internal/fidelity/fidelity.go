@@ -16,6 +16,7 @@
 package fidelity
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
@@ -104,23 +105,35 @@ type Input struct {
 //
 // The connection is found by this rule: the first SYN (without ACK) from
 // the client's address to the server's, not to serf's port, whose capture
-// time falls in the run's [StartedAt, EndedAt]; its 4-tuple is the stream.
-// A run with parallel 1 has exactly one such SYN.
+// time falls in the run's [StartedAt, EndedAt] and, when the record names
+// the connection's ends (ClientEnd, ServerEnd), with exactly those ports;
+// its 4-tuple is the stream. A run with parallel 1 has exactly one such
+// SYN; concurrent runs need the ends.
+//
+// The fault's wire instant is the client host's last packet of any kind
+// (but serf's) for a host-wide fault. A flow drop has none: the host's
+// other traffic keeps flowing and the idle connection carries nothing at
+// the fault, so its fault is only checked against the wire's bracket,
+// from the connection's last client segment to the first probe that went
+// unanswered (fault-outside), and the fault and ping anchors are left out.
 func Compare(in Input) ([]Sample, error) {
 	r := in.Result
 	if r.Failure != "" {
 		return nil, fmt.Errorf("failed run: %s", r.Failure)
 	}
+	cliEnd, _ := netip.ParseAddrPort(r.ClientEnd)
+	srvEnd, _ := netip.ParseAddrPort(r.ServerEnd)
 	var syn *Packet
 	for i, p := range in.Packets {
 		if p.Proto == TCP && p.SYN && !p.ACK && p.Src == in.Client && p.Dst == in.Server && p.DstPort != cluster.DefaultPort &&
-			!p.At.Before(r.StartedAt) && !p.At.After(r.EndedAt) {
+			!p.At.Before(r.StartedAt) && !p.At.After(r.EndedAt) &&
+			(!cliEnd.IsValid() || p.SrcPort == cliEnd.Port()) && (!srvEnd.IsValid() || p.DstPort == srvEnd.Port()) {
 			syn = &in.Packets[i]
 			break
 		}
 	}
 	if syn == nil {
-		return nil, fmt.Errorf("no SYN from %s to %s in the capture during the run", in.Client, in.Server)
+		return nil, fmt.Errorf("no SYN from %s to %s in the capture during the run", cmp.Or(r.ClientEnd, in.Client.String()), cmp.Or(r.ServerEnd, in.Server.String()))
 	}
 	fromClient := func(p Packet) bool {
 		return p.Proto == TCP && p.Src == in.Client && p.SrcPort == syn.SrcPort && p.Dst == in.Server && p.DstPort == syn.DstPort
@@ -155,14 +168,17 @@ func Compare(in Input) ([]Sample, error) {
 	if lastSeg == nil {
 		return nil, fmt.Errorf("no segment from the client on the connection")
 	}
+	flow := r.FaultKind == results.KindDrop && r.FaultScope != results.ScopeHost
 	s := sampler{run: r.Label(), setting: r.Requested.Short()}
 	a, m := r.Anchors, r.Measured
 	s.instant(AnchorDetection, a.Detection, rst.At)
 	s.instant(AnchorT0, a.LastPeer, lastSeg.At)
-	s.instant(AnchorFault, a.Fault, lastAny.At)
-	s.instant(AnchorPingLoss, a.PingLoss, lastAny.At)
 	s.duration(DurFromT0, m.FromT0, rst.At.Sub(lastSeg.At))
-	s.duration(DurAfterFault, m.AfterFault, rst.At.Sub(lastAny.At))
+	if !flow {
+		s.instant(AnchorFault, a.Fault, lastAny.At)
+		s.instant(AnchorPingLoss, a.PingLoss, lastAny.At)
+		s.duration(DurAfterFault, m.AfterFault, rst.At.Sub(lastAny.At))
+	}
 	// Keepalive probes: server→client after the client's last segment,
 	// seq = snd_nxt − 1 (the client's last ACK − 1), 0 or 1 byte.
 	var probes []time.Time
@@ -178,16 +194,28 @@ func Compare(in Input) ([]Sample, error) {
 		}
 	}
 	if a.Fault != nil {
-		if u, ok := firstUnanswered(in, lastAny.At, rst.At); ok {
+		from, u, ok := lastAny.At, time.Time{}, false
+		if flow {
+			from = lastSeg.At
+			if ok = len(probes) > 0; ok {
+				u = probes[0]
+			}
+		} else {
+			u, ok = firstUnanswered(in, lastAny.At, rst.At)
+		}
+		if ok {
 			switch {
-			case a.Fault.Before(lastAny.At):
-				s.add(AnchorFaultOutside, a.Fault.Sub(lastAny.At))
+			case a.Fault.Before(from):
+				s.add(AnchorFaultOutside, a.Fault.Sub(from))
 			case a.Fault.After(u):
 				s.add(AnchorFaultOutside, a.Fault.Sub(u))
 			default:
 				s.add(AnchorFaultOutside, 0)
 			}
 		}
+	}
+	if flow {
+		return s.out, nil // the host's pings are answered throughout
 	}
 	if send, ok := icmpMethod(in, r.StartedAt, rst.At); ok {
 		s.instant(AnchorICMPSend, &send, lastAny.At)

@@ -2,6 +2,7 @@ package fidelity
 
 import (
 	"bytes"
+	"cmp"
 	"net"
 	"net/netip"
 	"os"
@@ -36,6 +37,8 @@ type pktSpec struct {
 	payload            int
 	echoReq, echoReply bool
 	echoSeq            uint16
+	// cliPort is the client's port (0: 40000).
+	cliPort layers.TCPPort
 }
 
 // writePcap writes specs as Ethernet/IPv4 packets with pcapgo.
@@ -60,9 +63,10 @@ func writePcap(t *testing.T, path string, specs []pktSpec) {
 		var ls []gopacket.SerializableLayer
 		if s.tcp {
 			ip.Protocol = layers.IPProtocolTCP
-			tcp := &layers.TCP{SrcPort: 40000, DstPort: 5001, SYN: s.syn, ACK: s.ack, RST: s.rst, Seq: s.seq, Ack: s.ackN, Window: 1000}
+			cp := cmp.Or(s.cliPort, 40000)
+			tcp := &layers.TCP{SrcPort: cp, DstPort: 5001, SYN: s.syn, ACK: s.ack, RST: s.rst, Seq: s.seq, Ack: s.ackN, Window: 1000}
 			if !s.fromClient {
-				tcp.SrcPort, tcp.DstPort = 5001, 40000
+				tcp.SrcPort, tcp.DstPort = 5001, cp
 			}
 			_ = tcp.SetNetworkLayerForChecksum(ip)
 			ls = []gopacket.SerializableLayer{eth, ip, tcp, gopacket.Payload(make([]byte, s.payload))}
@@ -182,6 +186,57 @@ func TestCompareSynthetic(t *testing.T) {
 				t.Errorf("%s[%d] = %v, want %v", a, i, got[a][i], w[i])
 			}
 		}
+	}
+}
+
+// TestCompareConcurrentFlowDrop: another run's connection from the same
+// client opens first and lives on; the record's ends pick the run's own
+// connection, and a flow drop's fault is only checked against the
+// connection's bracket, since the host's pings keep being answered.
+func TestCompareConcurrentFlowDrop(t *testing.T) {
+	specs, r := scenario()
+	r.FaultKind, r.FaultScope = results.KindDrop, results.ScopeFlow
+	r.ClientEnd, r.ServerEnd = "198.18.0.3:40000", "198.18.0.2:5001"
+	const other = 40001
+	specs = append(specs,
+		pktSpec{at: at(50), fromClient: true, tcp: true, syn: true, seq: 99, cliPort: other},
+		pktSpec{at: at(50.1), tcp: true, syn: true, ack: true, seq: 499, ackN: 100, cliPort: other},
+		pktSpec{at: at(50.2), fromClient: true, tcp: true, ack: true, seq: 100, ackN: 500, cliPort: other},
+		pktSpec{at: at(3000), fromClient: true, tcp: true, ack: true, seq: 100, ackN: 500, cliPort: other},
+		pktSpec{at: at(3500), tcp: true, rst: true, seq: 500, cliPort: other},
+	)
+	sortSpecs(specs)
+	path := filepath.Join(t.TempDir(), "a.pcap")
+	writePcap(t, path, specs)
+	pk, err := ReadPcap(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples, err := Compare(Input{Result: r, Packets: pk, Server: srvIP, Client: cliIP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Duration{
+		AnchorDetection:    500 * time.Microsecond, // the run's RST at 5101 ms, not the other's at 3500 ms
+		AnchorFaultOutside: 0,                      // 1510 ms lies between its last segment (1101 ms) and first probe (2101 ms)
+	}
+	for _, s := range samples {
+		switch w, ok := want[s.Anchor]; {
+		case ok:
+			if d := s.Err - w; d.Abs() > time.Microsecond {
+				t.Errorf("%s = %v, want %v", s.Anchor, s.Err, w)
+			}
+			delete(want, s.Anchor)
+		case s.Anchor == AnchorFault || s.Anchor == AnchorPingLoss || s.Anchor == DurAfterFault || s.Anchor == AnchorICMPSend:
+			t.Errorf("%s = %v: a flow drop has no wire instant for its fault", s.Anchor, s.Err)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no sample for %v", want)
+	}
+	r.ClientEnd = "198.18.0.3:40002"
+	if _, err := Compare(Input{Result: r, Packets: pk, Server: srvIP, Client: cliIP}); err == nil || !strings.Contains(err.Error(), "no SYN from 198.18.0.3:40002") {
+		t.Errorf("a run whose connection is not in the capture: %v, want no SYN from its client end", err)
 	}
 }
 

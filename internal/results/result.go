@@ -162,6 +162,12 @@ type Result struct {
 	FaultDirection string `json:"fault_direction,omitempty"`
 	// Emulated: a vm-pause played in the lab by a host drop + SIGSTOP.
 	Emulated bool `json:"emulated,omitempty"`
+	// ClientEnd and ServerEnd are the measured connection's ends as the
+	// client saw them (ip:port each): the 4-tuple to find the run in a
+	// packet capture. Empty for results from before they were recorded
+	// and for runs that failed before the client connected.
+	ClientEnd string `json:"client_end,omitempty"`
+	ServerEnd string `json:"server_end,omitempty"`
 	// FaultHow is the client agent's account of the mechanism it used
 	// (nftables rule, WFP filter, pf anchor, signal, hypervisor hook).
 	FaultHow string `json:"fault_how,omitempty"`

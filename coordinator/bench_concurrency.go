@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kalab-dev/kalab/internal/concbench"
+	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/fidelity"
+	"github.com/kalab-dev/kalab/internal/labrun"
+)
+
+// benchConcurrencyCmd is `bench concurrency`: many measured connections
+// at once between two agents, what they cost the agents, whether anything
+// is lost or leaks, and their timing error against a capture
+// (internal/concbench, internal/fidelity, docs/benchmarks.md).
+func benchConcurrencyCmd() *cobra.Command {
+	var out, agentBin string
+	var inLab, labMember bool
+	var conns, consecutive int
+	var stagger time.Duration
+	var cf clusterFlags
+	cmd := &cobra.Command{
+		Use:   "concurrency --lab [--conns 1000] [--consecutive 100] [-o DIR]",
+		Short: "Measure many connections at once: agent memory and CPU, lost runs, leaks, timing error against a capture",
+		Long: `In the netns lab (two agents, tcpdump on each host), runs keepalive 1s/1s/3 against a flow drop: one run alone,
+then --conns runs at once between the same two agents (their starts --stagger apart, so their faults are too),
+then --consecutive runs one after another. Before and after each phase it asks both agents for their own
+peak and current RSS, CPU time, goroutines and open descriptors. Then it compares every concurrent run with the
+server host's capture (detection vs the RST, T0, probes, fault). Prints both tables and writes DIR/bench.json
+and DIR/fidelity.json; each phase's runs and report are in DIR/single, DIR/concurrent and DIR/consecutive.`,
+		Example: `  coordinator bench concurrency --lab --conns 1000
+  coordinator bench concurrency --lab --conns 20 --consecutive 10 -o out/bench-concurrency`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if conns < 1 || conns > 5000 {
+				return fmt.Errorf("--conns %d: allowed 1..5000", conns)
+			}
+			if consecutive < 0 || consecutive > 10000 {
+				return fmt.Errorf("--consecutive %d: allowed 0..10000", consecutive)
+			}
+			if stagger < 0 || stagger > time.Second {
+				return fmt.Errorf("--stagger %s: allowed 0..1s", stagger)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			w := cmd.OutOrStdout()
+			if labMember {
+				jo := cf.options(nil)
+				if err := jo.Check(); err != nil {
+					return err
+				}
+				jo.WaitAgents, jo.Status = 2*time.Minute, cmd.ErrOrStderr()
+				rep, err := concbench.Run(ctx, concbench.Options{Join: jo, Conns: conns, Consecutive: consecutive, Stagger: stagger,
+					Out: out, Lab: true, Status: cmd.ErrOrStderr()})
+				if rep != nil && len(rep.Phases) > 0 { // what was measured before an error still stands
+					if perr := printAndSave(w, rep, out, "bench.json"); perr != nil {
+						return perr
+					}
+				}
+				return err
+			}
+			if !inLab {
+				return errors.New("bench concurrency needs --lab: it runs two agents and captures packets in the netns lab (Linux, root)")
+			}
+			capture := filepath.Join(out, "capture")
+			if err := os.RemoveAll(capture); err != nil {
+				return err
+			}
+			if err := runBenchInLab(ctx, cmd, labrun.Options{Out: out, Agents: 2, Capture: capture,
+				CoordinatorArgs: []string{"bench", "concurrency", "--conns", strconv.Itoa(conns), "--consecutive", strconv.Itoa(consecutive),
+					"--stagger", stagger.String(), "-o", out}}, agentBin); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "comparing the concurrent runs with the capture\n")
+			rep, err := fidelity.Analyze(filepath.Join(out, concbench.ConcurrentDir, experiment.ResultsFile), capture)
+			if err != nil {
+				return err
+			}
+			return printAndSave(w, rep, out, "fidelity.json")
+		},
+	}
+	cmd.Flags().BoolVar(&inLab, "lab", false, "build a netns lab on this machine (Linux, root), run and capture there, tear it down (required)")
+	cmd.Flags().IntVar(&conns, "conns", 1000, "runs (connections) at once in the concurrent phase")
+	cmd.Flags().IntVar(&consecutive, "consecutive", 100, "runs one after another in the leak phase (0: skip it)")
+	cmd.Flags().DurationVar(&stagger, "stagger", 10*time.Millisecond, "spacing of the concurrent runs' starts (and so of their faults)")
+	cmd.Flags().StringVarP(&out, "out", "o", filepath.Join("out", "bench-concurrency"), "output directory: bench.json, fidelity.json, capture/, one experiment directory per phase")
+	cmd.Flags().StringVar(&agentBin, "agent-bin", "", "agent binary the lab starts (default: agent beside this coordinator, or on PATH)")
+	cmd.Flags().BoolVar(&labMember, "lab-member", false, "internal: this process runs inside the lab")
+	_ = cmd.Flags().MarkHidden("lab-member")
+	cf.add(cmd)
+	return cmd
+}
