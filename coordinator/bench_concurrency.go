@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kalab-dev/kalab/internal/agentd"
 	"github.com/kalab-dev/kalab/internal/concbench"
 	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/fidelity"
@@ -42,8 +43,8 @@ and DIR/fidelity.json; each phase's runs and report are in DIR/single, DIR/concu
   coordinator bench concurrency --lab --conns 20 --consecutive 10 -o out/bench-concurrency`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if conns < 1 || conns > 5000 {
-				return fmt.Errorf("--conns %d: allowed 1..5000", conns)
+			if conns < 1 || conns > agentd.MaxMaxRuns {
+				return fmt.Errorf("--conns %d: allowed 1..%d (the most runs an agent holds at once)", conns, agentd.MaxMaxRuns)
 			}
 			if consecutive < 0 || consecutive > 10000 {
 				return fmt.Errorf("--consecutive %d: allowed 0..10000", consecutive)
@@ -76,7 +77,7 @@ and DIR/fidelity.json; each phase's runs and report are in DIR/single, DIR/concu
 			if err := os.RemoveAll(capture); err != nil {
 				return err
 			}
-			if err := runBenchInLab(ctx, cmd, labrun.Options{Out: out, Agents: 2, Capture: capture,
+			if err := runBenchInLab(ctx, cmd, labrun.Options{Out: out, Agents: 2, Capture: capture, AgentMaxRuns: max(conns, agentd.DefaultMaxRuns),
 				CoordinatorArgs: []string{"bench", "concurrency", "--conns", strconv.Itoa(conns), "--consecutive", strconv.Itoa(consecutive),
 					"--stagger", stagger.String(), "-o", out}}, agentBin); err != nil {
 				return err

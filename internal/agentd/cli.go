@@ -2,6 +2,7 @@ package agentd
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"strings"
@@ -40,7 +41,7 @@ func RunCommand() *cobra.Command {
 				keep("key-file", &cfg.KeyFile, fc.KeyFile)
 				keep("data-dir", &cfg.DataDir, fc.DataDir)
 				keep("coordinator-key", &cfg.CoordinatorKey, fc.CoordinatorKey)
-				if cfg.MaxRuns == 0 {
+				if !f.Changed("max-runs") {
 					cfg.MaxRuns = fc.MaxRuns
 				}
 				if !f.Changed("join") {
@@ -73,6 +74,7 @@ func RunCommand() *cobra.Command {
 	f.StringVar(&cfg.KeyFile, "key-file", "", "gossip key file (coordinator keygen)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's state and fault journal (required)")
 	f.StringVar(&cfg.CoordinatorKey, "coordinator-key", "", "the coordinator's public key (coordinator.pub from coordinator keygen): only commands it signed are obeyed")
+	f.IntVar(&cfg.MaxRuns, "max-runs", 0, fmt.Sprintf("runs the agent holds at once, more are refused (default %d; allowed 1..%d)", DefaultMaxRuns, MaxMaxRuns))
 	f.BoolVar(&cfg.LabEmulateVM, "lab-emulate-vm", false, "netns lab only: emulate vm-pause by a host drop plus SIGSTOP")
 	f.StringVarP(&file, "config", "c", "", "agent.toml (the only place a vm-pause hypervisor hook can be set)")
 	f.BoolVar(&debug, "debug", false, "log debug messages (serf's too)")

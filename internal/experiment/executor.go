@@ -571,7 +571,16 @@ func (e *Executor) execute(ctx context.Context, r plannedRun) results.Result {
 		if err := call(srv, fmt.Sprintf("collect-%d", i), wire.CmdCollect, wire.CollectReq{Run: r.Key}, &col); err != nil {
 			return fail("collect", err)
 		}
-		if col.Done || time.Now().After(deadline) {
+		if col.Done {
+			break
+		}
+		if time.Now().After(deadline) {
+			// One more look: under load the last answer may have left the
+			// agent well before the deadline, and a detection the agent
+			// recorded inside the window must not be lost to that lag.
+			if err := call(srv, "collect-last", wire.CmdCollect, wire.CollectReq{Run: r.Key}, &col); err != nil {
+				return fail("collect", err)
+			}
 			break
 		}
 		if hold && !healed && !time.Now().Before(healAt) {

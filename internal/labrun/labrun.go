@@ -37,6 +37,9 @@ type Options struct {
 	// package on one agent's host before the experiment (its [target]),
 	// and stops after it.
 	Service *Service
+	// AgentMaxRuns is each agent's --max-runs (0: the agent's default),
+	// raised by benchmarks that hold many runs at once.
+	AgentMaxRuns int
 	// Capture, when set, is a directory where the lab records each agent
 	// host's traffic while the coordinator runs: tcpdump (Debian's package
 	// `tcpdump`) on the host's lab interface writes <Capture>/<agent>.pcap

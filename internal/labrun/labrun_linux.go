@@ -147,6 +147,9 @@ func startAgent(o Options, h *lab.Host, name, keyFile, tmp string, others []stri
 	if len(others) > 0 {
 		args = append(args, "--join", others[0])
 	}
+	if o.AgentMaxRuns > 0 {
+		args = append(args, "--max-runs", strconv.Itoa(o.AgentMaxRuns))
+	}
 	cmd := exec.Command(o.AgentBinary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a terminal's Ctrl-C must not reach the agents
