@@ -45,7 +45,16 @@ const (
 	CmdWrite         = "kalab-write"
 	CmdObserve       = "kalab-observe"
 	CmdRecheck       = "kalab-recheck"
+	CmdEvents        = "kalab-events"
 )
+
+// PushEvents is the query name under which an agent pushes a run's new
+// events to the node that subscribed to them (EventsReq.Subscribe). It is
+// the one query that goes from an agent to a coordinator; it is not
+// signed (agents hold no signing key): gossip encryption admits only
+// cluster members, and a coordinator only displays and saves what it
+// receives, never acts on it.
+const PushEvents = "kalab-push-events"
 
 // Request is the envelope of every command. ID identifies the command
 // (run id + step); a retry reuses it so the agent can answer a duplicate
