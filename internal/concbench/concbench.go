@@ -146,8 +146,9 @@ const (
 )
 
 // Config is the experiment file of every phase: repetitions of one drop
-// run between the two lab agents. The concurrent phase's parallelism is
-// set on the loaded config (an experiment file allows at most 64).
+// run between the two lab agents. An experiment file allows at most 100
+// repetitions and parallel 64; the bench sets the phase's real counts on
+// the loaded config (runPhase).
 func Config(name string, reps int) string {
 	return fmt.Sprintf(`# Written by coordinator bench concurrency.
 name = %q
@@ -170,7 +171,7 @@ count = 3
 
 [[faults]]
 kind = "drop"
-`, name, reps, reps, ServerAgent, ClientAgent)
+`, name, reps, min(reps, 100), ServerAgent, ClientAgent)
 }
 
 // Run joins, carries out the phases, leaves, and returns the report. A
@@ -234,7 +235,7 @@ func runPhase(ctx context.Context, node *cluster.Node, o Options, name string, r
 	if err != nil {
 		return ph, err
 	}
-	c.Parallel = parallel
+	c.Repetitions, c.Parallel = reps, parallel
 	_ = os.Remove(filepath.Join(ph.Dir, experiment.ResultsFile)) // a fresh execution, not a merge with the last
 	prog := newCounter(o.Status, name, reps)
 	start := time.Now()
