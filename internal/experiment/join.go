@@ -41,6 +41,10 @@ type JoinOptions struct {
 	// Log receives serf's and the cluster node's records; nil discards
 	// them.
 	Log *slog.Logger
+	// BeforeStart, when set, is called with the node before it starts, to
+	// register what it receives (cluster.Node.HandlePush): `watch` takes
+	// the agents' pushed events this way.
+	BeforeStart func(*cluster.Node)
 	// Status receives, every few seconds while the join waits, one line
 	// saying what for: the agents alive, the addresses that answered and
 	// those that did not (nil: silent).
@@ -197,6 +201,9 @@ func JoinCluster(ctx context.Context, o JoinOptions) (*cluster.Node, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if o.BeforeStart != nil {
+		o.BeforeStart(node)
 	}
 	if err := node.Start(); err != nil {
 		return nil, err

@@ -184,6 +184,25 @@ func (h *Host) Start(cmd *exec.Cmd) error {
 	return nil
 }
 
+// StartIn starts cmd inside a lab host's named namespace (nsName, a
+// Host.Name under /run/netns) from a process that does not own the lab:
+// the commands of a session whose lab a keeper process holds. Unlike
+// Host.Start the child is not tied to this process or killed at Close.
+func StartIn(nsName string, cmd *exec.Cmd) error {
+	if !strings.HasPrefix(nsName, NamePrefix) || strings.ContainsAny(nsName, "/.") {
+		return fmt.Errorf("namespace %q is not a kalab lab host", nsName)
+	}
+	ns, err := netns.GetFromName(nsName)
+	if err != nil {
+		return fmt.Errorf("lab host %s: %w (is its lab still up?)", nsName, err)
+	}
+	defer ns.Close()
+	if err := inNamespace(ns, func() error { return cmd.Start() }); err != nil {
+		return fmt.Errorf("start %s in %s: %w", cmd.Path, nsName, err)
+	}
+	return nil
+}
+
 // Close kills every process in the lab's namespaces, deletes the
 // namespaces (their veths and bridge go with them) and, if no kalab
 // namespace remains on the machine, the blackhole route. Safe to call twice.

@@ -37,3 +37,6 @@ func (h *Host) Start(*exec.Cmd) error { return unsupported() }
 
 // Sweep has nothing to do.
 func Sweep() ([]string, error) { return nil, nil }
+
+// StartIn fails.
+func StartIn(string, *exec.Cmd) error { return unsupported() }

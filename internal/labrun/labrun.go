@@ -108,3 +108,19 @@ func FindAgent(explicit string) (string, error) {
 	return "", errors.New("the lab starts agents from the agent binary, found neither beside this coordinator nor on PATH: " +
 		"build both (go build -o bin/ ./agent ./coordinator) and run bin/coordinator, or pass --agent-bin PATH")
 }
+
+// Info says how to reach a lab that Keep holds up.
+type Info struct {
+	// Name is the lab's name; Control the control host's namespace (run
+	// coordinators there: lab.StartIn) and ControlAddr its address.
+	Name        string `json:"name"`
+	Control     string `json:"control"`
+	ControlAddr string `json:"control_addr"`
+	// Join are the agents' serf addresses and Agents their names.
+	Join   []string `json:"join"`
+	Agents []string `json:"agents"`
+	// KeyFile is the lab's gossip key; the coordinator's signing key is
+	// beside it. Dir holds them until the lab goes.
+	KeyFile string `json:"key_file"`
+	Dir     string `json:"dir"`
+}

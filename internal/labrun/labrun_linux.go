@@ -23,69 +23,122 @@ import (
 // (Ctrl-C) is forwarded to the coordinator child as SIGINT so it records
 // what finished and cleans its runs up; the lab goes after it.
 func Run(ctx context.Context, o Options) error {
+	u, err := up(ctx, &o)
+	if err != nil {
+		return err
+	}
+	defer u.down()
+	if o.Service != nil {
+		o.CoordinatorArgs = append(append([]string{}, o.CoordinatorArgs...), "--lab-service", filepath.Join(u.tmp, ServiceFile))
+	}
+	return runCoordinator(ctx, o, u.lab.Hosts[0], u.keyFile, u.agents)
+}
+
+// Keep builds the lab and its agents, calls ready with how to reach them,
+// and holds everything up until ctx ends (`session stop` sends the keeper
+// SIGTERM; the session's TTL cancels it), then tears down.
+func Keep(ctx context.Context, o Options, ready func(Info) error) error {
+	u, err := up(ctx, &o)
+	if err != nil {
+		return err
+	}
+	defer u.down()
+	info := Info{Name: u.lab.Name, Control: u.lab.Hosts[0].Name, ControlAddr: u.lab.Hosts[0].Addr.String(),
+		Join: u.agents, KeyFile: u.keyFile, Dir: u.tmp}
+	for i := range u.agents {
+		info.Agents = append(info.Agents, fmt.Sprintf("lab-agent-%d", i+1))
+	}
+	if err := ready(info); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// labUp is a built lab with its agents (and service, capture) running.
+type labUp struct {
+	lab     *lab.Lab
+	tmp     string
+	keyFile string
+	agents  []string
+	closers []func()
+}
+
+// down stops what up started, in reverse, and tears the lab down.
+func (u *labUp) down() {
+	for i := len(u.closers) - 1; i >= 0; i-- {
+		u.closers[i]()
+	}
+}
+
+// up builds the lab, its keys and agents (and the service and captures
+// o asks for). On error everything already started is stopped.
+func up(ctx context.Context, o *Options) (_ *labUp, err error) {
 	if o.Agents < 2 {
 		o.Agents = 2
 	}
 	if o.AgentBinary == "" {
-		return errors.New("lab: no agent binary (see FindAgent)")
+		return nil, errors.New("lab: no agent binary (see FindAgent)")
 	}
 	l, err := lab.New(lab.Config{Hosts: o.Agents + 1})
 	if err != nil {
-		return fmt.Errorf("build the lab: %w", err)
+		return nil, fmt.Errorf("build the lab: %w", err)
 	}
-	defer func() {
+	u := &labUp{lab: l}
+	u.closers = append(u.closers, func() {
 		if err := l.Close(); err != nil {
 			o.logf("teardown: %v", err)
 		} else {
 			o.logf("%s torn down", l.Name)
 		}
+	})
+	defer func() {
+		if err != nil {
+			u.down()
+		}
 	}()
 	o.logf("%s: %d hosts in %s (control %s)", l.Name, len(l.Hosts), l.Block, l.Hosts[0].Addr)
-	tmp, err := os.MkdirTemp("", "kalab-lab-")
-	if err != nil {
-		return err
+	if u.tmp, err = os.MkdirTemp("", "kalab-lab-"); err != nil {
+		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	tmp := u.tmp
+	u.closers = append(u.closers, func() { os.RemoveAll(tmp) })
 	// The lab's own keys: gossip, and the coordinator's signing pair
 	// (the coordinator child finds coordinator.key beside the gossip key).
-	keyFile := filepath.Join(tmp, "gossip.key")
-	if err := cluster.WriteKeyFile(keyFile); err != nil {
-		return err
+	u.keyFile = filepath.Join(tmp, "gossip.key")
+	if err := cluster.WriteKeyFile(u.keyFile); err != nil {
+		return nil, err
 	}
 	if err := cluster.WriteSigningKeys(filepath.Join(tmp, "coordinator.key"), filepath.Join(tmp, "coordinator.pub")); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return fmt.Errorf("output directory: %w", err)
+		return nil, fmt.Errorf("output directory: %w", err)
 	}
-	var agentAddrs []string
 	for i, h := range l.Hosts[1:] {
 		name := fmt.Sprintf("lab-agent-%d", i+1)
-		addr, closeLog, err := startAgent(o, h, name, keyFile, tmp, agentAddrs)
+		addr, closeLog, err := startAgent(*o, h, name, u.keyFile, tmp, u.agents)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer closeLog()
-		agentAddrs = append(agentAddrs, addr)
+		u.closers = append(u.closers, closeLog)
+		u.agents = append(u.agents, addr)
 		if o.Service != nil && o.Service.Agent == name {
-			stop, err := startService(ctx, o, h, tmp)
+			stop, err := startService(ctx, *o, h, tmp)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			defer stop()
+			u.closers = append(u.closers, stop)
 		}
 	}
 	if o.Capture != "" {
-		stop, err := startCaptures(o, l.Hosts[1:])
+		stop, err := startCaptures(*o, l.Hosts[1:])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer stop()
+		u.closers = append(u.closers, stop)
 	}
-	if o.Service != nil {
-		o.CoordinatorArgs = append(append([]string{}, o.CoordinatorArgs...), "--lab-service", filepath.Join(tmp, ServiceFile))
-	}
-	return runCoordinator(ctx, o, l.Hosts[0], keyFile, agentAddrs)
+	return u, nil
 }
 
 // ServiceFile is the file in the lab's temporary directory where the
