@@ -71,6 +71,12 @@ type runState struct {
 	// by itself (FaultReq.HoldMS): its counters were read just before the
 	// rules went, so the coordinator's later heal returns them.
 	healed *wire.HealResp
+	// healBy says who is healing the fault in force, for its heal event
+	// (healing, watchHeal); a new one per fault, so that an earlier
+	// fault's heal event never takes a later fault's healer.
+	healBy *string
+	// log is the run's events (CmdEvents and the subscriber's pushes).
+	log *eventLog
 }
 
 // New validates the config; no side effects.
@@ -237,6 +243,7 @@ func (st *runState) cleanup() {
 	if st.observer != nil {
 		st.observer.Close()
 	}
+	st.log.close() // last: the heals above are still logged
 }
 
 // state returns the run's state, creating it (within the run cap) and
@@ -252,7 +259,7 @@ func (a *Agent) state(run string, ttl time.Duration) (*runState, error) {
 		if max := a.maxRuns(); len(a.runs) >= max {
 			return nil, fmt.Errorf("agent %s already holds %d runs (max_runs): refusing run %s", a.cfg.Name, len(a.runs), run)
 		}
-		st = &runState{}
+		st = &runState{log: newEventLog()}
 		a.runs[run] = st
 	}
 	if until := time.Now().Add(ttl); until.After(st.until) {
@@ -308,6 +315,7 @@ func (a *Agent) register() {
 	handle(a, wire.CmdWrite, a.write)
 	handle(a, wire.CmdObserve, a.observe)
 	handle(a, wire.CmdRecheck, a.recheck)
+	handle(a, wire.CmdEvents, a.events)
 }
 
 func (a *Agent) status(_ context.Context, req wire.StatusReq) (any, error) {

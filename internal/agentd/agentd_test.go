@@ -26,11 +26,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestAgentCommands drives one agent on loopback through the coordinator's
-// side of the protocol: a retried prepare (new id, same run) does not start
-// a second server, the client child connects, a kill is seen as EOF, bad
-// commands are refused with reasons, cleanup forgets the run.
-func TestAgentCommands(t *testing.T) {
+// startAgent starts the agent agent-t and a coordinator node coord on
+// loopback and joins them; setup, when set, prepares the coordinator
+// before it starts (HandlePush). call sends coord's signed commands to the
+// agent.
+func startAgent(t *testing.T, setup func(*cluster.Node)) (a *Agent, coord *cluster.Node, call func(id, cmd string, body, out any) error) {
+	t.Helper()
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "key")
 	key := cluster.NewKey()
@@ -43,7 +44,7 @@ func TestAgentCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{Name: "agent-t", Bind: "127.0.0.1:0", Advertise: "127.0.0.1:0", KeyFile: keyFile, CoordinatorKey: pub, DataDir: filepath.Join(dir, "data")})
+	a, err = New(Config{Name: "agent-t", Bind: "127.0.0.1:0", Advertise: "127.0.0.1:0", KeyFile: keyFile, CoordinatorKey: pub, DataDir: filepath.Join(dir, "data")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +52,12 @@ func TestAgentCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Stop)
-	coord, err := cluster.New(cluster.Config{Name: "coord", Bind: "127.0.0.1:0", Key: key, SignKey: signKey})
+	coord, err = cluster.New(cluster.Config{Name: "coord", Bind: "127.0.0.1:0", Key: key, SignKey: signKey})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(coord)
 	}
 	if err := coord.Start(); err != nil {
 		t.Fatal(err)
@@ -63,9 +67,18 @@ func TestAgentCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	call := func(id, cmd string, body, out any) error {
+	call = func(id, cmd string, body, out any) error {
 		return coord.Call(ctx, "agent-t", id, cmd, body, out, cluster.CallOptions{})
 	}
+	return a, coord, call
+}
+
+// TestAgentCommands drives one agent on loopback through the coordinator's
+// side of the protocol: a retried prepare (new id, same run) does not start
+// a second server, the client child connects, a kill is seen as EOF, bad
+// commands are refused with reasons, cleanup forgets the run.
+func TestAgentCommands(t *testing.T) {
+	_, _, call := startAgent(t, nil)
 	var st wire.StatusResp
 	if err := call("s1", wire.CmdStatus, wire.StatusReq{}, &st); err != nil || st.Name != "agent-t" || st.OS == "" {
 		t.Fatalf("status: %+v %v", st, err)

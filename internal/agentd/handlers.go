@@ -51,11 +51,13 @@ func (a *Agent) prepareServer(ctx context.Context, req wire.PrepareServerReq) (a
 		return nil, fmt.Errorf("user_timeout_ms %d: must not be negative", req.UserTimeoutMS)
 	}
 	uto := time.Duration(req.UserTimeoutMS) * time.Millisecond
-	srv, err := role.StartServer(ctx, role.ServerConfig{Run: req.Run, Nonce: req.Nonce, Settings: s, Mode: mode, ListenIP: a.ip, Client: client, TTL: d, HZ: a.hz, UserTimeout: uto, Heartbeat: hb})
+	srv, err := role.StartServer(ctx, role.ServerConfig{Run: req.Run, Nonce: req.Nonce, Settings: s, Mode: mode, ListenIP: a.ip, Client: client, TTL: d, HZ: a.hz, UserTimeout: uto, Heartbeat: hb,
+		Events: st.log.add})
 	if err != nil {
 		return nil, err
 	}
 	st.server = srv
+	go func() { <-srv.Done(); st.log.poke() }() // the pusher sends Done
 	return wire.PrepareServerResp{Addr: srv.Addr().String()}, nil
 }
 
@@ -117,6 +119,7 @@ func (a *Agent) prepareClient(ctx context.Context, req wire.PrepareClientReq) (a
 	a.mu.Lock()
 	st.client = c
 	a.mu.Unlock()
+	go func() { <-c.Exited(); st.log.poke() }() // the pusher sends Done
 	return wire.PrepareClientResp{Local: c.Local.String(), Remote: c.Remote.String(), PID: c.PID()}, nil
 }
 
@@ -142,7 +145,9 @@ func (a *Agent) applyFault(_ context.Context, req wire.FaultReq) (any, error) {
 	switch {
 	case st.client == nil:
 		err = fmt.Errorf("run %s has no client on this agent", req.Run)
-	case st.fault != nil || st.applying:
+	case st.applying || (st.fault != nil && !closed(st.fault.Done())):
+		// One fault at a time; a session applies the next once the
+		// previous one healed.
 		err = fmt.Errorf("run %s already has a %s fault", req.Run, st.kind)
 	}
 	if err != nil {
@@ -153,17 +158,25 @@ func (a *Agent) applyFault(_ context.Context, req wire.FaultReq) (any, error) {
 	client := st.client
 	a.mu.Unlock()
 	f, resp, journal, err := a.silence(req, client, d)
+	by := new(string)
 	a.mu.Lock()
 	st.applying = false
 	if err == nil {
-		st.fault, st.kind, st.journal = f, req.Kind, journal
+		// The previous fault's held-heal record goes with it: the heal
+		// command now answers for this one.
+		st.fault, st.kind, st.journal, st.healed, st.healBy = f, req.Kind, journal, nil, by
 	}
 	a.mu.Unlock()
 	if err != nil {
 		dropJournal(journal)
 		return nil, err
 	}
-	resp.AtNS = time.Now().UnixNano()
+	at := time.Now()
+	resp.AtNS = at.UnixNano()
+	st.log.add(wire.EventFault, at, faultText(req, resp.How), "", 0)
+	if f != nil {
+		go a.watchHeal(st, f, by)
+	}
 	if hold > 0 && f != nil {
 		time.AfterFunc(hold, func() { a.endHold(req.Run, st, f) })
 	}
@@ -178,10 +191,13 @@ func (a *Agent) endHold(run string, st *runState, f *fault.Active) {
 		return // healed already (by a heal command, the deadman or cleanup)
 	default:
 	}
+	a.healing(st, f, "the hold")
 	resp := a.healRecord(run, st, f)
 	resp.ByHold = !resp.ByDeadman
 	a.mu.Lock()
-	st.healed = &resp
+	if st.fault == f { // not a later fault's record
+		st.healed = &resp
+	}
 	a.mu.Unlock()
 	if err := f.Err(); err != nil {
 		a.log.Warn("held fault did not heal cleanly", "run", run, "err", err)
@@ -287,6 +303,9 @@ func (a *Agent) heal(_ context.Context, req wire.HealReq) (any, error) {
 	if held != nil {
 		return *held, nil
 	}
+	if f != nil {
+		a.healing(st, f, "the heal command")
+	}
 	resp := a.healRecord(req.Run, st, f)
 	if f != nil {
 		if err := f.Err(); err != nil {
@@ -300,7 +319,10 @@ func (a *Agent) heal(_ context.Context, req wire.HealReq) (any, error) {
 // heals its fault if any, and says when and by whom it was healed.
 func (a *Agent) healRecord(run string, st *runState, f *fault.Active) wire.HealResp {
 	resp := wire.HealResp{}
-	if st.kind == results.KindDrop || (st.kind == results.KindVMPause && a.cfg.LabEmulateVM && !a.cfg.Hypervisor.Configured()) {
+	a.mu.Lock()
+	kind := st.kind // a later fault may replace it once f healed
+	a.mu.Unlock()
+	if kind == results.KindDrop || (kind == results.KindVMPause && a.cfg.LabEmulateVM && !a.cfg.Hypervisor.Configured()) {
 		if cs, err := fault.DropCounters(run, 0); err == nil {
 			resp.InPackets, resp.OutPackets, resp.Counted = cs.InPackets, cs.OutPackets, cs.Known
 			resp.Evidence = wire.Truncate(cs.Evidence, 120)

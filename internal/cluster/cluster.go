@@ -98,6 +98,7 @@ type Node struct {
 	serf     *serf.Serf
 	events   chan serf.Event
 	handlers map[string]Handler
+	pushes   map[string]PushHandler // query name → receiver of unsigned pushes (push.go)
 
 	mu       sync.Mutex
 	answered map[string]*answer // command id → recorded answer
@@ -134,7 +135,7 @@ func New(cfg Config) (*Node, error) {
 	if lg == nil {
 		lg = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Node{cfg: cfg, log: lg, handlers: map[string]Handler{}, answered: map[string]*answer{},
+	return &Node{cfg: cfg, log: lg, handlers: map[string]Handler{}, pushes: map[string]PushHandler{}, answered: map[string]*answer{},
 		nonces: map[string]time.Time{}, stop: make(chan struct{})}, nil
 }
 
@@ -289,6 +290,10 @@ func (n *Node) eventLoop() {
 }
 
 func (n *Node) handleQuery(q *serf.Query) {
+	if h, ok := n.pushes[q.Name]; ok {
+		n.receivePush(q, h)
+		return
+	}
 	if !strings.HasPrefix(q.Name, "kalab-") {
 		return
 	}

@@ -14,4 +14,6 @@ func Run(context.Context, Options) error {
 }
 
 // Keep: the lab needs Linux network namespaces.
-func Keep(context.Context, Options, func(Info) error) error { return Run(context.Background(), Options{}) }
+func Keep(context.Context, Options, func(Info) error) error {
+	return Run(context.Background(), Options{})
+}

@@ -180,6 +180,18 @@ func ModeName(privileged bool) string {
 // differ. When the whole process lives in one namespace (the agent) that is
 // a no-op. On other OSes there are no namespaces and it is a plain goroutine.
 func Start(ctx context.Context, cfg Config) (*Monitor, error) {
+	return StartNotify(ctx, cfg, nil)
+}
+
+// StartNotify is Start with onChange told each Transition as it happens,
+// in order (the same ones Report lists), so a live timeline need not poll
+// Report. onChange runs on the monitor's own goroutines (pro-bing's send
+// loop for a resume, the watchdog for a loss), so it must return quickly;
+// it is never called after Stop returns. A nil onChange is Start.
+//
+// A separate entry point rather than a Config field keeps Config a
+// comparable value.
+func StartNotify(ctx context.Context, cfg Config, onChange func(Transition)) (*Monitor, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("start ICMP monitor of %s: %w", cfg.Target, err)
@@ -187,7 +199,7 @@ func Start(ctx context.Context, cfg Config) (*Monitor, error) {
 	order := PrivilegeOrder(runtime.GOOS)
 	var errs []error
 	for i, priv := range order {
-		m, opened, err := start(ctx, cfg, priv)
+		m, opened, err := start(ctx, cfg, priv, onChange)
 		if err == nil {
 			return m, nil
 		}
@@ -230,7 +242,7 @@ func NewPinger(target netip.Addr, privileged bool, interval time.Duration) *prob
 // start runs one pinger with one socket kind and waits until its socket is
 // open (OnSetup) and its first echo went out (OnSend), or until it failed.
 // opened reports whether the socket had been opened when it failed.
-func start(ctx context.Context, cfg Config, privileged bool) (m *Monitor, opened bool, err error) {
+func start(ctx context.Context, cfg Config, privileged bool, onChange func(Transition)) (m *Monitor, opened bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -242,7 +254,7 @@ func start(ctx context.Context, cfg Config, privileged bool) (m *Monitor, opened
 		mode:      ModeName(privileged),
 		pinger:    p,
 		cancel:    cancel,
-		t:         &tracker{stallAfter: cfg.StallAfter},
+		t:         &tracker{stallAfter: cfg.StallAfter, onChange: onChange},
 		runDone:   make(chan struct{}),
 		watchDone: make(chan struct{}),
 	}
@@ -370,6 +382,11 @@ func (m *Monitor) Stop() Report {
 // the watchdog with explicit times so it can be tested without sockets.
 type tracker struct {
 	stallAfter time.Duration
+	// onChange is StartNotify's. notify is held from a transition until
+	// onChange returned: replies and watchdog checks come from two
+	// goroutines, and a resume must never be told before the loss it ends.
+	onChange func(Transition)
+	notify   sync.Mutex
 
 	mu          sync.Mutex
 	sent        int
@@ -391,29 +408,47 @@ func (t *tracker) onSend() int {
 // onRecv records a reply received at now; the first after a loss is an Up
 // transition.
 func (t *tracker) onRecv(now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.received++
-	t.lastReply = now
-	if t.down {
+	t.change(func() (Transition, bool) {
+		t.received++
+		t.lastReply = now
+		if !t.down {
+			return Transition{}, false
+		}
 		t.down = false
-		t.transitions = append(t.transitions, Transition{At: now, Up: true})
-	}
+		return Transition{At: now, Up: true}, true
+	})
 }
 
 // check is the watchdog's look at now: a gap longer than stallAfter since
 // the last reply, while up, is a Down transition at now. No reply yet means
 // nothing to lose.
 func (t *tracker) check(now time.Time) {
+	t.change(func() (Transition, bool) {
+		if t.down || t.lastReply.IsZero() || now.Sub(t.lastReply) <= t.stallAfter {
+			return Transition{}, false
+		}
+		t.down = true
+		if t.lossAt.IsZero() {
+			t.lossAt = now
+		}
+		return Transition{At: now, Up: false}, true
+	})
+}
+
+// change runs step under the state lock, records the transition it
+// returns, if any, and tells onChange outside the state lock (so onChange
+// may read a Report) but before any later transition.
+func (t *tracker) change(step func() (Transition, bool)) {
+	t.notify.Lock()
+	defer t.notify.Unlock()
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.down || t.lastReply.IsZero() || now.Sub(t.lastReply) <= t.stallAfter {
-		return
+	tr, changed := step()
+	if changed {
+		t.transitions = append(t.transitions, tr)
 	}
-	t.down = true
-	t.transitions = append(t.transitions, Transition{At: now, Up: false})
-	if t.lossAt.IsZero() {
-		t.lossAt = now
+	t.mu.Unlock()
+	if changed && t.onChange != nil {
+		t.onChange(tr)
 	}
 }
 

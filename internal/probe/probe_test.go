@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,8 @@ func TestTracker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := &tracker{stallAfter: 100 * time.Millisecond}
+			var told []Transition
+			tr := &tracker{stallAfter: 100 * time.Millisecond, onChange: func(tr Transition) { told = append(told, tr) }}
 			for _, e := range tt.events {
 				if e.reply {
 					tr.onRecv(at(e.ms))
@@ -128,6 +130,10 @@ func TestTracker(t *testing.T) {
 				if !r.Transitions[i].At.Equal(tt.wantTran[i].At) || r.Transitions[i].Up != tt.wantTran[i].Up {
 					t.Errorf("transition %d = %v, want %v", i, r.Transitions[i], tt.wantTran[i])
 				}
+			}
+			// OnChange is told the same transitions, in order, as they happen.
+			if !slices.EqualFunc(told, r.Transitions, func(a, b Transition) bool { return a.At.Equal(b.At) && a.Up == b.Up }) {
+				t.Errorf("OnChange was told %v, want %v", told, r.Transitions)
 			}
 		})
 	}

@@ -66,6 +66,11 @@ type ServerConfig struct {
 	// results.HeartbeatTimeout) once Heartbeat.Deadline passes without an
 	// answer.
 	Heartbeat keepalive.Heartbeat
+	// Events, when set, is told each event of the run as it happens
+	// (EventFunc): accept, options, greeting, the client's signs of life
+	// and unanswered probes (TCP_INFO), ICMP loss and return, echoes, and
+	// last the detection or the role's end. Optional.
+	Events EventFunc
 }
 
 // Record is the server's account of the run.
@@ -205,7 +210,7 @@ func (s *Server) serve(ctx context.Context) {
 		c, err := s.ln.AcceptTCP()
 		if err != nil {
 			s.note("accept: %v", err)
-			s.finish(nil, time.Time{}, err, nil)
+			s.finish(ctx, nil, time.Time{}, fmt.Errorf("accept: %w", err), nil)
 			return
 		}
 		peer := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
@@ -221,6 +226,7 @@ func (s *Server) serve(ctx context.Context) {
 	s.conn = conn
 	s.rec.Accept = accepted
 	s.mu.Unlock()
+	s.event(wire.EventAccept, accepted, "from "+conn.RemoteAddr().String(), "", 0)
 	go func() { <-ctx.Done(); conn.Close() }()
 	defer conn.Close()
 
@@ -236,18 +242,24 @@ func (s *Server) serve(ctx context.Context) {
 	s.mu.Lock()
 	s.rec.Effective = eff
 	s.mu.Unlock()
+	s.event(wire.EventOptions, time.Now(), optionsText(eff, s.cfg.Heartbeat, err), "", 0)
 
 	var mon *probe.Monitor
 	if s.cfg.Client.IsValid() {
-		mon, err = probe.Start(ctx, probe.Config{Target: s.cfg.Client, Interval: s.cfg.PingInterval})
+		var notify func(probe.Transition)
+		if s.cfg.Events != nil {
+			notify = s.icmpEvent
+		}
+		mon, err = probe.StartNotify(ctx, probe.Config{Target: s.cfg.Client, Interval: s.cfg.PingInterval}, notify)
 		if err != nil {
 			s.note("ICMP monitor unavailable: %v", err)
 		}
 	}
 	if _, err := conn.Write(append(slices.Clone(Greeting), s.cfg.Nonce...)); err != nil {
-		s.finishWithMonitor(conn, mon, time.Now(), fmt.Errorf("write greeting: %w", err), nil)
+		s.finishWithMonitor(ctx, conn, mon, time.Now(), fmt.Errorf("write greeting: %w", err), nil)
 		return
 	}
+	s.event(wire.EventGreeting, time.Now(), "greeting and the run's nonce sent", "", 0)
 	// Sample TCP_INFO while blocked: the peer's last activity is known to
 	// a jiffy only, and the earliest estimate per activity is the closest.
 	t0 := &t0Tracker{t: tcpinfo.NewTracker(s.cfg.HZ)}
@@ -265,7 +277,7 @@ func (s *Server) serve(ctx context.Context) {
 			case <-timer.C:
 				next := pollEvery
 				if i, err := tcpinfo.Get(conn); err == nil {
-					t0.add(i)
+					s.sample(t0, i)
 					next = pollDelay(i, probeDue, t0.lastPeer(), time.Now())
 				}
 				timer.Reset(next)
@@ -316,7 +328,7 @@ func (s *Server) serve(ctx context.Context) {
 			s.mu.Unlock()
 		}
 	}
-	s.finishWithMonitor(conn, mon, at, err, t0)
+	s.finishWithMonitor(ctx, conn, mon, at, err, t0)
 }
 
 // EchoTimeout bounds how long Echo waits for the client to send its bytes
@@ -332,9 +344,10 @@ var echoPayload = []byte("kalab-echo")
 // trip from the write to the last byte read back. It fails when there is
 // no connection, the role has ended, the write fails or the bytes do not
 // come back whole.
-func (s *Server) Echo(ctx context.Context) (time.Duration, error) {
+func (s *Server) Echo(ctx context.Context) (rtt time.Duration, err error) {
 	s.echoMu.Lock()
 	defer s.echoMu.Unlock()
+	defer func() { s.echoEvent(rtt, err) }()
 	s.mu.Lock()
 	conn, done := s.conn, s.rec.Done
 	s.mu.Unlock()
@@ -371,7 +384,7 @@ func (s *Server) Echo(ctx context.Context) (time.Duration, error) {
 			return 0, fmt.Errorf("echo: %w", ctx.Err())
 		}
 	}
-	rtt := time.Since(start)
+	rtt = time.Since(start)
 	if string(got) != string(echoPayload) {
 		return 0, fmt.Errorf("echo: the client sent back %q, not %q", got, echoPayload)
 	}
@@ -419,11 +432,26 @@ type t0Tracker struct {
 	ok   bool
 }
 
-func (t *t0Tracker) add(i tcpinfo.Info) {
+// add folds in one sample and says what it moved: peer is the new T0
+// when it moved forward (zero otherwise: no new activity, or only a finer
+// estimate of the same), probes the instants the tracker gave the
+// unanswered probes first seen in this sample, numbered from first.
+func (t *t0Tracker) add(i tcpinfo.Info) (peer time.Time, probes []time.Time, first int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	before, _ := t.t.T0()
+	seen := len(t.t.ProbeTimes())
 	t.t.Add(i)
 	t.info, t.ok = i, true
+	if now, _ := t.t.T0(); now.After(before) {
+		peer = now
+	}
+	// The tracker only appends while the counter rises and empties the
+	// list when it falls to 0 (an answer), so what is past seen is new.
+	if pt := t.t.ProbeTimes(); len(pt) > seen {
+		probes, first = pt[seen:], seen+1
+	}
+	return peer, probes, first
 }
 
 // lastPeer is the current T0 estimate (zero before any sample).
@@ -441,12 +469,12 @@ func (t *t0Tracker) result() (tcpinfo.Info, time.Time, []time.Time, bool) {
 	return t.info, best, t.t.ProbeTimes(), t.ok
 }
 
-func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at time.Time, err error, t0 *t0Tracker) {
+func (s *Server) finishWithMonitor(ctx context.Context, conn *net.TCPConn, mon *probe.Monitor, at time.Time, err error, t0 *t0Tracker) {
 	if t0 != nil {
 		// The final sample, before anything slower: TCP_INFO stays
 		// readable after the error until Close (docs/linux-lab.md §5).
 		if i, ierr := tcpinfo.Get(conn); ierr == nil {
-			t0.add(i)
+			s.sample(t0, i)
 		}
 	}
 	if mon != nil {
@@ -459,10 +487,26 @@ func (s *Server) finishWithMonitor(conn *net.TCPConn, mon *probe.Monitor, at tim
 		}
 		s.mu.Unlock()
 	}
-	s.finish(conn, at, err, t0)
+	s.finish(ctx, conn, at, err, t0)
 }
 
-func (s *Server) finish(conn *net.TCPConn, at time.Time, err error, t0 *t0Tracker) {
+// finish completes the record and tells the role's last event: the
+// detection, or why the role ended without one.
+func (s *Server) finish(ctx context.Context, conn *net.TCPConn, at time.Time, err error, t0 *t0Tracker) {
+	detected := s.settle(conn, at, err, t0)
+	if !detected {
+		s.event(wire.EventEnded, time.Now(), endReason(ctx, err), "", 0)
+		return
+	}
+	s.mu.Lock()
+	text, errno := s.rec.Err, s.rec.ErrnoName
+	s.mu.Unlock()
+	s.event(wire.EventDetection, at, text, errno, 0)
+}
+
+// settle marks the record done and fills in the detection, if the role
+// ended with one (reported).
+func (s *Server) settle(conn *net.TCPConn, at time.Time, err error, t0 *t0Tracker) (detected bool) {
 	var info *tcpinfo.Info
 	var lastPeer time.Time
 	var probeTimes []time.Time
@@ -475,12 +519,12 @@ func (s *Server) finish(conn *net.TCPConn, at time.Time, err error, t0 *t0Tracke
 	defer s.mu.Unlock()
 	s.rec.Done = true
 	if conn == nil || at.IsZero() {
-		return
+		return false
 	}
 	closedByUs := errors.Is(err, net.ErrClosed)
 	if closedByUs {
 		s.rec.Note = joinNote(s.rec.Note, "no detection before the role ended")
-		return
+		return false
 	}
 	d := at
 	s.rec.Detect = &d
@@ -501,6 +545,7 @@ func (s *Server) finish(conn *net.TCPConn, at time.Time, err error, t0 *t0Tracke
 		p := int(info.Probes)
 		s.rec.Probes = &p
 	}
+	return true
 }
 
 func joinNote(a, b string) string {
