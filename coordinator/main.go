@@ -50,7 +50,7 @@ func rootCmd() *cobra.Command {
   coordinator experiment plan -c configs/cross-os.toml
   coordinator experiment run -c configs/quick.toml --lab`}
 	exp.AddCommand(runCmd(), validateCmd(), planCmd())
-	root.AddCommand(exp, membersCmd(), keygenCmd(), reportCmd(), modelCmd(), benchCmd(), cli.VersionCommand("coordinator"))
+	root.AddCommand(exp, sessionCmd(), faultCmd(), watchCmd(), membersCmd(), keygenCmd(), reportCmd(), modelCmd(), benchCmd(), cli.VersionCommand("coordinator"))
 	cli.Finish(root, nil)
 	return root
 }

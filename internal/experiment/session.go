@@ -260,6 +260,10 @@ func (s *Session) Events(ctx context.Context, node *cluster.Node, agent string, 
 	}
 }
 
+// Origin is the session's start on the server's clock: where a watch's
+// timeline counts from.
+func (s *Session) Origin() time.Time { return s.StartedAt.Add(s.Server.ClockOffset) }
+
 // ToServerClock maps an event instant of agent onto the server's clock.
 func (s *Session) ToServerClock(agent string, atNS int64) time.Time {
 	if agent == s.Client.Name {
