@@ -50,6 +50,12 @@ func TestSessionInLab(t *testing.T) {
 	sessions := filepath.Join(dir, "sessions")
 	pids := []int{os.Getpid()}
 	defer checkNothingLeft(t, bin, &pids)
+	var started []string
+	defer func() { // before the check above, also when the test fails
+		for _, id := range started {
+			_ = exec.Command(bin, "session", "stop", id, "--sessions", sessions).Run()
+		}
+	}()
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command(bin, append(args, "--sessions", sessions)...).Output()
@@ -72,7 +78,7 @@ func TestSessionInLab(t *testing.T) {
 		if rec.Lab != nil {
 			pids = append(pids, rec.Lab.KeeperPID)
 		}
-		t.Cleanup(func() { _ = exec.Command(bin, "session", "stop", id, "--sessions", sessions).Run() })
+		started = append(started, id)
 		return id
 	}
 	watch := func(id string, asJSON bool) (*exec.Cmd, *bytes.Buffer) {

@@ -48,22 +48,33 @@ type eventLog struct {
 	last    int64 // Seq of the newest event; 0 before any
 	dropped int64
 
-	// changed wakes the pusher (a new event, a role ended, a new
-	// subscriber); one pending wake-up is enough.
-	changed chan struct{}
-	// removed is closed when the run's state is removed: the pusher ends.
+	// removed is closed when the run's state is removed: the pushers end.
 	removed   chan struct{}
 	closeOnce sync.Once
 
-	// The subscriber (EventsReq.Subscribe) and how far it acknowledged.
-	subscriber string
-	acked      int64
-	doneAcked  bool
-	pushing    bool // the pusher goroutine was started
+	// subs are the subscribers (EventsReq.Subscribe): several people may
+	// watch one session. Each has its own pusher and acknowledgements,
+	// so a subscriber that went away never delays the others.
+	subs []*subscriber
+}
+
+// maxSubscribers bounds a run's subscribers; a new one beyond replaces
+// the one that subscribed first.
+const maxSubscribers = 4
+
+// subscriber is one node the run's events are pushed to.
+type subscriber struct {
+	node      string
+	acked     int64 // Seq up to which it acknowledged (or was answered)
+	doneAcked bool
+	// changed wakes its pusher (a new event, a role ended); one pending
+	// wake-up is enough. gone is closed when it is replaced.
+	changed chan struct{}
+	gone    chan struct{}
 }
 
 func newEventLog() *eventLog {
-	return &eventLog{changed: make(chan struct{}, 1), removed: make(chan struct{})}
+	return &eventLog{removed: make(chan struct{})}
 }
 
 // add appends an event; its signature is role.EventFunc's, so that the
@@ -87,11 +98,15 @@ func (l *eventLog) add(kind string, at time.Time, text, errno string, probe int)
 	l.poke()
 }
 
-// poke wakes the pusher, if any, without waiting.
+// poke wakes the pushers, if any, without waiting.
 func (l *eventLog) poke() {
-	select {
-	case l.changed <- struct{}{}:
-	default:
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.subs {
+		select {
+		case s.changed <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -120,45 +135,46 @@ func (l *eventLog) after(seq int64) (evs []wire.Event, more bool, dropped int64)
 	return l.since(seq, maxPage)
 }
 
-// subscribe makes node the subscriber, which holds the events up to seq
-// (it was just answered with them), replacing any earlier one; start is
-// true the first time, when the caller must start the pusher.
-func (l *eventLog) subscribe(node string, seq int64) (start bool) {
+// subscribe makes node a subscriber, which holds the events up to seq
+// (it was just answered with them); sub is new (the caller starts its
+// pusher) when node was not subscribed yet.
+func (l *eventLog) subscribe(node string, seq int64) (sub *subscriber, isNew bool) {
 	l.mu.Lock()
-	if node != l.subscriber {
-		l.subscriber, l.acked, l.doneAcked = node, 0, false
+	for _, s := range l.subs {
+		if s.node == node {
+			sub = s
+		}
 	}
-	l.acked = max(l.acked, min(seq, l.last))
-	start, l.pushing = !l.pushing, true
+	if sub == nil {
+		if len(l.subs) == maxSubscribers {
+			close(l.subs[0].gone)
+			l.subs = l.subs[1:]
+		}
+		sub, isNew = &subscriber{node: node, changed: make(chan struct{}, 1), gone: make(chan struct{})}, true
+		l.subs = append(l.subs, sub)
+	}
+	sub.acked = max(sub.acked, min(seq, l.last))
 	l.mu.Unlock()
 	l.poke()
-	return start
+	return sub, isNew
 }
 
-// unacked returns the subscriber and up to maxPage events it has not
-// acknowledged, whether later ones were left out, and whether it
-// acknowledged the end already.
-func (l *eventLog) unacked() (sub string, evs []wire.Event, more, doneAcked bool) {
+// unacked returns up to maxPage events sub has not acknowledged, whether
+// later ones were left out, and whether it acknowledged the end already.
+func (l *eventLog) unacked(sub *subscriber) (evs []wire.Event, more, doneAcked bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.subscriber == "" {
-		return "", nil, false, false
-	}
-	evs, more, _ = l.since(l.acked, maxPage)
-	return l.subscriber, evs, more, l.doneAcked
+	evs, more, _ = l.since(sub.acked, maxPage)
+	return evs, more, sub.doneAcked
 }
 
 // ack records that sub acknowledged the events up to seq (and the end,
-// with done); an acknowledgement from a replaced subscriber counts for
-// nothing.
-func (l *eventLog) ack(sub string, seq int64, done bool) {
+// with done).
+func (l *eventLog) ack(sub *subscriber, seq int64, done bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if sub != l.subscriber {
-		return
-	}
-	l.acked = max(l.acked, seq)
-	l.doneAcked = l.doneAcked || done
+	sub.acked = max(sub.acked, seq)
+	sub.doneAcked = sub.doneAcked || done
 }
 
 // fit returns how many of evs, from the first, fit in budget bytes once
@@ -232,33 +248,34 @@ func (a *Agent) events(_ context.Context, req wire.EventsReq) (any, error) {
 		if n > 0 {
 			held = evs[n-1].Seq
 		}
-		if st.log.subscribe(req.Subscribe, held) {
-			go a.pushEvents(req.Run, st)
+		if sub, isNew := st.log.subscribe(req.Subscribe, held); isNew {
+			go a.pushEvents(req.Run, st, sub)
 		}
 	}
 	return resp, nil
 }
 
-// pushEvents pushes the run's new events to its subscriber as they come,
+// pushEvents pushes the run's new events to one subscriber as they come,
 // each push acknowledged before the next, until the run's state is
-// removed or the agent stops. A failed push is not retried at once: after
+// removed, the subscriber is replaced, or the agent stops. A failed push is not retried at once: after
 // a pause, the next change pushes everything unacknowledged; meanwhile
 // the events wait in the log for an EventsReq.
-func (a *Agent) pushEvents(run string, st *runState) {
+func (a *Agent) pushEvents(run string, st *runState, sub *subscriber) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		select {
 		case <-a.stop:
 		case <-st.log.removed:
+		case <-sub.gone:
 		case <-ctx.Done():
 		}
 		cancel()
 	}()
 	failing := false
 	for {
-		if sub, push, ok := a.nextPush(run, st); ok {
-			err := a.node.Push(ctx, sub, wire.PushEvents, push, pushTimeout)
+		if push, ok := a.nextPush(run, st, sub); ok {
+			err := a.node.Push(ctx, sub.node, wire.PushEvents, push, pushTimeout)
 			if err == nil {
 				last := int64(0)
 				if len(push.Events) > 0 {
@@ -274,7 +291,7 @@ func (a *Agent) pushEvents(run string, st *runState) {
 			// Warned once per outage: a subscriber gone for good would
 			// otherwise log at every event.
 			if !failing {
-				a.log.Warn("event push failed; the events stay for the next events command", "run", run, "subscriber", sub, "err", err)
+				a.log.Warn("event push failed; the events stay for the next events command", "run", run, "subscriber", sub.node, "err", err)
 			}
 			failing = true
 			select {
@@ -286,20 +303,17 @@ func (a *Agent) pushEvents(run string, st *runState) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-st.log.changed:
+		case <-sub.changed:
 		}
 	}
 }
 
-// nextPush returns the subscriber and the next push for it: the events it
-// did not acknowledge that fit CommandBudget, with Done when they end the
-// run's events; ok is false when there is nothing to push.
-func (a *Agent) nextPush(run string, st *runState) (sub string, push wire.EventPush, ok bool) {
+// nextPush returns the next push for sub: the events it did not
+// acknowledge that fit CommandBudget, with Done when they end the run's
+// events; ok is false when there is nothing to push.
+func (a *Agent) nextPush(run string, st *runState, sub *subscriber) (push wire.EventPush, ok bool) {
 	done := a.runDone(st) // before the events, as in events
-	sub, evs, more, doneAcked := st.log.unacked()
-	if sub == "" {
-		return "", push, false
-	}
+	evs, more, doneAcked := st.log.unacked(sub)
 	push = wire.EventPush{Agent: a.cfg.Name, Run: run}
 	n := fit(evs, wire.CommandBudget, func(evs []wire.Event) any {
 		p := push
@@ -308,7 +322,7 @@ func (a *Agent) nextPush(run string, st *runState) (sub string, push wire.EventP
 	})
 	more = more || n < len(evs)
 	push.Events, push.Done = evs[:n], done && !more
-	return sub, push, n > 0 || (push.Done && !doneAcked)
+	return push, n > 0 || (push.Done && !doneAcked)
 }
 
 // faultText says which fault was applied and how, for its event.

@@ -236,10 +236,10 @@ func TestEventPages(t *testing.T) {
 			return resp.Events, resp.More, len(b)
 		}},
 		{"push", func(after int64) ([]wire.Event, bool, int) {
-			st.log.subscribe("coord", after)
-			sub, push, ok := a.nextPush("p1", st)
-			if sub != "coord" || !ok && after < st.log.last {
-				t.Fatalf("next push after %d: %q %+v %v", after, sub, push, ok)
+			sub, _ := st.log.subscribe("coord", after)
+			push, ok := a.nextPush("p1", st, sub)
+			if sub.node != "coord" || !ok && after < st.log.last {
+				t.Fatalf("next push after %d: %q %+v %v", after, sub.node, push, ok)
 			}
 			if len(push.Events) > 0 {
 				st.log.ack(sub, push.Events[len(push.Events)-1].Seq, push.Done)
@@ -251,7 +251,7 @@ func TestEventPages(t *testing.T) {
 			if len(b) > wire.CommandBudget {
 				t.Fatalf("push of %d bytes, over %d", len(b), wire.CommandBudget)
 			}
-			_, rest, _, _ := st.log.unacked()
+			rest, _, _ := st.log.unacked(sub)
 			return push.Events, len(rest) > 0, len(b)
 		}},
 	}
@@ -277,5 +277,61 @@ func TestEventPages(t *testing.T) {
 			}
 			t.Logf("%d events in %d pages", len(all), pages)
 		})
+	}
+}
+
+// TestEventSubscribers: several nodes may watch one run; each is pushed
+// from what it holds, acknowledges on its own, and a fifth replaces the
+// one that subscribed first (its pusher ends).
+func TestEventSubscribers(t *testing.T) {
+	st := &runState{log: newEventLog()}
+	a := &Agent{cfg: Config{Name: "agent-t"}, runs: map[string]*runState{"s1": st}}
+	at := time.Unix(1_700_000_000, 0)
+	for i := range 3 {
+		st.log.add(wire.EventPeer, at.Add(time.Duration(i)*time.Second), "", "", 0)
+	}
+	w1, new1 := st.log.subscribe("watch-1", 3) // answered with all three
+	w2, new2 := st.log.subscribe("watch-2", 1) // answered with the first only
+	if again, isNew := st.log.subscribe("watch-1", 3); !new1 || !new2 || isNew || again != w1 {
+		t.Fatalf("subscribe: new %v %v, again new %v", new1, new2, isNew)
+	}
+	st.log.add(wire.EventProbe, at.Add(4*time.Second), "", "", 1)
+	for _, tt := range []struct {
+		sub  *subscriber
+		seqs []int64
+	}{{w1, []int64{4}}, {w2, []int64{2, 3, 4}}} {
+		push, ok := a.nextPush("s1", st, tt.sub)
+		var got []int64
+		for _, e := range push.Events {
+			got = append(got, e.Seq)
+		}
+		if !ok || !slices.Equal(got, tt.seqs) {
+			t.Errorf("push to %s: %v (%v), want %v", tt.sub.node, got, ok, tt.seqs)
+		}
+		select {
+		case <-tt.sub.changed:
+		default:
+			t.Errorf("%s's pusher was not woken by the new event", tt.sub.node)
+		}
+	}
+	st.log.ack(w1, 4, false)
+	if _, ok := a.nextPush("s1", st, w1); ok {
+		t.Errorf("watch-1 acknowledged everything, yet has a push")
+	}
+	if push, ok := a.nextPush("s1", st, w2); !ok || len(push.Events) != 3 {
+		t.Errorf("watch-2's pushes moved with watch-1's acknowledgement")
+	}
+	for i := 3; i <= maxSubscribers+1; i++ {
+		st.log.subscribe(fmt.Sprintf("watch-%d", i), 4)
+	}
+	select {
+	case <-w1.gone:
+	default:
+		t.Errorf("subscriber %d of %d did not replace the first", maxSubscribers+1, maxSubscribers)
+	}
+	select {
+	case <-w2.gone:
+		t.Errorf("the second subscriber was replaced too")
+	default:
 	}
 }

@@ -135,7 +135,9 @@ func (s Store) IDs() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
+		// <id>.lab.json beside a lab session's record is its lab, not a
+		// session.
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() && !strings.Contains(id, ".") {
 			ids = append(ids, id)
 		}
 	}

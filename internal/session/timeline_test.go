@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,12 @@ func TestStore(t *testing.T) {
 	rec := &Record{Session: *testSession(), Cluster: Cluster{Join: []string{"198.18.0.2:7946"}, KeyFile: "/k"}}
 	if err := st.Save(rec); err != nil {
 		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(st.Dir, "abc.lab.json"), []byte("{}"), 0o600); err != nil { // its lab's file
+		t.Fatal(err)
+	}
+	if ids, err := st.IDs(); err != nil || !slices.Equal(ids, []string{"abc"}) {
+		t.Errorf("IDs = %v %v, want [abc] (the lab's file is not a session)", ids, err)
 	}
 	if fi, err := os.Stat(filepath.Join(st.Dir, "abc.json")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("record file: %v %v, want mode 0600", fi, err)

@@ -66,9 +66,11 @@ type EventsReq struct {
 	After int64 `json:"after,omitempty"`
 	// Subscribe, when set, is the serf node name the agent pushes the
 	// run's later events to (PushEvents queries, EventPush), as they
-	// happen, until the run's state is removed or another node
-	// subscribes. Events the push could not deliver stay in the agent's
-	// log for the next EventsReq.
+	// happen, until the run's state is removed. A run keeps up to 4
+	// subscribers (several people may watch one session), each pushed on
+	// its own; a fifth replaces the one that subscribed first. Events a
+	// push could not deliver stay in the agent's log for the next
+	// EventsReq.
 	Subscribe string `json:"subscribe,omitempty"`
 }
 
