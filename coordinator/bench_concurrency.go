@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kalab-dev/kalab/internal/agentd"
 	"github.com/kalab-dev/kalab/internal/concbench"
 	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/fidelity"
@@ -43,8 +42,8 @@ and DIR/fidelity.json; each phase's runs and report are in DIR/single, DIR/concu
   coordinator bench concurrency --lab --conns 20 --consecutive 10 -o out/bench-concurrency`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if conns < 1 || conns > agentd.MaxMaxRuns {
-				return fmt.Errorf("--conns %d: allowed 1..%d (the most runs an agent holds at once)", conns, agentd.MaxMaxRuns)
+			if conns < 1 || conns > concbench.MaxConns {
+				return fmt.Errorf("--conns %d: allowed 1..%d (the most runs an agent holds at once)", conns, concbench.MaxConns)
 			}
 			if consecutive < 0 || consecutive > 10000 {
 				return fmt.Errorf("--consecutive %d: allowed 0..10000", consecutive)
@@ -79,7 +78,7 @@ and DIR/fidelity.json; each phase's runs and report are in DIR/single, DIR/concu
 					return err
 				}
 			}
-			runErr := runBenchInLab(ctx, cmd, labrun.Options{Out: out, Agents: 2, Capture: capture, AgentMaxRuns: max(conns, agentd.DefaultMaxRuns),
+			runErr := runBenchInLab(ctx, cmd, labrun.Options{Out: out, Agents: 2, Capture: capture, AgentMaxRuns: concbench.AgentMaxRuns(conns),
 				CoordinatorArgs: []string{"bench", "concurrency", "--conns", strconv.Itoa(conns), "--consecutive", strconv.Itoa(consecutive),
 					"--stagger", stagger.String(), "-o", out}}, agentBin)
 			concurrent := filepath.Join(out, concbench.ConcurrentDir, experiment.ResultsFile)

@@ -38,6 +38,14 @@ const (
 	ClientAgent = "lab-agent-2"
 )
 
+// MaxConns is the most runs an agent holds at once (the agent's
+// max_runs limit, agentd.MaxMaxRuns): the concurrent phase's ceiling.
+const MaxConns = 1024
+
+// AgentMaxRuns is the --max-runs the lab's agents need for conns runs at
+// once: at least the agents' default (64).
+func AgentMaxRuns(conns int) int { return max(conns, 64) }
+
 // Phase directories under Options.Out, each an experiment output directory
 // (results.jsonl and the report).
 const (
@@ -125,6 +133,7 @@ type AgentUsage struct {
 // Stats is a distribution in milliseconds (percentiles by nearest rank)
 // and its sample count.
 type Stats struct {
+	// N is how many values the distribution has.
 	N int `json:"n"`
 	clusterbench.Stats
 }

@@ -31,13 +31,17 @@ type Record struct {
 	Lab *Lab `json:"lab,omitempty"`
 }
 
-// Cluster is a coordinator's join flags.
+// Cluster is a coordinator's join flags (experiment.JoinOptions).
 type Cluster struct {
-	Join           []string `json:"join"`
-	KeyFile        string   `json:"key_file"`
-	SigningKeyFile string   `json:"signing_key_file,omitempty"`
-	Bind           string   `json:"bind,omitempty"`
-	Advertise      string   `json:"advertise,omitempty"`
+	// Join are the agents' serf addresses.
+	Join []string `json:"join"`
+	// KeyFile and SigningKeyFile are the gossip key and the signing key
+	// (absolute paths; "" for the signing key: beside the gossip key).
+	KeyFile        string `json:"key_file"`
+	SigningKeyFile string `json:"signing_key_file,omitempty"`
+	// Bind and Advertise are the coordinator's own serf addresses.
+	Bind      string `json:"bind,omitempty"`
+	Advertise string `json:"advertise,omitempty"`
 }
 
 // Lab is a lab a keeper process holds for a session.
@@ -61,7 +65,11 @@ type Lab struct {
 }
 
 // Store is a directory of session records.
-type Store struct{ Dir string }
+type Store struct {
+	// Dir holds <id>.json per session, and beside a lab session's record
+	// its keeper's files (<id>.lab.json, <id>.lab.log, <id>.lab/).
+	Dir string
+}
 
 // DefaultDir is where sessions are kept unless --sessions says otherwise:
 // $XDG_STATE_HOME/kalab/sessions, or ~/.local/state/kalab/sessions.

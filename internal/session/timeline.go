@@ -131,8 +131,11 @@ func (t *Timeline) modelLine(at time.Time) (Line, bool) {
 		return Line{}, false
 	}
 	t.ExpectFrom, t.ExpectTo = t.peer.Add(t.pred.FromT0.Min), t.peer.Add(t.pred.FromT0.Max)
-	text := fmt.Sprintf("detection expected at %s – %s (%s after the last ACK; %s)", rel(t.ExpectFrom.Sub(t.s.Origin())),
-		rel(t.ExpectTo.Sub(t.s.Origin())), window(t.pred.FromT0), t.pred.Settings.Short())
+	at2 := rel(t.ExpectFrom.Sub(t.s.Origin()))
+	if t.ExpectTo.After(t.ExpectFrom) {
+		at2 += " – " + rel(t.ExpectTo.Sub(t.s.Origin()))
+	}
+	text := fmt.Sprintf("detection expected at %s (%s after the last ACK; %s)", at2, window(t.pred.FromT0), t.pred.Settings.Short())
 	return Line{T: at.Sub(t.s.Origin()), At: at, Agent: t.s.Server.Name, Role: "model", Event: wire.Event{Kind: KindModel, Text: text}}, true
 }
 
@@ -175,6 +178,11 @@ func (t *Timeline) WriteJSON(w io.Writer, l Line) error {
 	return err
 }
 
+// dueSlack is how long after the model's latest instant the countdown
+// still says "due now": the kernel's timer and the agent's read of the
+// socket take a few milliseconds.
+const dueSlack = 100 * time.Millisecond
+
 // Countdown is the terminal's status line at instant now: the time left
 // until the model's expected detection, or how far past it.
 func (t *Timeline) Countdown(now time.Time) string {
@@ -183,9 +191,9 @@ func (t *Timeline) Countdown(now time.Time) string {
 	}
 	switch {
 	case now.Before(t.ExpectFrom):
-		return fmt.Sprintf("model: detection in %.1f s (window %s – %s)", t.ExpectFrom.Sub(now).Seconds(), rel(t.ExpectFrom.Sub(t.s.Origin())), rel(t.ExpectTo.Sub(t.s.Origin())))
-	case now.Before(t.ExpectTo):
-		return fmt.Sprintf("model: detection due now (window ends in %.1f s)", t.ExpectTo.Sub(now).Seconds())
+		return fmt.Sprintf("model: detection in %.1f s (at %s)", t.ExpectFrom.Sub(now).Seconds(), rel(t.ExpectFrom.Sub(t.s.Origin())))
+	case now.Before(t.ExpectTo.Add(dueSlack)):
+		return "model: detection due now"
 	default:
 		return fmt.Sprintf("model: detection overdue by %.1f s", now.Sub(t.ExpectTo).Seconds())
 	}
