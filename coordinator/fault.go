@@ -58,21 +58,25 @@ sends an echo across it: the proof the connection survived the outage.`,
 				w := cmd.OutOrStdout()
 				rel := func(t time.Time) string { return fmt.Sprintf("%+.3f s", t.Sub(rec.Origin()).Seconds()) }
 				if kind == "heal" {
-					f, echo, why, err := rec.Heal(ctx, node)
+					h, err := rec.Heal(ctx, node)
 					if err != nil {
 						return err
 					}
 					if err := sf.store().Save(rec); err != nil {
 						return err
 					}
+					f := h.Fault
 					fmt.Fprintf(w, "healed %s at %s (held %.3f s)", f.Kind, rel(*f.Healed), f.Healed.Sub(f.At).Seconds())
 					if f.InPackets+f.OutPackets > 0 {
 						fmt.Fprintf(w, "; the drop discarded %d packets toward the client, %d from it", f.InPackets, f.OutPackets)
 					}
-					if echo != nil {
-						fmt.Fprintf(w, "\necho: %.3f ms round trip: the connection survived\n", float64(echo.Microseconds())/1000)
-					} else {
-						fmt.Fprintf(w, "\nno echo: %s\n", why)
+					switch {
+					case h.RTT != nil:
+						fmt.Fprintf(w, "\necho: %.3f ms round trip: the connection survived\n", float64(h.RTT.Microseconds())/1000)
+					case h.Survived:
+						fmt.Fprintf(w, "\nthe service answered the hello again: the connection survived\n")
+					default:
+						fmt.Fprintf(w, "\nthe connection did not carry data after the heal: %s\n", h.Why)
 					}
 					return nil
 				}

@@ -19,7 +19,7 @@ import (
 func sessionStartCmd() *cobra.Command {
 	var sf sessionFlags
 	var cf clusterFlags
-	var server, client, mode, agentBin, id string
+	var server, client, mode, agentBin, id, target, hello, expect, process string
 	var set keepalive.Settings
 	var ttl time.Duration
 	var inLab bool
@@ -57,7 +57,7 @@ on stdout (details on stderr); then use 'coordinator watch ID', 'coordinator fau
 				if err != nil {
 					return err
 				}
-				id, k, err := st.StartLab(ctx, exe, bin, ttl, cmd.ErrOrStderr())
+				id, k, err := st.StartLab(ctx, exe, bin, ttl, session.KeeperArgs(target, set, cmd.Flags().Changed), cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
@@ -73,15 +73,15 @@ on stdout (details on stderr); then use 'coordinator watch ID', 'coordinator fau
 				return err
 			}
 			jo.Status = cmd.ErrOrStderr()
-			rec, err := session.Start(ctx, st, jo, experiment.SessionSpec{Server: server, Client: client, Settings: set, Mode: m, TTL: ttl}, id)
+			spec := experiment.SessionSpec{Server: server, Client: client, Settings: set, Mode: m, TTL: ttl}
+			rec, err := session.Start(ctx, st, jo, spec, id, func(k *session.Lab) (*experiment.SessionTarget, error) {
+				return session.Target(target, hello, expect, process, k)
+			})
 			if err != nil {
 				return err
 			}
-			s := rec.Session
 			fmt.Fprintln(cmd.OutOrStdout(), rec.ID)
-			fmt.Fprintf(cmd.ErrOrStderr(), "session %s: %s (%s %s) serves keepalive %s (%s), %s (%s) connected from %s; the agents drop it at %s\n",
-				rec.ID, s.Server.Name, s.Server.OS, s.Server.OSVersion, s.Settings.Short(), s.Mode, s.Client.Name, s.Client.OS, s.ClientEnd,
-				s.ExpiresAt.Format(time.TimeOnly))
+			fmt.Fprintln(cmd.ErrOrStderr(), rec.Describe())
 			fmt.Fprintf(cmd.ErrOrStderr(), "next: coordinator watch %s   (and in another terminal) coordinator fault drop --session %s\n", rec.ID, rec.ID)
 			return nil
 		},
@@ -96,6 +96,10 @@ on stdout (details on stderr); then use 'coordinator watch ID', 'coordinator fau
 	f.DurationVar(&ttl, "ttl", 30*time.Minute, "the session ends by itself after this long (its lab too)")
 	f.BoolVar(&inLab, "lab", false, "build a netns lab on this machine (Linux, root) and keep it up until session stop")
 	f.StringVar(&agentBin, "agent-bin", "", "agent binary the lab starts (default: agent beside this coordinator, or on PATH)")
+	f.StringVar(&target, "target", "", "a real service as the server: its TCP port on --server's host, or with --lab redis, postgresql or nginx (started on lab-agent-1 with --idle/--interval/--count)")
+	f.StringVar(&hello, "hello", "", "with --target PORT: what the client sends first (Go escapes: \\r\\n, \\x00)")
+	f.StringVar(&expect, "expect", "", "with --target PORT: the prefix the service's answer must start with")
+	f.StringVar(&process, "process", "", "with --target PORT: the program that owns the service's socket, for the record")
 	f.StringVar(&id, "id", "", "internal: the session id the lab keeper was started for")
 	_ = f.MarkHidden("id")
 	sf.add(cmd)

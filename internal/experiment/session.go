@@ -43,6 +43,15 @@ type Session struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	// Faults are the faults applied on command, in order.
 	Faults []SessionFault `json:"faults,omitempty"`
+	// Target is the real service the session's client is connected to
+	// (Server is then its host's agent, which observes the service's
+	// socket); nil for kalab's own server role.
+	Target *results.Target `json:"target,omitempty"`
+	// Hello and Expect are what the client sent the service and the
+	// prefix of its answer; a heal sends Hello again to prove the
+	// connection survived.
+	Hello  string `json:"hello,omitempty"`
+	Expect string `json:"expect,omitempty"`
 }
 
 // SessionFault is one fault applied to a session's client.
@@ -71,6 +80,23 @@ type SessionSpec struct {
 	Mode     keepalive.Mode
 	// TTL is how long the agents keep the session at most.
 	TTL time.Duration
+	// Target, when set, connects the client to a real service on the
+	// server agent's host instead of kalab's server role; Settings and
+	// Mode are then ignored (the service applies its own).
+	Target *SessionTarget
+}
+
+// SessionTarget is a real service as the session's server.
+type SessionTarget struct {
+	// Port is the service's TCP port on the server agent's address.
+	Port int
+	// Process names the program that owns its socket (for the record).
+	Process string
+	// Hello and Expect as in an experiment's [target].
+	Hello, Expect string
+	// Lab describes the service when the lab started it (product,
+	// version, configuration lines).
+	Lab *LabService
 }
 
 // MaxSessionTTL is the longest session: the agents' role TTL limit.
@@ -92,7 +118,7 @@ func StartSession(ctx context.Context, node *cluster.Node, spec SessionSpec) (*S
 	if err != nil {
 		return nil, err
 	}
-	if err := spec.Settings.Validate(keepalive.Platform{OS: srv.Host.OS, Build: srv.Host.Build, Version: srv.Host.OSVersion}); err != nil {
+	if err := spec.Settings.Validate(keepalive.Platform{OS: srv.Host.OS, Build: srv.Host.Build, Version: srv.Host.OSVersion}); err != nil && spec.Target == nil {
 		return nil, fmt.Errorf("settings for %s (%s): %w", spec.Server, srv.Host.OS, err)
 	}
 	cli, err := sessionAgent(ctx, node, spec.Client)
@@ -102,6 +128,9 @@ func StartSession(ctx context.Context, node *cluster.Node, spec SessionSpec) (*S
 	id := newNonce(4)
 	s := &Session{ID: id, Key: sessionPrefix + id, Server: srv.Host, Client: cli.Host, Settings: spec.Settings, Mode: spec.Mode,
 		StartedAt: time.Now(), ExpiresAt: time.Now().Add(spec.TTL)}
+	if t := spec.Target; t != nil {
+		return s, s.startTarget(ctx, node, srv, cli, *t, spec.TTL)
+	}
 	nonce := newNonce(8)
 	var ps wire.PrepareServerResp
 	if err := s.call(ctx, node, spec.Server, "prepare-server", wire.CmdPrepareServer, wire.PrepareServerReq{
@@ -118,6 +147,42 @@ func StartSession(ctx context.Context, node *cluster.Node, spec SessionSpec) (*S
 	}
 	s.ServerAddr, s.ClientEnd, s.ServerEnd = ps.Addr, pc.Local, pc.Remote
 	return s, nil
+}
+
+// startTarget connects the client to the service at the server agent's
+// address and has that agent observe the service's side of it.
+func (s *Session) startTarget(ctx context.Context, node *cluster.Node, srv, cli *agentInfo, t SessionTarget, ttl time.Duration) error {
+	if t.Port < 1 || t.Port > 65535 {
+		return fmt.Errorf("target port %d: allowed 1..65535", t.Port)
+	}
+	if len(t.Hello) > wire.MaxHello || len(t.Expect) > wire.MaxExpect || (t.Expect != "" && t.Hello == "") {
+		return fmt.Errorf("target hello (%d bytes) and expect (%d bytes): at most %d and %d, and an expect needs a hello", len(t.Hello), len(t.Expect), wire.MaxHello, wire.MaxExpect)
+	}
+	s.Hello, s.Expect, s.Mode = t.Hello, t.Expect, "" // the service sets its own keepalive, wherever it does
+	s.ServerAddr = netip.AddrPortFrom(srv.IP, uint16(t.Port)).String()
+	var pc wire.PrepareClientResp
+	if err := s.call(ctx, node, cli.Member.Name, "prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: s.Key, ServerAddr: s.ServerAddr,
+		ServerNode: srv.Member.Name, Target: true, Hello: []byte(t.Hello), Expect: []byte(t.Expect), TTLMS: ttl.Milliseconds()}, &pc); err != nil {
+		return err
+	}
+	s.ClientEnd, s.ServerEnd = pc.Local, pc.Remote
+	var ob wire.ObserveResp
+	if err := s.call(ctx, node, srv.Member.Name, "observe", wire.CmdObserve, wire.ObserveReq{Run: s.Key, Local: s.ServerAddr, Remote: pc.Local,
+		TTLMS: ttl.Milliseconds()}, &ob); err != nil {
+		_ = s.Stop(ctx, node)
+		return err
+	}
+	rt := &results.Target{Agent: srv.Member.Name, Port: t.Port, Process: cmpOr(ob.Process, t.Process), PID: ob.PID, Method: results.MethodObserved}
+	if l := t.Lab; l != nil {
+		rt.Product, rt.Version, rt.ConfigLines = l.Product, l.Version, l.ConfigLines
+	}
+	s.Target = rt
+	if col, err := s.Collect(ctx, node); err == nil { // what the service applied, for the record and the model
+		if set, ok := Effective(col).Settings(); ok {
+			s.Settings = set
+		}
+	}
+	return nil
 }
 
 // sessionAgent finds an alive agent by name, with its clock offset.
@@ -182,37 +247,67 @@ func (s *Session) Fault(ctx context.Context, node *cluster.Node, f SessionFault,
 	return f, nil
 }
 
+// Healed is what a heal found: the fault as healed, and whether the
+// connection still carried data afterwards.
+type Healed struct {
+	Fault SessionFault
+	// Survived is true when the connection carried an echo (kalab's
+	// server) or the service answered the hello again (a target); RTT is
+	// the echo's round trip (nil for a target); Why says why not.
+	Survived bool
+	RTT      *time.Duration
+	Why      string
+}
+
 // Heal removes the fault in force and, while the server still holds the
-// connection, sends an echo across it: the proof the connection survived.
-func (s *Session) Heal(ctx context.Context, node *cluster.Node) (healed SessionFault, echo *time.Duration, echoErr string, err error) {
+// connection, sends data across it: an echo through kalab's server role,
+// or the hello again to a real service.
+func (s *Session) Heal(ctx context.Context, node *cluster.Node) (Healed, error) {
+	var h Healed
 	n := len(s.Faults)
 	if n == 0 || s.Faults[n-1].Healed != nil || s.Faults[n-1].Kind == results.KindKill {
-		return healed, nil, "", fmt.Errorf("session %s has no fault in force to heal", s.ID)
+		return h, fmt.Errorf("session %s has no fault in force to heal", s.ID)
 	}
 	var hr wire.HealResp
 	if err := s.call(ctx, node, s.Client.Name, "heal", wire.CmdHeal, wire.HealReq{Run: s.Key}, &hr); err != nil {
-		return healed, nil, "", err
+		return h, err
 	}
 	f := &s.Faults[n-1]
 	at := s.serverClock(hr.AtNS)
 	f.Healed, f.InPackets, f.OutPackets = &at, hr.InPackets, hr.OutPackets
-	var col wire.CollectResp
-	if err := s.call(ctx, node, s.Server.Name, "collect", wire.CmdCollect, wire.CollectReq{Run: s.Key}, &col); err != nil {
-		return *f, nil, "", err
+	h.Fault = *f
+	col, err := s.Collect(ctx, node)
+	if err != nil {
+		return h, err
 	}
 	if col.Done {
-		return *f, nil, "the server had already closed the connection (" + cmpOr(col.ErrnoName, col.Err) + ")", nil
+		h.Why = "the server had already closed the connection (" + cmpOr(col.ErrnoName, col.Err) + ")"
+		return h, nil
+	}
+	if s.Target != nil {
+		if s.Hello == "" {
+			h.Why = "the target has no hello to send again (start the session with --hello)"
+			return h, nil
+		}
+		var rr wire.RecheckResp
+		if err := s.call(ctx, node, s.Client.Name, "recheck", wire.CmdRecheck, wire.RecheckReq{Run: s.Key}, &rr); err != nil {
+			return h, err
+		}
+		h.Survived, h.Why = rr.Answered, rr.Why
+		return h, nil
 	}
 	var er wire.EchoResp
 	if err := node.Call(ctx, s.Server.Name, fmt.Sprintf("%s/echo-%s", s.Key, newNonce(3)), wire.CmdEcho, wire.EchoReq{Run: s.Key}, &er,
 		cluster.CallOptions{Timeout: 10 * time.Second, Attempts: 2}); err != nil {
-		return *f, nil, "", err
+		return h, err
 	}
 	if !er.OK {
-		return *f, nil, er.Err, nil
+		h.Why = er.Err
+		return h, nil
 	}
 	rtt := time.Duration(er.RTTNS)
-	return *f, &rtt, "", nil
+	h.Survived, h.RTT = true, &rtt
+	return h, nil
 }
 
 func cmpOr(a, b string) string {
@@ -312,6 +407,10 @@ func (s *Session) Result(col wire.CollectResp, lab bool) results.Result {
 		Requested: s.Settings, Mode: s.Mode, FaultKind: kind, FaultScope: last.Scope, FaultDirection: last.Direction, Expect: cell.Expect,
 		Hold: cell.Fault.Hold, ClientEnd: s.ClientEnd, ServerEnd: s.ServerEnd, FaultHow: last.How,
 		FaultInPackets: last.InPackets, FaultOutPackets: last.OutPackets}
+	if s.Target != nil {
+		t := *s.Target
+		res.Target = &t
+	}
 	if !last.At.IsZero() {
 		at := last.At
 		res.Anchors.Fault = &at

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/lab"
 	"github.com/kalab-dev/kalab/internal/labrun"
 )
@@ -59,9 +61,12 @@ func (s Store) ReadLab(id string) (*Lab, error) {
 
 // Keep is the keeper's work: build the lab, write how to reach it, hold it
 // up until ctx ends (SIGTERM from `session stop`, or the TTL).
-func (s Store) Keep(ctx context.Context, id, agentBin string, log io.Writer) error {
+//
+// svc, when set, is a real service the lab starts on its host (a session
+// with --target).
+func (s Store) Keep(ctx context.Context, id, agentBin string, svc *labrun.Service, log io.Writer) error {
 	defer os.Remove(s.labFile(id))
-	return labrun.Keep(ctx, labrun.Options{Out: s.labDir(id), Agents: 2, AgentBinary: agentBin,
+	return labrun.Keep(ctx, labrun.Options{Out: s.labDir(id), Agents: 2, AgentBinary: agentBin, Service: svc,
 		Log: func(f string, a ...any) { fmt.Fprintf(log, "lab: "+f+"\n", a...) }},
 		func(info labrun.Info) error {
 			b, err := json.Marshal(keeperInfo{info, os.Getpid()})
@@ -79,10 +84,11 @@ func (s Store) Keep(ctx context.Context, id, agentBin string, log io.Writer) err
 // NewID is a new session id: short, lowercase, unique on this machine.
 func NewID() string { return strconv.FormatInt(time.Now().UnixNano()%(1<<40), 36) }
 
-// StartLab starts a detached keeper (exe session keep-lab …) for a new
-// session, waits (90 s) until its lab is up, and returns the session id
-// and the lab. The keeper is stopped again if the lab never comes up.
-func (s Store) StartLab(ctx context.Context, exe, agentBin string, ttl time.Duration, status io.Writer) (string, *Lab, error) {
+// StartLab starts a detached keeper (exe session keep-lab … keeperArgs)
+// for a new session, waits (90 s) until its lab is up, and returns the
+// session id and the lab. The keeper is stopped again if the lab never
+// comes up.
+func (s Store) StartLab(ctx context.Context, exe, agentBin string, ttl time.Duration, keeperArgs []string, status io.Writer) (string, *Lab, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return "", nil, fmt.Errorf("sessions directory: %w", err)
 	}
@@ -92,7 +98,7 @@ func (s Store) StartLab(ctx context.Context, exe, agentBin string, ttl time.Dura
 		return "", nil, err
 	}
 	defer logf.Close()
-	keeper := exec.Command(exe, "session", "keep-lab", "--id", id, "--sessions", s.Dir, "--ttl", ttl.String(), "--agent-bin", agentBin)
+	keeper := exec.Command(exe, append([]string{"session", "keep-lab", "--id", id, "--sessions", s.Dir, "--ttl", ttl.String(), "--agent-bin", agentBin}, keeperArgs...)...)
 	keeper.Stdout, keeper.Stderr, keeper.SysProcAttr = logf, logf, detached()
 	if err := keeper.Start(); err != nil {
 		return "", nil, fmt.Errorf("start the lab keeper: %w", err)
@@ -119,6 +125,23 @@ func (s Store) StartLab(ctx context.Context, exe, agentBin string, ttl time.Dura
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Service is what the lab says about the service it started for the
+// session (nil: none).
+func (k *Lab) Service() (*experiment.LabService, error) {
+	b, err := os.ReadFile(filepath.Join(k.Dir, labrun.ServiceFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the lab's service: %w", err)
+	}
+	var svc experiment.LabService
+	if err := json.Unmarshal(b, &svc); err != nil {
+		return nil, fmt.Errorf("the lab's service: %w", err)
+	}
+	return &svc, nil
 }
 
 // ClusterArgs are the cluster flags of a command run inside lab k: the

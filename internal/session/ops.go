@@ -48,7 +48,7 @@ func (s Store) WriteList(w io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSERVER → CLIENT\tKEEPALIVE\tMODE\tSTARTED\tENDS\tFAULTS\tWHERE")
+	fmt.Fprintln(tw, "ID\tSERVER → CLIENT\tKEEPALIVE\tMODE/SERVICE\tSTARTED\tENDS\tFAULTS\tWHERE")
 	for _, id := range ids {
 		rec, err := s.Load(id)
 		if err != nil {
@@ -74,7 +74,11 @@ func (s Store) WriteList(w io.Writer) error {
 			}
 			faults = strings.Join(fs, ", ")
 		}
-		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\n", rec.ID, rec.Server.Name, rec.Client.Name, rec.Settings.Short(), rec.Mode,
+		mode := string(rec.Mode)
+		if t := rec.Target; t != nil {
+			mode = fmt.Sprintf("%s:%d", cmpOr(t.Product, t.Process, "service"), t.Port)
+		}
+		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\n", rec.ID, rec.Server.Name, rec.Client.Name, rec.Settings.Short(), mode,
 			rec.StartedAt.Format(time.TimeOnly), ends, faults, where)
 	}
 	return tw.Flush()
@@ -100,11 +104,20 @@ func AppendResult(path string, res results.Result, warn io.Writer) error {
 // Start joins the cluster as jo says, starts the session spec asks for
 // and records it in s. labID names the session when a lab keeper was
 // started for it (the lab is recorded with it); "" picks a new id.
-func Start(ctx context.Context, s Store, jo experiment.JoinOptions, spec experiment.SessionSpec, labID string) (*Record, error) {
+//
+// target, when set, is called with the lab (nil on real hosts) before the
+// session starts, to complete spec's target from what the lab started.
+func Start(ctx context.Context, s Store, jo experiment.JoinOptions, spec experiment.SessionSpec, labID string, target func(*Lab) (*experiment.SessionTarget, error)) (*Record, error) {
 	var k *Lab
 	if labID != "" {
 		var err error
 		if k, err = s.ReadLab(labID); err != nil {
+			return nil, err
+		}
+	}
+	if target != nil {
+		var err error
+		if spec.Target, err = target(k); err != nil {
 			return nil, err
 		}
 	}
@@ -139,4 +152,27 @@ func abs(p string) string {
 		return a
 	}
 	return p
+}
+
+// Describe says in one line what the session connected, for `session
+// start`.
+func (r *Record) Describe() string {
+	s := r.Session
+	ends := s.ExpiresAt.Format(time.TimeOnly)
+	if t := s.Target; t != nil {
+		what := cmpOr(t.Version, t.Process, "the service")
+		return fmt.Sprintf("session %s: %s on %s:%d (%s %s) applies keepalive %s; %s (%s) connected from %s; the agents drop it at %s",
+			r.ID, what, s.Server.Name, t.Port, s.Server.OS, s.Server.OSVersion, s.Settings.Short(), s.Client.Name, s.Client.OS, s.ClientEnd, ends)
+	}
+	return fmt.Sprintf("session %s: %s (%s %s) serves keepalive %s (%s), %s (%s) connected from %s; the agents drop it at %s",
+		r.ID, s.Server.Name, s.Server.OS, s.Server.OSVersion, s.Settings.Short(), s.Mode, s.Client.Name, s.Client.OS, s.ClientEnd, ends)
+}
+
+func cmpOr(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
