@@ -39,8 +39,8 @@ const (
 // eventLog is one run's events on this agent, for CmdEvents and the
 // subscriber's pushes. Append-only: Seq counts from 1 without gaps; at
 // most wire.MaxRunEvents are kept, the oldest dropped first (and counted).
-// Safe for concurrent use; add never blocks, since the server role calls
-// it from its own goroutines.
+// Safe for concurrent use; add never blocks, since the server role and the
+// observer call it from their own goroutines.
 type eventLog struct {
 	mu      sync.Mutex
 	ring    []wire.Event // the kept events, oldest at start once full
@@ -77,8 +77,9 @@ func newEventLog() *eventLog {
 	return &eventLog{removed: make(chan struct{})}
 }
 
-// add appends an event; its signature is role.EventFunc's, so that the
-// server role reports straight into the log.
+// add appends an event; its signature is role.EventFunc's and
+// observe.EventFunc's, so that the server role and the observer of a
+// real service report straight into the log.
 func (l *eventLog) add(kind string, at time.Time, text, errno string, probe int) {
 	e := wire.Event{AtNS: at.UnixNano(), Kind: kind, Text: wire.Truncate(text, maxEventText), Errno: wire.Truncate(errno, maxErrno), Probe: probe}
 	for b, err := json.Marshal(e); err == nil && len(b) > maxEncodedEvent && len(e.Text) > 6; b, err = json.Marshal(e) {
@@ -205,17 +206,18 @@ func fit(evs []wire.Event, budget int, msg func([]wire.Event) any) int {
 	return n
 }
 
-// runDone reports whether every role the run has on this agent ended: no
-// more events come from it (a fault's heal aside, which the deadman
-// guarantees before the run's TTL).
+// runDone reports whether every role the run has on this agent ended (an
+// observer of a real service counts as the server role: ended once its
+// observation has): no more events come from it (a fault's heal aside,
+// which the deadman guarantees before the run's TTL).
 func (a *Agent) runDone(st *runState) bool {
 	a.mu.Lock()
-	srv, c := st.server, st.client
+	srv, ob, c := st.server, st.observer, st.client
 	a.mu.Unlock()
-	if srv == nil && c == nil {
+	if srv == nil && ob == nil && c == nil {
 		return false
 	}
-	return (srv == nil || closed(srv.Done())) && (c == nil || closed(c.Exited()))
+	return (srv == nil || closed(srv.Done())) && (ob == nil || closed(ob.Done())) && (c == nil || closed(c.Exited()))
 }
 
 func closed(ch <-chan struct{}) bool {

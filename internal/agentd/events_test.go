@@ -61,6 +61,21 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
+// fetcher returns a CmdEvents caller for run, each call with a new
+// command id (the agent answers a repeated id from its record).
+func fetcher(t *testing.T, call func(id, cmd string, body, out any) error, run string) func(wire.EventsReq) wire.EventsResp {
+	step := 0
+	return func(req wire.EventsReq) wire.EventsResp {
+		t.Helper()
+		step++
+		var resp wire.EventsResp
+		if err := call(fmt.Sprintf("%s/events-%d", run, step), wire.CmdEvents, req, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+}
+
 // kinds lists the events' kinds.
 func kinds(evs []wire.Event) []string {
 	var ks []string
@@ -104,16 +119,7 @@ func TestAgentEvents(t *testing.T) {
 	if err := call("e1/prepare-client", wire.CmdPrepareClient, wire.PrepareClientReq{Run: "e1", ServerAddr: s.Addr, ServerNode: "agent-t", Nonce: nonce, TTLMS: 60000}, nil); err != nil {
 		t.Fatal(err)
 	}
-	step := 0
-	fetch := func(req wire.EventsReq) wire.EventsResp {
-		t.Helper()
-		step++
-		var resp wire.EventsResp
-		if err := call(fmt.Sprintf("e1/events-%d", step), wire.CmdEvents, req, &resp); err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
+	fetch := fetcher(t, call, "e1")
 	var got wire.EventsResp
 	waitFor(t, 5*time.Second, "greeting event", func() bool {
 		got = fetch(wire.EventsReq{Run: "e1"})

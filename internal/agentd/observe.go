@@ -37,11 +37,15 @@ func (a *Agent) observe(ctx context.Context, req wire.ObserveReq) (any, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if st.observer == nil {
-		ob, err := observe.Start(context.Background(), observe.Config{Local: local, Remote: remote, HZ: a.hz, TTL: d})
+		// The run's log takes the observer's events as it takes a server
+		// role's: an interactive session against a real service shows
+		// the same live timeline.
+		ob, err := observe.Start(context.Background(), observe.Config{Local: local, Remote: remote, HZ: a.hz, TTL: d, Events: st.log.add})
 		if err != nil {
 			return nil, err
 		}
 		st.observer = ob
+		go func() { <-ob.Done(); st.log.poke() }() // the pusher sends Done
 	}
 	r := st.observer.Record()
 	return wire.ObserveResp{Process: r.Owner.Name, PID: r.Owner.PID}, nil

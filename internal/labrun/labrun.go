@@ -124,3 +124,8 @@ type Info struct {
 	KeyFile string `json:"key_file"`
 	Dir     string `json:"dir"`
 }
+
+// ServiceFile is the file in the lab's temporary directory where the
+// started service is described (experiment.LabService as JSON) for the
+// coordinator inside the lab (--lab-service).
+const ServiceFile = "lab-service.json"

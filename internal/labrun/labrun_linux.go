@@ -141,11 +141,6 @@ func up(ctx context.Context, o *Options) (_ *labUp, err error) {
 	return u, nil
 }
 
-// ServiceFile is the file in the lab's temporary directory where the
-// started service is described (experiment.LabService as JSON) for the
-// coordinator inside the lab (--lab-service).
-const ServiceFile = "lab-service.json"
-
 // startService starts the experiment's [target] service on agent host h,
 // describes it for the coordinator, and returns how to stop it.
 func startService(ctx context.Context, o Options, h *lab.Host, tmp string) (func(), error) {

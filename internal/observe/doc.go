@@ -9,6 +9,14 @@
 // kalab would keep the socket open after the target closed it, and the
 // kernel would not send the FIN the target meant to send.
 //
+// Config.Events, when set, is told the same live events kalab's own
+// server role tells (wire.Event* kinds, role.EventFunc is EventFunc): the
+// options read back, each forward move of T0, each newly unanswered probe,
+// and last the detection (the peer ended the connection: ETIMEDOUT,
+// ECONNRESET, EOF) or the end (the target closed first, the cause cannot
+// be told, the TTL or Close), so an interactive session against a real
+// service shows the same timeline.
+//
 // What each OS gives:
 //
 //   - Linux: the connection's row from the sock_diag netlink interface

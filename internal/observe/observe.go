@@ -10,6 +10,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/results"
+	"github.com/kalab-dev/kalab/internal/wire"
 )
 
 // DefaultPoll is how often the socket table is read when Config.Poll is 0:
@@ -34,6 +35,10 @@ type Config struct {
 	HZ int
 	// TTL ends the observation if the connection has not ended by then.
 	TTL time.Duration
+	// Events, when set, is told what the observer sees as it sees it (the
+	// options read back, the client's last sign of life, unanswered
+	// probes, the end), for a live timeline; nil tells nothing.
+	Events EventFunc
 }
 
 // Owner is the process that holds the target's socket.
@@ -244,18 +249,22 @@ func (o *Observer) run(ctx context.Context) {
 				o.rec.Owner, o.rec.Effective, o.rec.EffectiveFrom = owner, eff, from
 				o.mu.Unlock()
 				notes = append(notes, ns...)
+				// First, as the server role tells its options before any
+				// sign of life from the client.
+				o.event(wire.EventOptions, time.Now(), optionsEventText(eff, from), "", 0)
 			}
+			o.moved(tr.moved)
 			if ended {
-				o.publish(tr, notes, true)
+				o.finish(tr, notes, "")
 				return
 			}
 		}
 		o.publish(tr, notes, false)
 		select {
 		case <-ctx.Done():
-			why := "the observation was closed"
+			why, ended := "the observation was closed", "the observation was closed"
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				why = "the TTL passed"
+				why, ended = "the TTL passed", "the observation's TTL ran out"
 			}
 			if !tr.found {
 				notes = append(notes, "connection not found in the socket table before "+why)
@@ -265,10 +274,21 @@ func (o *Observer) run(ctx context.Context) {
 			if errs > 1 {
 				notes = append(notes, fmt.Sprintf("%d socket table reads failed", errs))
 			}
-			o.publish(tr, notes, true)
+			o.finish(tr, notes, ended)
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// finish publishes the final record and tells the last event (endEvent;
+// why says how an observation that saw no end stopped). Done closes only
+// after it, so that whoever sees Done has every event already.
+func (o *Observer) finish(tr *tracker, notes []string, why string) {
+	o.publish(tr, notes, true)
+	if o.cfg.Events != nil {
+		kind, at, text, errno := endEvent(o.Record(), why, time.Now())
+		o.event(kind, at, text, errno, 0)
 	}
 }
 

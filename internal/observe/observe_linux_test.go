@@ -14,6 +14,7 @@ import (
 	"github.com/kalab-dev/kalab/internal/fault"
 	"github.com/kalab-dev/kalab/internal/keepalive"
 	"github.com/kalab-dev/kalab/internal/lab"
+	"github.com/kalab-dev/kalab/internal/wire"
 )
 
 var fastKA = keepalive.Settings{Idle: time.Second, Interval: time.Second, Count: 3}
@@ -98,7 +99,9 @@ func waitDone(t *testing.T, o *Observer, within time.Duration) Record {
 // socket table only. The observer finds it, reads the options the target's
 // listener gave it from the target's own socket, names this process as the
 // owner, and classifies each way the connection can end without the
-// observer's help.
+// observer's help. Its Events hook is told the options first, then the
+// client's signs of life, last the detection (the client ended it) or the
+// end (the service closed first).
 func TestObserveLoopback(t *testing.T) {
 	needRoot(t)
 	tests := []struct {
@@ -108,16 +111,20 @@ func TestObserveLoopback(t *testing.T) {
 		end        func(p *pair)
 		wantEnded  string
 		wantStates []string
+		wantLast   string // the last event's kind
+		wantErrno  string
 	}{
 		{
 			name: "target closes", network: "tcp4", listen: "127.0.0.1:0",
 			end:       func(p *pair) { p.server.Close() },
 			wantEnded: EndedClosedByTarget, wantStates: []string{stFinWait1, stFinWait2},
+			wantLast: wire.EventEnded,
 		},
 		{
 			name: "client closes", network: "tcp4", listen: "127.0.0.1:0",
 			end:       func(p *pair) { p.client.Close() },
 			wantEnded: EndedClosedByPeer, wantStates: []string{stCloseWait},
+			wantLast: wire.EventDetection, wantErrno: "EOF",
 		},
 		{
 			name: "client resets", network: "tcp4", listen: "127.0.0.1:0",
@@ -126,18 +133,21 @@ func TestObserveLoopback(t *testing.T) {
 				p.client.Close()
 			},
 			wantEnded: EndedResetByPeer, wantStates: []string{""},
+			wantLast: wire.EventDetection, wantErrno: "ECONNRESET",
 		},
 		{
 			name: "dual-stack listener, IPv4 client", network: "tcp", listen: "[::]:0",
 			end:       func(p *pair) { p.server.Close() },
 			wantEnded: EndedClosedByTarget, wantStates: []string{stFinWait1, stFinWait2},
+			wantLast: wire.EventEnded,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPair(t, tt.network, tt.listen, "127.0.0.1")
 			local := netip.AddrPortFrom(p.target.Addr().Unmap(), p.target.Port())
-			o, err := Start(context.Background(), Config{Local: local, Remote: p.peerSide, TTL: 20 * time.Second})
+			events, evs := hook()
+			o, err := Start(context.Background(), Config{Local: local, Remote: p.peerSide, TTL: 20 * time.Second, Events: events})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,7 +189,40 @@ func TestObserveLoopback(t *testing.T) {
 			if r.Timer == "" {
 				t.Errorf("timer not reported")
 			}
+			checkLoopbackEvents(t, *evs, r, tt.wantLast, tt.wantErrno)
 		})
+	}
+}
+
+// checkLoopbackEvents checks what a loopback observation told its hook:
+// the options first, then at least one sign of life from the client (the
+// write), its last one T0, and last the end as the record has it.
+func checkLoopbackEvents(t *testing.T, evs []seen, r Record, wantLast, wantErrno string) {
+	t.Helper()
+	ks := seenKinds(evs)
+	t.Logf("events: %v; last %+v", ks, evs[len(evs)-1])
+	if len(ks) < 3 || ks[0] != wire.EventOptions || ks[1] != wire.EventPeer || ks[len(ks)-1] != wantLast {
+		t.Fatalf("events %v, want options, peer…, %s", ks, wantLast)
+	}
+	if evs[0].text != "keepalive on, idle 1s, interval 1s, count 3" {
+		t.Errorf("options %q, want fastKA in words", evs[0].text)
+	}
+	var lastPeer time.Time
+	for _, e := range evs[1 : len(evs)-1] {
+		if e.kind != wire.EventPeer {
+			t.Errorf("event %+v while established, want only peer events", e)
+		}
+		if !e.at.After(lastPeer) {
+			t.Errorf("peer event at %v, not after the previous one at %v", e.at, lastPeer)
+		}
+		lastPeer = e.at
+	}
+	if r.LastPeer == nil || !lastPeer.Equal(*r.LastPeer) {
+		t.Errorf("last peer event at %v, record's T0 %v", lastPeer, r.LastPeer)
+	}
+	end := evs[len(evs)-1]
+	if end.errno != wantErrno || r.Detect == nil || !end.at.Equal(*r.Detect) || end.text == "" {
+		t.Errorf("end %+v, want %s %q at the record's detect %v", end, wantLast, wantErrno, r.Detect)
 	}
 }
 
@@ -193,12 +236,14 @@ func contains(ss []string, s string) bool {
 }
 
 // TestObserveNotFound: a 4-tuple nobody holds is waited for until the TTL,
-// never taken for an ended connection.
+// never taken for an ended connection; the only event is the end.
 func TestObserveNotFound(t *testing.T) {
+	events, evs := hook()
 	o, err := Start(context.Background(), Config{
 		Local:  netip.MustParseAddrPort("127.0.0.1:1"),
 		Remote: netip.MustParseAddrPort("127.0.0.1:2"),
 		TTL:    200 * time.Millisecond,
+		Events: events,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +251,9 @@ func TestObserveNotFound(t *testing.T) {
 	r := waitDone(t, o, 5*time.Second)
 	if r.Found || r.Detect != nil || r.Ended != "" || !strings.Contains(r.Note, "not found") {
 		t.Errorf("record %+v: want not found, no detection, a note", r)
+	}
+	if len(*evs) != 1 || (*evs)[0].kind != wire.EventEnded || (*evs)[0].text != "the observation's TTL ran out before the connection was found in the socket table" {
+		t.Errorf("events %+v, want only the end after the TTL", *evs)
 	}
 }
 
@@ -300,8 +348,9 @@ func TestObserveKeepaliveTimeoutInLab(t *testing.T) {
 	target := s.LocalAddr().(*net.TCPAddr).AddrPort()
 	client := c.LocalAddr().(*net.TCPAddr).AddrPort()
 	var o *Observer
+	events, evs := hook()
 	if err := srv.Do(func() (err error) {
-		o, err = Start(context.Background(), Config{Local: target, Remote: client, TTL: 30 * time.Second})
+		o, err = Start(context.Background(), Config{Local: target, Remote: client, TTL: 30 * time.Second, Events: events})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -328,5 +377,24 @@ func TestObserveKeepaliveTimeoutInLab(t *testing.T) {
 	// polling add at most a few hundred ms.
 	if d := r.Detect.Sub(*r.LastPeer); d < 3500*time.Millisecond || d > 7*time.Second {
 		t.Errorf("detect − T0 = %s, want about 4s", d)
+	}
+	// The live events say the same: each probe at the record's instant,
+	// then the detection with the errno kalab's own server would read.
+	var probes []seen
+	for _, e := range *evs {
+		if e.kind == wire.EventProbe {
+			probes = append(probes, e)
+		}
+	}
+	if len(probes) != 3 {
+		t.Fatalf("probe events %+v, want 3", probes)
+	}
+	for i, e := range probes {
+		if e.probe != i+1 || !e.at.Equal(r.ProbeTimes[i]) {
+			t.Errorf("probe event %+v, want probe %d at %v", e, i+1, r.ProbeTimes[i])
+		}
+	}
+	if last := (*evs)[len(*evs)-1]; last.kind != wire.EventDetection || last.errno != "ETIMEDOUT" || !last.at.Equal(*r.Detect) {
+		t.Errorf("last event %+v, want the ETIMEDOUT detection at %v", last, r.Detect)
 	}
 }

@@ -68,6 +68,10 @@ type tracker struct {
 	firstSeen time.Time
 	last      *sample // the last sample that saw ESTABLISHED
 
+	// moved is what the last add moved (T0, new unanswered probes), for
+	// the live events.
+	moved tcpinfo.Moved
+
 	ended  bool
 	detect *time.Time
 	state  string
@@ -86,6 +90,7 @@ func preEstablished(st string) bool {
 
 // add takes one sample and reports whether the connection has ended.
 func (t *tracker) add(s sample) bool {
+	t.moved = tcpinfo.Moved{}
 	if t.ended {
 		return true
 	}
@@ -129,7 +134,7 @@ func (t *tracker) add(s sample) bool {
 // addInfo updates T0 and the probe instants from one ESTABLISHED sample.
 func (t *tracker) addInfo(s sample) {
 	if s.Info != nil {
-		t.t0.Add(*s.Info)
+		t.moved = t.t0.Add(*s.Info)
 	}
 }
 

@@ -4,26 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/keepalive"
+	"github.com/kalab-dev/kalab/internal/observe"
 	"github.com/kalab-dev/kalab/internal/probe"
 	"github.com/kalab-dev/kalab/internal/tcpinfo"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
 
 // EventFunc is told what happens to a server role's connection as it
-// happens, for a live timeline: kind is one of the wire.Event* names, at
-// when it happened on this host's clock, text the details for people,
-// errno the detection's errno name (wire.EventDetection only), probe the
-// unanswered keepalive probe's number (wire.EventProbe only).
+// happens, for a live timeline. It is the observer's hook type (its
+// arguments are described there), so that one sink, the agent's run log,
+// takes kalab's own server and a real service's alike.
 //
 // It is called from the role's goroutines (the accept and read loop, the
 // TCP_INFO poller, the ICMP monitor, Echo's caller), never while the role
 // holds its lock, and the role waits for it: it must return quickly and
 // must not call back into the Server.
-type EventFunc func(kind string, at time.Time, text, errno string, probe int)
+type EventFunc = observe.EventFunc
 
 // event tells cfg.Events, if set.
 func (s *Server) event(kind string, at time.Time, text, errno string, probe int) {
@@ -33,37 +32,17 @@ func (s *Server) event(kind string, at time.Time, text, errno string, probe int)
 }
 
 // optionsText says the options read back from the accepted socket in
-// words ("keepalive on, idle 1s, interval 3s, count 10"), or why they
-// could not be read.
+// words ("keepalive on, idle 1s, interval 3s, count 10", as the observer
+// says a service's), with the heartbeat, or why they could not be read.
 func optionsText(eff keepalive.Effective, hb keepalive.Heartbeat, err error) string {
 	if err != nil {
 		return "options not read back: " + err.Error()
 	}
-	dur := func(o keepalive.Opt[time.Duration]) string {
-		if !o.Known {
-			return "unknown"
-		}
-		return keepalive.ShortDuration(o.Value)
-	}
-	var parts []string
-	switch {
-	case !eff.Enabled.Known:
-		parts = append(parts, "keepalive unknown")
-	case eff.Enabled.Value:
-		parts = append(parts, "keepalive on")
-	default:
-		parts = append(parts, "keepalive off")
-	}
-	if eff.Enabled.Value || !eff.Enabled.Known {
-		parts = append(parts, "idle "+dur(eff.Idle), "interval "+dur(eff.Interval), "count "+eff.Count.String())
-	}
-	if eff.UserTimeout.Known && eff.UserTimeout.Value > 0 {
-		parts = append(parts, eff.UserTimeoutOpt+" "+dur(eff.UserTimeout))
-	}
+	text := observe.OptionsText(eff)
 	if !hb.IsZero() {
-		parts = append(parts, hb.Short())
+		text += ", " + hb.Short()
 	}
-	return strings.Join(parts, ", ")
+	return text
 }
 
 // icmpEvent turns an ICMP monitor transition into its event.
@@ -79,18 +58,9 @@ func (s *Server) icmpEvent(tr probe.Transition) {
 // client's last sign of life, when it moved forward, and each unanswered
 // keepalive probe first seen in it.
 func (s *Server) sample(t0 *t0Tracker, i tcpinfo.Info) {
-	peer, probes, first := t0.add(i)
-	if !peer.IsZero() {
-		what := "ACK"
-		if i.LastDataRecv <= i.LastAckRecv {
-			what = "data"
-		}
-		s.event(wire.EventPeer, peer, "last "+what+" from the client", "", 0)
-	}
-	for k, at := range probes {
-		n := first + k
-		s.event(wire.EventProbe, at, fmt.Sprintf("keepalive probe %d unanswered", n), "", n)
-	}
+	t0.add(i).Report(
+		func(at time.Time, text string) { s.event(wire.EventPeer, at, text, "", 0) },
+		func(at time.Time, text string, n int) { s.event(wire.EventProbe, at, text, "", n) })
 }
 
 // echoEvent tells how an Echo went.

@@ -158,35 +158,3 @@ func echoClient(t *testing.T, addr, nonce string) net.Conn {
 	go echoBack(c)
 	return c
 }
-
-// TestT0TrackerAdd: each sample says whether the client's last activity
-// moved forward and which unanswered probes it shows first, numbered
-// from 1 within each unanswered run.
-func TestT0TrackerAdd(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	at := func(n int) time.Time { return t0.Add(ms(n)) }
-	tr := &t0Tracker{t: tcpinfo.NewTracker(1000)}
-	for _, tc := range []struct {
-		atMS, ageMS int
-		probes      uint8
-		wantPeer    time.Time
-		wantProbes  []time.Time
-		wantFirst   int
-	}{
-		{0, 0, 0, at(0), nil, 0},                                         // the first sample sets T0
-		{10, 10, 0, time.Time{}, nil, 0},                                 // same activity
-		{1000, 1000, 1, time.Time{}, []time.Time{at(1000)}, 1},           // probe 1
-		{1500, 1500, 1, time.Time{}, nil, 0},                             // still one out
-		{2000, 2000, 3, time.Time{}, []time.Time{at(2000), at(2000)}, 2}, // two more at once
-		{2500, 0, 0, at(2500), nil, 0},                                   // answered: T0 moves
-		{3500, 1000, 1, time.Time{}, []time.Time{at(3500)}, 1},           // a new run starts at 1
-	} {
-		i := tcpinfo.Info{At: at(tc.atMS), LastAckRecv: ms(tc.ageMS), LastDataRecv: ms(tc.ageMS + 5000), Probes: tc.probes}
-		peer, probes, first := tr.add(i)
-		if !peer.Equal(tc.wantPeer) || !slices.EqualFunc(probes, tc.wantProbes, time.Time.Equal) || first != tc.wantFirst {
-			t.Errorf("sample at %dms (age %dms, %d probes): peer %v, probes %v from %d; want %v, %v from %d",
-				tc.atMS, tc.ageMS, tc.probes, peer, probes, first, tc.wantPeer, tc.wantProbes, tc.wantFirst)
-		}
-	}
-}

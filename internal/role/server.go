@@ -432,26 +432,12 @@ type t0Tracker struct {
 	ok   bool
 }
 
-// add folds in one sample and says what it moved: peer is the new T0
-// when it moved forward (zero otherwise: no new activity, or only a finer
-// estimate of the same), probes the instants the tracker gave the
-// unanswered probes first seen in this sample, numbered from first.
-func (t *t0Tracker) add(i tcpinfo.Info) (peer time.Time, probes []time.Time, first int) {
+// add folds in one sample and says what it moved (tcpinfo.Moved).
+func (t *t0Tracker) add(i tcpinfo.Info) tcpinfo.Moved {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	before, _ := t.t.T0()
-	seen := len(t.t.ProbeTimes())
-	t.t.Add(i)
 	t.info, t.ok = i, true
-	if now, _ := t.t.T0(); now.After(before) {
-		peer = now
-	}
-	// The tracker only appends while the counter rises and empties the
-	// list when it falls to 0 (an answer), so what is past seen is new.
-	if pt := t.t.ProbeTimes(); len(pt) > seen {
-		probes, first = pt[seen:], seen+1
-	}
-	return peer, probes, first
+	return t.t.Add(i)
 }
 
 // lastPeer is the current T0 estimate (zero before any sample).

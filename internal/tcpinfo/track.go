@@ -1,6 +1,7 @@
 package tcpinfo
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -34,19 +35,57 @@ func Jiffy(hz int) time.Duration {
 	return time.Second / time.Duration(hz)
 }
 
-// Add folds in one sample.
-func (t *Tracker) Add(i Info) {
+// Moved is what one sample changed, for a live timeline: kalab's server
+// role and the observer report the same moves as the same events.
+type Moved struct {
+	// Peer is the new T0 when it moved forward: new activity from the
+	// peer (zero otherwise: none, or only a finer estimate of the same).
+	Peer time.Time
+	// PeerData is true when that activity was data, not only an ACK.
+	PeerData bool
+	// Probes are the instants given to the unanswered probes first seen
+	// in this sample, numbered from First (1 = the first of the cycle).
+	Probes []time.Time
+	First  int
+}
+
+// Add folds in one sample and says what it moved.
+func (t *Tracker) Add(i Info) Moved {
+	var m Moved
 	est := i.LastPeerActivity()
 	if !t.ok || est.Before(t.best) || est.Sub(t.best) > 3*t.jiffy {
+		if !t.ok || est.After(t.best) {
+			m.Peer, m.PeerData = est, i.LastDataRecv <= i.LastAckRecv
+		}
 		t.best, t.ok = est, true
 	}
 	switch {
 	case i.Probes == 0:
 		t.probes = nil // answered: a new cycle
 	case int(i.Probes) > len(t.probes):
+		m.First = len(t.probes) + 1
 		for range int(i.Probes) - len(t.probes) {
 			t.probes = append(t.probes, i.At) // seen at this sample: late by up to the sampling period
 		}
+		m.Probes = slices.Clone(t.probes[m.First-1:])
+	}
+	return m
+}
+
+// Report tells what m moved, in the words both the server role and the
+// observer use on the timeline: peer for new activity from the client,
+// probe for each newly unanswered keepalive probe (n from 1).
+func (m Moved) Report(peer func(at time.Time, text string), probe func(at time.Time, text string, n int)) {
+	if !m.Peer.IsZero() {
+		what := "ACK"
+		if m.PeerData {
+			what = "data"
+		}
+		peer(m.Peer, "last "+what+" from the client")
+	}
+	for k, at := range m.Probes {
+		n := m.First + k
+		probe(at, fmt.Sprintf("keepalive probe %d unanswered", n), n)
 	}
 }
 
