@@ -60,6 +60,13 @@ func (s *sessions) run(args ...string) string {
 func (s *sessions) start() string {
 	s.t.Helper()
 	id := strings.TrimSpace(s.run("session", "start", "--lab", "--idle", "1s", "--interval", "1s", "--count", "3", "--ttl", "3m"))
+	s.adopt(id)
+	return id
+}
+
+// adopt records a started session, to stop it and check its lab is gone.
+func (s *sessions) adopt(id string) {
+	s.t.Helper()
 	rec, err := session.Store{Dir: s.dir}.Load(id)
 	if err != nil {
 		s.t.Fatalf("session start printed %q: %v", id, err)
@@ -68,7 +75,6 @@ func (s *sessions) start() string {
 	if rec.Lab != nil {
 		s.pids = append(s.pids, rec.Lab.KeeperPID)
 	}
-	return id
 }
 
 // watch starts `watch id` with --json, or on a 120×40 pseudo-terminal

@@ -250,6 +250,7 @@ func (s *Session) Fault(ctx context.Context, node *cluster.Node, f SessionFault,
 // Healed is what a heal found: the fault as healed, and whether the
 // connection still carried data afterwards.
 type Healed struct {
+	// Fault is the fault as healed (its Healed instant and counters set).
 	Fault SessionFault
 	// Survived is true when the connection carried an echo (kalab's
 	// server) or the service answered the hello again (a target); RTT is
