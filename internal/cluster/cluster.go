@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -194,6 +195,19 @@ func (n *Node) Start() error {
 	ml.GossipInterval = 20 * time.Millisecond
 	ml.Logger = conf.Logger
 	conf.MemberlistConfig = ml
+	// memberlist reports a taken port without wrapping the error: look
+	// first, to say what to do (two coordinator commands at once, a
+	// session's watch and a fault, cannot share one port).
+	if port != 0 {
+		ln, err := net.Listen("tcp", n.cfg.Bind)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cluster: %s is taken, by another process or another coordinator command (a watch?): give this one a port of its own, e.g. --bind %s --advertise <this host's IP>:%d, and let the agents reach it: %w",
+				n.cfg.Bind, net.JoinHostPort(host, strconv.Itoa(port+1)), port+1, err)
+		}
+		if err == nil {
+			ln.Close()
+		}
+	}
 	s, err := serf.Create(conf)
 	if err != nil {
 		return fmt.Errorf("cluster: start serf on %s: %w", n.cfg.Bind, err)

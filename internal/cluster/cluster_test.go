@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,6 +234,25 @@ func TestOnlyTheCoordinatorCommands(t *testing.T) {
 	for _, want := range []string{"refused a command", "not signed", "does not verify", "replayed", "refused a serf key-management query"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("agent log lacks %q", want)
+		}
+	}
+}
+
+// TestPortTaken: a second node on a taken port says what to do.
+func TestPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	n, err := New(Config{Name: "c", Bind: ln.Addr().String(), Key: NewKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err == nil || !strings.Contains(err.Error(), "is taken") || !strings.Contains(err.Error(), "--bind 127.0.0.1:") {
+		t.Errorf("Start on a taken port: %v, want a hint with another --bind", err)
+		if err == nil {
+			n.Shutdown()
 		}
 	}
 }
