@@ -12,6 +12,7 @@ import (
 	"github.com/kalab-dev/kalab/internal/fault"
 	"github.com/kalab-dev/kalab/internal/lab"
 	"github.com/kalab-dev/kalab/internal/report"
+	"github.com/kalab-dev/kalab/internal/testkit"
 )
 
 // TestQuickExperimentInLab runs configs/quick.toml through the real
@@ -96,10 +97,4 @@ func TestQuickExperimentInLab(t *testing.T) {
 	}
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(s string, n int) string { return testkit.Tail(s, n) }

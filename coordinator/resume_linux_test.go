@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kalab-dev/kalab/internal/fault"
-	"github.com/kalab-dev/kalab/internal/lab"
 	"github.com/kalab-dev/kalab/internal/report"
 	"github.com/kalab-dev/kalab/internal/results"
+	"github.com/kalab-dev/kalab/internal/testkit"
 )
 
 // TestResumeInLab interrupts the quick experiment (SIGINT, as Ctrl-C
@@ -93,22 +92,4 @@ func TestResumeInLab(t *testing.T) {
 
 // checkNothingLeft: no namespace of the given coordinators, no kalab
 // nftables table, no process of the test's binaries.
-func checkNothingLeft(t *testing.T, bin string, pids *[]int) {
-	names, _ := lab.Namespaces()
-	for _, n := range names {
-		for _, p := range *pids {
-			if pid, ok := lab.OwnerPID(n); ok && pid == p {
-				t.Errorf("namespace %s left behind", n)
-			}
-		}
-	}
-	tables, err := fault.Tables(0)
-	for _, tb := range tables {
-		if strings.Contains(tb, "kalab") {
-			t.Errorf("nftables table %s left in the root namespace (%v)", tb, err)
-		}
-	}
-	if procs, _ := exec.Command("pgrep", "-f", bin).Output(); len(bytes.TrimSpace(procs)) > 0 {
-		t.Errorf("processes of the test binary still running: %s", procs)
-	}
-}
+func checkNothingLeft(t *testing.T, bin string, pids *[]int) { testkit.CheckNothingLeft(t, bin, pids) }

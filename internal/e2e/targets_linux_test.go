@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/labsvc"
 	"github.com/kalab-dev/kalab/internal/results"
+	"github.com/kalab-dev/kalab/internal/testkit"
 )
 
 // TestTargetsInLab runs configs/targets/*.toml: Debian's redis-server,
@@ -45,7 +46,7 @@ func TestTargetsInLab(t *testing.T) {
 				}
 				t.Skipf("skipping: %v", err)
 			}
-			rs, md := runLabExperiment(t, "../configs/targets/"+tc.config+".toml")
+			rs, md := testkit.RunLabExperiment(t, "configs/targets/"+tc.config+".toml")
 			for _, r := range rs {
 				if r.Outcome != results.OutcomePass || r.Target == nil {
 					t.Errorf("%s: %s (%s%s), target %+v", r.Label(), r.Outcome, r.Why, r.Failure, r.Target)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/kalab-dev/kalab/internal/results"
 	"github.com/kalab-dev/kalab/internal/session"
+	"github.com/kalab-dev/kalab/internal/testkit"
 	"github.com/kalab-dev/kalab/internal/wire"
 )
 
@@ -79,7 +80,7 @@ func TestSessionDropInLab(t *testing.T) {
 		t.Errorf("saved session outcome %s (%s), want pass", rs[0].Outcome, rs[0].Why)
 	}
 	repDir := filepath.Join(filepath.Dir(s.bin), "report")
-	if out, err := exec.Command(s.bin, "report", "-o", repDir, res, "../testdata/linux-lab-quick.jsonl").CombinedOutput(); err != nil {
+	if out, err := exec.Command(s.bin, "report", "-o", repDir, res, filepath.Join(testkit.ModuleRoot(t), "testdata", "linux-lab-quick.jsonl")).CombinedOutput(); err != nil {
 		t.Fatalf("report: %v\n%s", err, out)
 	}
 	md, err := os.ReadFile(filepath.Join(repDir, "report.md"))

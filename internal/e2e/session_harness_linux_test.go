@@ -1,16 +1,18 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kalab-dev/kalab/internal/session"
+	"github.com/kalab-dev/kalab/internal/testkit"
 )
 
 // sessions drives the real coordinator binary's session commands, as a
@@ -31,7 +33,7 @@ func newSessions(t *testing.T) *sessions {
 	if testing.Short() {
 		t.Skip("skipping a lab session in -short mode")
 	}
-	bin := buildBinaries(t)
+	bin := testkit.BuildBinaries(t)
 	return &sessions{t: t, bin: bin, dir: filepath.Join(filepath.Dir(bin), "sessions"), pids: []int{os.Getpid()}}
 }
 
@@ -39,7 +41,7 @@ func (s *sessions) done() {
 	for _, id := range s.started {
 		_ = exec.Command(s.bin, "session", "stop", id, "--sessions", s.dir).Run()
 	}
-	checkNothingLeft(s.t, s.bin, &s.pids)
+	testkit.CheckNothingLeft(s.t, s.bin, &s.pids)
 }
 
 // run runs one command and returns its stdout; a failure fails the test.
@@ -109,3 +111,6 @@ func (s *sessions) wait(c *exec.Cmd, within time.Duration) error {
 		return nil
 	}
 }
+
+// ansi matches the terminal control sequences a watch writes.
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
