@@ -22,6 +22,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -192,7 +193,7 @@ func (n *Node) Start() error {
 	// gossip round; the LAN default of 200 ms made every command and every
 	// clock-offset round trip up to 200 ms slow. Gossip is only sent while
 	// broadcasts are pending, so a short interval costs nothing when idle.
-	ml.GossipInterval = 20 * time.Millisecond
+	ml.GossipInterval = GossipInterval
 	ml.Logger = conf.Logger
 	conf.MemberlistConfig = ml
 	// memberlist reports a taken port without wrapping the error: look
@@ -508,13 +509,28 @@ type Offset struct {
 	Status wire.StatusResp
 }
 
+// GossipInterval is how often queued broadcasts (queries) leave a node.
+const GossipInterval = 20 * time.Millisecond
+
 // ClockOffset estimates node's clock offset from samples status round
 // trips, keeping the one with the shortest round trip.
+//
+// A query waits for the sender's next gossip round (up to
+// GossipInterval), and back-to-back samples all wait almost a whole
+// round: each is sent just after the previous answer, itself sent just
+// after a round. A random pause before each sample spreads them over the
+// round, so the best of them nearly skips the wait (in the lab the bound
+// fell from ~10 ms to ~2 ms).
 func (n *Node) ClockOffset(ctx context.Context, node string, samples int) (Offset, error) {
 	best := Offset{Bound: -1}
 	var idb [8]byte
 	_, _ = rand.Read(idb[:])
 	for i := range samples {
+		select {
+		case <-time.After(mrand.N(GossipInterval)):
+		case <-ctx.Done():
+			return Offset{}, ctx.Err()
+		}
 		var st wire.StatusResp
 		t1 := time.Now()
 		id := fmt.Sprintf("status-%x-%d", idb, i)
