@@ -201,7 +201,7 @@ func sessionAgent(ctx context.Context, node *cluster.Node, name string) (*agentI
 		if err != nil {
 			return nil, fmt.Errorf("agent %s address %q: %w", m.Name, m.Addr, err)
 		}
-		off, err := node.ClockOffset(ctx, m.Name, 8)
+		off, err := node.ClockOffset(ctx, m.Name, ClockSamples)
 		if err != nil {
 			return nil, fmt.Errorf("clock offset of %s: %w", m.Name, err)
 		}
