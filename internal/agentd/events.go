@@ -32,8 +32,8 @@ const (
 	// pushTimeout bounds one push; pushBackoff is the pause after a failed
 	// one, so that an absent subscriber costs one query every few seconds
 	// and no retry storm.
-	pushTimeout = 2 * time.Second
-	pushBackoff = time.Second
+	pushTimeout = 500 * time.Millisecond // an answer takes a gossip round or two (20 ms each)
+	pushBackoff = 250 * time.Millisecond
 )
 
 // eventLog is one run's events on this agent, for CmdEvents and the

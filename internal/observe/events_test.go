@@ -111,7 +111,7 @@ func TestObserverEvents(t *testing.T) {
 			}
 		}
 		for i, wantAt := range []int{1500, 2500, 3500} {
-			if e := evs[3+i]; e.probe != i+1 || !e.at.Equal(ms(wantAt)) || !strings.Contains(e.text, fmt.Sprintf("probe %d unanswered", i+1)) {
+			if e := evs[3+i]; e.probe != i+1 || !e.at.Equal(ms(wantAt)) || !strings.Contains(e.text, fmt.Sprintf("probe %d sent, no answer yet", i+1)) {
 				t.Errorf("probe event %+v, want probe %d at +%dms", e, i+1, wantAt)
 			}
 		}

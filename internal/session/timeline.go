@@ -58,6 +58,7 @@ type Timeline struct {
 	// whether a fault keepalive should detect is in force.
 	peer       time.Time
 	fault      bool
+	faultAt    time.Time // when the fault in force began
 	detected   bool
 	serverDone bool
 	// Expect is the model's detection window on the server's clock
@@ -106,6 +107,7 @@ func (t *Timeline) Add(agent string, evs []wire.Event) []Line {
 			// Keepalive detects a drop and a (real or emulated) VM pause;
 			// a paused process's kernel keeps answering, a kill closes.
 			t.fault = strings.HasPrefix(e.Text, "drop") || strings.HasPrefix(e.Text, "vm-pause")
+			t.faultAt = at
 		case wire.EventHeal:
 			t.fault = false
 		case wire.EventDetection:
@@ -124,8 +126,12 @@ func (t *Timeline) Add(agent string, evs []wire.Event) []Line {
 }
 
 // modelLine recomputes the expected detection from the last peer
-// activity, as a line at instant at.
+// activity, as a line at instant at — or at the fault, when a sign of
+// life from before it arrived late (a lost push fetched again).
 func (t *Timeline) modelLine(at time.Time) (Line, bool) {
+	if at.Before(t.faultAt) {
+		at = t.faultAt
+	}
 	if !t.fault || !t.ok || t.peer.IsZero() || t.detected {
 		t.ExpectFrom, t.ExpectTo = time.Time{}, time.Time{}
 		return Line{}, false

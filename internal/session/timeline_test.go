@@ -92,6 +92,19 @@ func TestTimeline(t *testing.T) {
 	}
 }
 
+// TestTimelineLatePeer: a sign of life from before the fault that
+// arrives after it (a lost push, fetched again) moves the model, whose
+// line stays at the fault.
+func TestTimelineLatePeer(t *testing.T) {
+	tl := NewTimeline(testSession(), keepalive.Effective{})
+	tl.Add("srv", []wire.Event{{Seq: 1, AtNS: ns(1000), Kind: wire.EventPeer}})
+	tl.Add("cli", []wire.Event{{Seq: 1, AtNS: ns(2540), Kind: wire.EventFault, Text: "drop: rules"}})
+	got := tl.Add("srv", []wire.Event{{Seq: 2, AtNS: ns(2000), Kind: wire.EventPeer}})
+	if len(got) != 2 || got[1].Kind != KindModel || got[1].T != 2500*time.Millisecond || !tl.ExpectFrom.After(t0.Add(2*time.Second)) {
+		t.Errorf("late peer: %+v, expected from %v", got, tl.ExpectFrom)
+	}
+}
+
 // TestTimelinePauseHasNoModel: a paused process's kernel keeps answering,
 // so no detection is modelled.
 func TestTimelinePauseHasNoModel(t *testing.T) {

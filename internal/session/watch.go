@@ -43,7 +43,9 @@ type WatchOptions struct {
 	JSON     bool
 	Terminal bool
 	// Poll is how often watch also fetches the events it may have missed
-	// (a push lost, an agent that restarted); 0 means 5 s.
+	// (a push lost, an agent that restarted); 0 means 1 s. An event that
+	// came this way may print after later ones: its time says when it
+	// happened.
 	Poll time.Duration
 	// Grace is how long watch goes on after the detection, for the
 	// client's last events; 0 means 1 s.
@@ -58,7 +60,7 @@ type WatchOptions struct {
 func Watch(ctx context.Context, node *cluster.Node, rec *Record, pushes *Pushes, o WatchOptions) error {
 	s := &rec.Session
 	if o.Poll == 0 {
-		o.Poll = 5 * time.Second
+		o.Poll = time.Second
 	}
 	if o.Grace == 0 {
 		o.Grace = time.Second

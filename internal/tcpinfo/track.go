@@ -85,7 +85,7 @@ func (m Moved) Report(peer func(at time.Time, text string), probe func(at time.T
 	}
 	for k, at := range m.Probes {
 		n := m.First + k
-		probe(at, fmt.Sprintf("keepalive probe %d unanswered", n), n)
+		probe(at, fmt.Sprintf("keepalive probe %d sent, no answer yet", n), n)
 	}
 }
 

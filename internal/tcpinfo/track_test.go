@@ -54,14 +54,14 @@ func TestTrackerMoved(t *testing.T) {
 		wantFirst              int
 		wantReport             []string
 	}{
-		{0, 0, 5000, 0, at(0), nil, 0, []string{"peer last ACK from the client"}},                                      // the first sample sets T0
-		{10, 10, 5010, 0, time.Time{}, nil, 0, nil},                                                                    // same activity
-		{1000, 1000, 6000, 1, time.Time{}, []time.Time{at(1000)}, 1, []string{"probe 1 keepalive probe 1 unanswered"}}, // probe 1
-		{1500, 1500, 6500, 1, time.Time{}, nil, 0, nil},                                                                // still one out
+		{0, 0, 5000, 0, at(0), nil, 0, []string{"peer last ACK from the client"}},                                               // the first sample sets T0
+		{10, 10, 5010, 0, time.Time{}, nil, 0, nil},                                                                             // same activity
+		{1000, 1000, 6000, 1, time.Time{}, []time.Time{at(1000)}, 1, []string{"probe 1 keepalive probe 1 sent, no answer yet"}}, // probe 1
+		{1500, 1500, 6500, 1, time.Time{}, nil, 0, nil},                                                                         // still one out
 		{2000, 2000, 7000, 3, time.Time{}, []time.Time{at(2000), at(2000)}, 2,
-			[]string{"probe 2 keepalive probe 2 unanswered", "probe 3 keepalive probe 3 unanswered"}}, // two more at once
-		{2500, 0, 0, 0, at(2500), nil, 0, []string{"peer last data from the client"}},                                  // answered with data: T0 moves
-		{3500, 1000, 1000, 1, time.Time{}, []time.Time{at(3500)}, 1, []string{"probe 1 keepalive probe 1 unanswered"}}, // a new run starts at 1
+			[]string{"probe 2 keepalive probe 2 sent, no answer yet", "probe 3 keepalive probe 3 sent, no answer yet"}}, // two more at once
+		{2500, 0, 0, 0, at(2500), nil, 0, []string{"peer last data from the client"}},                                           // answered with data: T0 moves
+		{3500, 1000, 1000, 1, time.Time{}, []time.Time{at(3500)}, 1, []string{"probe 1 keepalive probe 1 sent, no answer yet"}}, // a new run starts at 1
 	} {
 		m := tr.Add(Info{At: at(tc.atMS), LastAckRecv: ms(tc.ageMS), LastDataRecv: ms(tc.dataAgeMS), Probes: tc.probes})
 		if !m.Peer.Equal(tc.wantPeer) || !slices.EqualFunc(m.Probes, tc.wantProbes, time.Time.Equal) || m.First != tc.wantFirst {

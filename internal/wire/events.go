@@ -13,9 +13,9 @@ const (
 	// kernel saw (TCP_INFO last-received age), reported when it moves:
 	// each answered probe, each echo.
 	EventPeer = "peer"
-	// EventProbe: a keepalive probe the server's kernel sent and the
-	// client did not answer (Linux TCP_INFO probes counter); Probe is its
-	// number.
+	// EventProbe: a keepalive probe the server's kernel sent, not
+	// answered when the agent looked (Linux TCP_INFO probes counter);
+	// Probe is its number. An answer shows as the EventPeer that follows.
 	EventProbe = "probe"
 	// EventICMPLost and EventICMPBack: the server's pings to the client's
 	// host stopped or resumed being answered.
