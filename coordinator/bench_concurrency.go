@@ -73,8 +73,8 @@ and DIR/fidelity.json; each phase's runs and report are in DIR/single, DIR/concu
 				return errors.New("bench concurrency needs --lab: it runs two agents and captures packets in the netns lab (Linux, root)")
 			}
 			capture := filepath.Join(out, "capture")
-			for _, d := range []string{capture, concbench.SingleDir, concbench.ConcurrentDir, concbench.ConsecutiveDir} {
-				if err := os.RemoveAll(filepath.Join(out, filepath.Base(d))); err != nil { // nothing of an earlier bench is compared
+			for _, d := range []string{"capture", concbench.SingleDir, concbench.ConcurrentDir, concbench.ConsecutiveDir} {
+				if err := os.RemoveAll(filepath.Join(out, d)); err != nil { // nothing of an earlier bench is compared
 					return err
 				}
 			}

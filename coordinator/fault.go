@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/results"
 	"github.com/kalab-dev/kalab/internal/session"
@@ -49,12 +50,7 @@ sends an echo across it: the proof the connection survived the outage.`,
 			if ttl <= 0 || ttl > experiment.MaxSessionTTL {
 				return fmt.Errorf("--ttl %s: allowed up to %s", ttl, experiment.MaxSessionTTL)
 			}
-			return onSession(cmd, sf, &cf, id, nil, func(ctx context.Context, rec *session.Record, jo *experiment.JoinOptions) error {
-				node, err := experiment.JoinCluster(ctx, *jo)
-				if err != nil {
-					return err
-				}
-				defer func() { node.Leave(); node.Shutdown() }()
+			return onSession(cmd, sf, &cf, id, nil, func(ctx context.Context, rec *session.Record, node *cluster.Node) error {
 				w := cmd.OutOrStdout()
 				rel := func(t time.Time) string { return fmt.Sprintf("%+.3f s", t.Sub(rec.Origin()).Seconds()) }
 				if kind == "heal" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/session"
 )
@@ -41,11 +42,12 @@ func sessionCmd() *cobra.Command {
 }
 
 // onSession loads session id and runs fn with a node joined to its
-// cluster (the flags `session start` used, unless given again). A lab
+// cluster (the flags `session start` used, unless given again; prepare
+// may adjust them, e.g. to receive pushes), and leaves afterwards. A lab
 // session's command re-executes itself inside the lab first; local then
 // runs here once that succeeded (removing records, stopping keepers).
 func onSession(cmd *cobra.Command, sf sessionFlags, cf *clusterFlags, id string, prepare func(*experiment.JoinOptions),
-	fn func(context.Context, *session.Record, *experiment.JoinOptions) error, local func(*session.Record) error) error {
+	fn func(context.Context, *session.Record, *cluster.Node) error, local func(*session.Record) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rec, err := sf.store().Load(id)
@@ -77,7 +79,14 @@ func onSession(cmd *cobra.Command, sf sessionFlags, cf *clusterFlags, id string,
 	if prepare != nil {
 		prepare(&jo)
 	}
-	if err := fn(ctx, rec, &jo); err != nil {
+	node, err := experiment.JoinCluster(ctx, jo)
+	if err != nil {
+		return err
+	}
+	err = fn(ctx, rec, node)
+	node.Leave()
+	node.Shutdown()
+	if err != nil {
 		return err
 	}
 	if local != nil && rec.Lab == nil {

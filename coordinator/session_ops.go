@@ -1,13 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kalab-dev/kalab/internal/experiment"
+	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/session"
 )
 
@@ -29,12 +30,7 @@ func sessionStopCmd() *cobra.Command {
 		Use: "stop ID", Short: "Heal any fault, close the session's connection on both agents and forget it (a lab session's lab goes too)",
 		Example: `  coordinator session stop 1x2y3z`, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return onSession(cmd, sf, &cf, args[0], nil, func(ctx context.Context, rec *session.Record, jo *experiment.JoinOptions) error {
-				node, err := experiment.JoinCluster(ctx, *jo)
-				if err != nil {
-					return err
-				}
-				defer func() { node.Leave(); node.Shutdown() }()
+			return onSession(cmd, sf, &cf, args[0], nil, func(ctx context.Context, rec *session.Record, node *cluster.Node) error {
 				if err := rec.Stop(ctx, node); err != nil && time.Now().Before(rec.ExpiresAt) {
 					return fmt.Errorf("session %s: %w", rec.ID, err)
 				}
@@ -66,12 +62,7 @@ func sessionSaveCmd() *cobra.Command {
 		Example: `  coordinator session save 1x2y3z -o out/sessions/results.jsonl
   coordinator report -o out/all out/sessions/results.jsonl out/quick/results.jsonl`, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return onSession(cmd, sf, &cf, args[0], nil, func(ctx context.Context, rec *session.Record, jo *experiment.JoinOptions) error {
-				node, err := experiment.JoinCluster(ctx, *jo)
-				if err != nil {
-					return err
-				}
-				defer func() { node.Leave(); node.Shutdown() }()
+			return onSession(cmd, sf, &cf, args[0], nil, func(ctx context.Context, rec *session.Record, node *cluster.Node) error {
 				col, err := rec.Collect(ctx, node)
 				if err != nil {
 					return fmt.Errorf("session %s: %w", rec.ID, err)
@@ -80,7 +71,7 @@ func sessionSaveCmd() *cobra.Command {
 				if err := session.AppendResult(out, res, cmd.ErrOrStderr()); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (%s); appended to %s\n", res.Name, res.Outcome, cmpDefault(res.Why, "as the model says"), out)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (%s); appended to %s\n", res.Name, res.Outcome, cmp.Or(res.Why, "as the model says"), out)
 				return nil
 			}, nil)
 		},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -43,7 +44,7 @@ on stdout (details on stderr); then use 'coordinator watch ID', 'coordinator fau
 				return fmt.Errorf("--ttl %s: allowed up to %s", ttl, experiment.MaxSessionTTL)
 			}
 			if inLab {
-				server, client = cmpDefault(server, "lab-agent-1"), cmpDefault(client, "lab-agent-2")
+				server, client = cmp.Or(server, "lab-agent-1"), cmp.Or(client, "lab-agent-2")
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -105,11 +106,4 @@ on stdout (details on stderr); then use 'coordinator watch ID', 'coordinator fau
 	sf.add(cmd)
 	cf.add(cmd)
 	return cmd
-}
-
-func cmpDefault(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
 }

@@ -7,10 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-// ansi matches the terminal control sequences the progress bars write.
-var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+	"github.com/kalab-dev/kalab/internal/testkit"
+)
 
 // TestTerminalAndPipedOutputInLab runs the quick experiment as a user
 // would: on a terminal (a pseudo-terminal from util-linux script(1), sized
@@ -44,7 +43,7 @@ func TestTerminalAndPipedOutputInLab(t *testing.T) {
 	for _, out := range []struct {
 		name string
 		text string
-	}{{"terminal", ansi.ReplaceAllString(strings.ReplaceAll(string(tty), "\r", "\n"), "")}, {"piped", string(piped)}} {
+	}{{"terminal", testkit.Screen(string(tty))}, {"piped", string(piped)}} {
 		finals := map[string]bool{}
 		for _, line := range strings.Split(out.text, "\n") {
 			if m := answer.FindStringSubmatch(line); m != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/kalab-dev/kalab/internal/cluster"
 	"github.com/kalab-dev/kalab/internal/experiment"
 	"github.com/kalab-dev/kalab/internal/session"
 )
@@ -31,12 +32,7 @@ agents hold are shown first, so a watch started late misses nothing. --json writ
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pushes := session.NewPushes()
 			return onSession(cmd, sf, &cf, args[0], func(jo *experiment.JoinOptions) { jo.BeforeStart = pushes.Register },
-				func(ctx context.Context, rec *session.Record, jo *experiment.JoinOptions) error {
-					node, err := experiment.JoinCluster(ctx, *jo)
-					if err != nil {
-						return err
-					}
-					defer func() { node.Leave(); node.Shutdown() }()
+				func(ctx context.Context, rec *session.Record, node *cluster.Node) error {
 					out := cmd.OutOrStdout()
 					tty := false
 					if f, ok := out.(*os.File); ok && !asJSON {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,6 +110,3 @@ func (s *sessions) wait(c *exec.Cmd, within time.Duration) error {
 		return nil
 	}
 }
-
-// ansi matches the terminal control sequences a watch writes.
-var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)

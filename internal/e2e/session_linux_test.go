@@ -63,7 +63,7 @@ func TestSessionDropInLab(t *testing.T) {
 	if detected.T < *model.From-0.2 || detected.T > *model.To+0.2 || detected.Errno != "ETIMEDOUT" {
 		t.Errorf("detection at %.3f s (%s), model window %.3f – %.3f s", detected.T, detected.Errno, *model.From, *model.To)
 	}
-	screen := ansi.ReplaceAllString(strings.ReplaceAll(tout.String(), "\r", "\n"), "")
+	screen := testkit.Screen(tout.String())
 	for _, want := range []string{"server  accept", "probe 1", "detection   ETIMEDOUT", "model: detection in"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the terminal view lacks %q:\n%s", want, screen)

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,9 @@ type SessionSpec struct {
 	Mode     keepalive.Mode
 	// TTL is how long the agents keep the session at most.
 	TTL time.Duration
+	// ID names the session (empty: a new random one); the session's
+	// lab, when one was built for it first, already carries it.
+	ID string
 	// Target, when set, connects the client to a real service on the
 	// server agent's host instead of kalab's server role; Settings and
 	// Mode are then ignored (the service applies its own).
@@ -125,7 +129,7 @@ func StartSession(ctx context.Context, node *cluster.Node, spec SessionSpec) (*S
 	if err != nil {
 		return nil, err
 	}
-	id := newNonce(4)
+	id := cmp.Or(spec.ID, newNonce(4))
 	s := &Session{ID: id, Key: sessionPrefix + id, Server: srv.Host, Client: cli.Host, Settings: spec.Settings, Mode: spec.Mode,
 		StartedAt: time.Now(), ExpiresAt: time.Now().Add(spec.TTL)}
 	if t := spec.Target; t != nil {
@@ -172,7 +176,7 @@ func (s *Session) startTarget(ctx context.Context, node *cluster.Node, srv, cli 
 		_ = s.Stop(ctx, node)
 		return err
 	}
-	rt := &results.Target{Agent: srv.Member.Name, Port: t.Port, Process: cmpOr(ob.Process, t.Process), PID: ob.PID, Method: results.MethodObserved}
+	rt := &results.Target{Agent: srv.Member.Name, Port: t.Port, Process: cmp.Or(ob.Process, t.Process), PID: ob.PID, Method: results.MethodObserved}
 	if l := t.Lab; l != nil {
 		rt.Product, rt.Version, rt.ConfigLines = l.Product, l.Version, l.ConfigLines
 	}
@@ -282,7 +286,7 @@ func (s *Session) Heal(ctx context.Context, node *cluster.Node) (Healed, error) 
 		return h, err
 	}
 	if col.Done {
-		h.Why = "the server had already closed the connection (" + cmpOr(col.ErrnoName, col.Err) + ")"
+		h.Why = "the server had already closed the connection (" + cmp.Or(col.ErrnoName, col.Err) + ")"
 		return h, nil
 	}
 	if s.Target != nil {
@@ -309,13 +313,6 @@ func (s *Session) Heal(ctx context.Context, node *cluster.Node) (Healed, error) 
 	rtt := time.Duration(er.RTTNS)
 	h.Survived, h.RTT = true, &rtt
 	return h, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Stop heals any fault and removes the session from both agents. Errors
@@ -391,7 +388,7 @@ func (s *Session) Result(col wire.CollectResp, lab bool) results.Result {
 	if n := len(s.Faults); n > 0 {
 		last = s.Faults[n-1]
 	}
-	kind := cmpOr(last.Kind, results.KindDrop)
+	kind := cmp.Or(last.Kind, results.KindDrop)
 	cell := Cell{OS: s.Server.OS, Settings: s.Settings, Mode: s.Mode, Scenario: keepalive.ScenarioIdle,
 		Fault: FaultEntry{Kind: kind, Scope: last.Scope, Direction: last.Direction}, Expect: results.Expect(kind, keepalive.ScenarioIdle)}
 	if !last.At.IsZero() {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -76,7 +77,7 @@ func (s Store) WriteList(w io.Writer) error {
 		}
 		mode := string(rec.Mode)
 		if t := rec.Target; t != nil {
-			mode = fmt.Sprintf("%s:%d", cmpOr(t.Product, t.Process, "service"), t.Port)
+			mode = fmt.Sprintf("%s:%d", cmp.Or(t.Product, t.Process, "service"), t.Port)
 		}
 		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\n", rec.ID, rec.Server.Name, rec.Client.Name, rec.Settings.Short(), mode,
 			rec.StartedAt.Format(time.TimeOnly), ends, faults, where)
@@ -115,6 +116,7 @@ func Start(ctx context.Context, s Store, jo experiment.JoinOptions, spec experim
 			return nil, err
 		}
 	}
+	spec.ID = labID
 	if target != nil {
 		var err error
 		if spec.Target, err = target(k); err != nil {
@@ -132,9 +134,6 @@ func Start(ctx context.Context, s Store, jo experiment.JoinOptions, spec experim
 	}
 	rec := &Record{Session: *sess, Lab: k, Cluster: Cluster{Join: jo.Join, KeyFile: abs(jo.KeyFile), SigningKeyFile: abs(jo.SigningKeyFile),
 		Bind: jo.Bind, Advertise: jo.Advertise}}
-	if labID != "" {
-		rec.ID = labID
-	}
 	if err := s.Save(rec); err != nil {
 		_ = sess.Stop(ctx, node)
 		return nil, err
@@ -160,19 +159,10 @@ func (r *Record) Describe() string {
 	s := r.Session
 	ends := s.ExpiresAt.Format(time.TimeOnly)
 	if t := s.Target; t != nil {
-		what := cmpOr(t.Version, t.Process, "the service")
+		what := cmp.Or(t.Version, t.Process, "the service")
 		return fmt.Sprintf("session %s: %s on %s:%d (%s %s) applies keepalive %s; %s (%s) connected from %s; the agents drop it at %s",
 			r.ID, what, s.Server.Name, t.Port, s.Server.OS, s.Server.OSVersion, s.Settings.Short(), s.Client.Name, s.Client.OS, s.ClientEnd, ends)
 	}
 	return fmt.Sprintf("session %s: %s (%s %s) serves keepalive %s (%s), %s (%s) connected from %s; the agents drop it at %s",
 		r.ID, s.Server.Name, s.Server.OS, s.Server.OSVersion, s.Settings.Short(), s.Mode, s.Client.Name, s.Client.OS, s.ClientEnd, ends)
-}
-
-func cmpOr(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
